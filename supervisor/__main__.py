@@ -1,0 +1,7 @@
+"""`python -m supervisor` is `teamctl`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

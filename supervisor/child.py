@@ -1,0 +1,87 @@
+"""The runtime process under its pty: spawn with pexpect, and own its exit status.
+
+pexpect keeps its own idea of whether the child was reaped, and psutil's wait (used to stop whole
+trees) reaps children itself; so the status is taken here, once, by whoever reaps first, and
+pexpect is told the child is gone. Exit status follows the shell convention: 128+N after signal N.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pexpect
+
+from . import procs
+
+
+class Child:
+    """A spawned runtime: its pid, pty fd and exit status."""
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], rows: int, cols: int) -> None:
+        self._spawn = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=env, dimensions=(rows, cols), use_poll=True)
+        self.pid: int = self._spawn.pid
+        self.fd: int = self._spawn.child_fd
+        self.status: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit status if the runtime has exited (reaping it), else None."""
+        if self.status is not None:
+            return self.status
+        try:
+            pid, raw = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            self._reaped(1)
+            return self.status
+        if pid == 0:
+            return None
+        self._reaped(_decode(os.waitstatus_to_exitcode(raw)))
+        return self.status
+
+    def alive(self) -> bool:
+        return self.poll() is None
+
+    def wait(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.status
+
+    def stop(self, timeout: float, extra: list | None = None) -> procs.StopResult:
+        """Stop the whole tree (graceful, then SIGKILL); takes the status if psutil reaped us."""
+        if self.poll() is not None and not extra:
+            return procs.StopResult((), False)
+        result = procs.stop_tree(self.pid, timeout=timeout, extra=extra)
+        if self.pid in result.codes and self.status is None:
+            self._reaped(_decode(result.codes[self.pid]))
+        self.poll()
+        return result
+
+    def setwinsize(self, rows: int, cols: int) -> None:
+        try:
+            self._spawn.setwinsize(rows, cols)
+        except (OSError, pexpect.ExceptionPexpect):
+            pass
+
+    def close(self) -> None:
+        """Close our side of the pty (the process is already gone or stopped)."""
+        self._spawn.ptyproc.terminated = True
+        self._spawn.terminated = True
+        try:
+            self._spawn.ptyproc.fileobj.close()
+        except OSError:
+            pass
+        self._spawn.closed = True
+        self._spawn.ptyproc.closed = True
+
+    def _reaped(self, status: int) -> None:
+        self.status = status
+        self._spawn.ptyproc.terminated = True
+        self._spawn.terminated = True
+
+
+def _decode(code: int | None) -> int:
+    """waitstatus_to_exitcode / psutil give -N for signal N; shells say 128+N."""
+    if code is None:
+        return 1
+    return 128 - code if code < 0 else code

@@ -1,0 +1,181 @@
+"""`teamctl rl-watch`: supervise one agent, inside a compose tree or ad hoc with `--root`."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import click
+
+from .compose import Agent, Team, find_root, load_team
+from .launch import build_argv, find_binary
+from .policy import Restart
+from .resets import resolve_zone
+from .signatures import load_runtime, runtime_files
+from .watch import AgentWatch, WatchSettings
+
+AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class BadAgent(click.BadParameter):
+    pass
+
+
+def known_runtimes(team_dir: Path | None) -> set[str]:
+    return set(runtime_files(team_dir))
+
+
+def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
+    """The team at --root / TEAMCTL_ROOT / the nearest .team above cwd, or None when there is none."""
+    team_dir = find_root(root, os.environ, cwd or Path.cwd())
+    if team_dir is None:
+        return None
+    return load_team(team_dir, known_runtimes(team_dir))
+
+
+def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None) -> WatchSettings:
+    """Everything compose says about one agent, as watcher settings."""
+    runtime = load_runtime(agent.runtime, team.team_dir)
+    env = {**os.environ, **runtime.launch.env, **agent.env}
+    if not argv:
+        argv = build_argv(runtime, model=agent.model, role_prompt=agent.role_prompt,
+                          permission_mode=agent.permission_mode, effort=agent.effort)
+    rl = team.rate_limits
+    chain = agent.on_rate_limit or rl.default_on_hit or ("wait",)
+    hooks = {h.name: h for h in rl.hooks if h.name}
+    return WatchSettings(
+        agent_id=agent.id, project_id=agent.project, runtime=runtime, argv=tuple(argv), cwd=agent.cwd,
+        env=MappingProxyType(env), tz=resolve_zone(agent.tz, env), mailbox=team.mailbox_path,
+        state_dir=team.state_dir, margin=rl.margin_seconds, fallback_wait=rl.fallback_wait_seconds,
+        max_wait=rl.max_wait_seconds, restart=Restart(agent.restart), hooks=MappingProxyType(hooks),
+        chain=tuple(chain), limit_group=agent.limit_group, model=agent.model)
+
+
+def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], root: Path) -> WatchSettings:
+    """No compose tree: `--root DIR` is the team root, state lives in DIR/state."""
+    if not argv:
+        raise click.UsageError("no compose tree here: give the runtime command after `--`")
+    name = runtime_name or guess_runtime(argv[0], root)
+    if name is None:
+        raise click.UsageError(f"cannot tell the runtime of {argv[0]!r}: pass --runtime NAME")
+    runtime = load_runtime(name, root)
+    env = {**os.environ, **runtime.launch.env}
+    project = agent_id.split(":", 1)[0]
+    state = root / "state"
+    return WatchSettings(
+        agent_id=agent_id, project_id=project, runtime=runtime, argv=tuple(argv), cwd=Path.cwd(),
+        env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=state / "mailbox.db",
+        state_dir=state, limit_group=runtime.name)
+
+
+def guess_runtime(binary: str, team_dir: Path | None) -> str | None:
+    """The runtime whose descriptor launches `binary` (e.g. `claude` -> claude-code)."""
+    base = Path(binary).name
+    files = runtime_files(team_dir)
+    if base in files:
+        return base
+    for name in sorted(set(files.values())):
+        if name.suffix != ".toml":
+            continue
+        try:
+            runtime = load_runtime(name.stem, team_dir, generic=False)
+        except Exception:  # a broken descriptor is reported when it is actually used
+            continue
+        if Path(runtime.launch.binary).name == base:
+            return runtime.name
+    return None
+
+
+def configure_logging(settings: WatchSettings) -> None:
+    """The watcher's own log: state/logs/<project>-<agent>.supervisor.log, rotated, 0600."""
+    logs = settings.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = logs / f"{settings.log_name}.supervisor.log"
+    old = os.umask(0o077)
+    try:
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1024 * 1024, backupCount=3)
+    finally:
+        os.umask(old)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+_OVERRIDES: dict[str, str] = {
+    "margin": "margin", "fallback_wait": "fallback_wait", "max_wait": "max_wait",
+    "stop_timeout": "stop_timeout", "backoff_max": "backoff_max", "give_up_exits": "give_up_exits",
+    "give_up_window": "give_up_window", "quick_uptime": "quick_uptime", "stable_after": "stable_after",
+    "limit_group": "limit_group", "model": "model", "log_max_bytes": "log_max_bytes",
+}
+
+
+@click.command("rl-watch", context_settings={"ignore_unknown_options": True})
+@click.argument("agent", required=False)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+@click.option("--agent", "agent_opt", help="Agent id <project>:<agent> (when no positional AGENT).")
+@click.option("--runtime", help="Runtime descriptor name (default: from compose, or guessed from argv).")
+@click.option("--root", "-C", help="Team root (default: nearest .team/ above, else the current directory).")
+@click.option("--margin", type=float, help="Seconds to wait past the reset time (default 60).")
+@click.option("--fallback-wait", type=float, help="Seconds to wait when the reset is unknown (default 1800).")
+@click.option("--max-wait", type=float, help="Longest wait for one reset, seconds (default 8 days).")
+@click.option("--restart", type=click.Choice([r.value for r in Restart]), help="Restart policy.")
+@click.option("--stop-timeout", type=float, help="Seconds between SIGTERM and SIGKILL (default 10).")
+@click.option("--backoff-max", type=float, help="Crash backoff cap, seconds (default 300).")
+@click.option("--give-up-exits", type=int, help="Quick exits within the window that mean a crash loop (5).")
+@click.option("--give-up-window", type=float, help="Crash-loop window, seconds (default 120).")
+@click.option("--quick-uptime", type=float, help="An exit before this many seconds is quick (default 10).")
+@click.option("--stable-after", type=float, help="Uptime that resets the backoff, seconds (default 600).")
+@click.option("--tz", help="IANA zone the runtime states bare clock times in.")
+@click.option("--limit-group", help="Agents sharing a limit group share a rate limit (default: runtime).")
+@click.option("--model", help="Model the agent runs (for model-scoped limits).")
+@click.option("--log-max-bytes", type=int, help="Output log size before rotation (default 10 MiB).")
+def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, runtime: str | None,
+             root: str | None, tz: str | None, **options: Any) -> int:
+    """Run one agent's runtime under a pty; record and wait out its rate limits; respawn it.
+
+    \b
+      teamctl rl-watch hello:dev -- claude --model claude-sonnet-4-6
+      teamctl rl-watch --runtime codex --agent solo:dev -- codex "fix the tests"
+    """
+    args = list(argv)
+    if agent is not None and agent_opt is not None:
+        args.insert(0, agent)
+        agent = agent_opt
+    agent = agent or agent_opt
+    if args and args[0] == "--":
+        args = args[1:]
+    if not agent:
+        raise click.UsageError("name the agent: teamctl rl-watch PROJECT:AGENT -- COMMAND...")
+    team = load_compose(root)
+    if team is not None and (":" not in agent or any(a.id == agent for a in team.agents)):
+        member = team.agent(agent)
+        settings = settings_for_agent(team, member, args)
+        if runtime and runtime != member.runtime:
+            settings = replace(settings, runtime=load_runtime(runtime, team.team_dir))
+    else:
+        if not AGENT_ID.match(agent):
+            raise BadAgent(f"{agent!r}: an agent id is PROJECT:AGENT, letters, digits, '_', '.', '-'")
+        if team is not None:
+            raise click.UsageError(f"{agent} is not an agent of the team in {team.team_dir}")
+        settings = adhoc_settings(agent, runtime, args, Path(root or ".").resolve())
+    if tz:
+        settings = replace(settings, tz=resolve_zone(tz, None))
+    changes = {field: options[opt] for opt, field in _OVERRIDES.items() if options.get(opt) is not None}
+    if options.get("restart"):
+        changes["restart"] = Restart(options["restart"])
+    if changes.get("fallback_wait") is not None and changes["fallback_wait"] <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--fallback-wait")
+    settings = replace(settings, **changes)
+    if find_binary(settings.argv[0], settings.env.get("PATH")) is None:
+        click.echo(f"teamctl: {settings.agent_id}: runtime binary {settings.argv[0]!r} not found on PATH",
+                   err=True)
+        return 127
+    configure_logging(settings)
+    return AgentWatch(settings).run()

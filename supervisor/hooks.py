@@ -1,0 +1,116 @@
+"""The hook chain run on a rate-limit hit (and on budget caps): wait, send, webhook, run.
+
+Hook text comes from compose, but the values substituted into it (`{raw_match}` above all) come
+from a runtime's untrusted output. So: placeholders are replaced in one pass (a value that itself
+looks like `{agent}` stays as it is), `run` gets an argv list and never a shell, and `webhook`
+sends a JSON body built by json.dumps. A failing hook is logged and the chain goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+log = logging.getLogger(__name__)
+
+WAIT = "wait"
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class HookLike(Protocol):
+    action: str
+    name: str | None
+    to: str | None
+    text: str | None
+    url: str | None
+    url_env: str | None
+    argv: tuple[str, ...]
+    timeout: float
+
+
+@dataclass(frozen=True)
+class HookResult:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def substitute(template: str, values: Mapping[str, Any]) -> str:
+    """Replace known `{name}` placeholders once; unknown ones and substituted text stay literal."""
+
+    def repl(m: re.Match[str]) -> str:
+        key = m.group(1)
+        return str(values[key]) if key in values and values[key] is not None else ("" if key in values else m.group(0))
+
+    return _PLACEHOLDER.sub(repl, template)
+
+
+def split_chain(chain: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Hooks before the `wait` run at the hit; hooks after it run when the wait is over."""
+    if WAIT in chain:
+        i = list(chain).index(WAIT)
+        return list(chain[:i]), [h for h in chain[i + 1:] if h != WAIT]
+    return list(chain), []
+
+
+class HookRunner:
+    """Runs named hooks; `send` needs a message writer (the store), injected to keep this testable."""
+
+    def __init__(self, hooks: Mapping[str, HookLike], send: Callable[[str, str], object] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.hooks = hooks
+        self.send = send
+        self.env = env if env is not None else os.environ
+
+    def run_chain(self, names: Sequence[str], values: Mapping[str, Any]) -> list[HookResult]:
+        results = []
+        for name in names:
+            if name == WAIT:
+                continue
+            hook = self.hooks.get(name)
+            if hook is None:
+                results.append(HookResult(name, False, "unknown hook"))
+                log.warning("hook %s: not defined", name)
+                continue
+            try:
+                detail = self._run(hook, values)
+                results.append(HookResult(name, True, detail))
+                log.info("hook %s (%s): %s", name, hook.action, detail)
+            except Exception as exc:  # a hook must never stop the chain or the watcher
+                results.append(HookResult(name, False, str(exc)))
+                log.warning("hook %s (%s) failed: %s", name, hook.action, exc)
+        return results
+
+    def _run(self, hook: HookLike, values: Mapping[str, Any]) -> str:
+        if hook.action == "send":
+            if self.send is None:
+                raise RuntimeError("no mailbox to send to")
+            text = substitute(hook.text or "{agent} hit a rate limit; resets {resets_at_local}", values)
+            recipient = substitute(hook.to or "", values)
+            self.send(recipient, text)
+            return f"sent to {recipient}"
+        if hook.action == "webhook":
+            url = hook.url or (self.env.get(hook.url_env, "") if hook.url_env else "")
+            if not url:
+                raise RuntimeError(f"no url (env {hook.url_env} is empty)" if hook.url_env else "no url")
+            body = dict(values)
+            if hook.text:
+                body["text"] = substitute(hook.text, values)
+            data = json.dumps(body, default=str).encode()
+            req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=hook.timeout) as resp:  # noqa: S310 (url from compose)
+                return f"POST {resp.status}"
+        if hook.action == "run":
+            argv = [substitute(arg, values) for arg in hook.argv]
+            done = subprocess.run(argv, shell=False, timeout=hook.timeout, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"exit {done.returncode}: {done.stderr.decode(errors='replace')[:200]}")
+            return "exit 0"
+        raise RuntimeError(f"unknown action {hook.action!r}")

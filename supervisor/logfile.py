@@ -1,0 +1,55 @@
+"""Size-rotated byte log of a runtime's output: `<name>.log`, `.log.1` ... `.log.N`, files 0600."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_BACKUPS = 3
+
+
+class RotatingLog:
+    """Appends raw bytes unchanged; rotates when the file would pass `max_bytes`."""
+
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS) -> None:
+        self.path = path
+        self.max_bytes = max(max_bytes, 1024)
+        self.backups = max(backups, 0)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fd = self._open()
+        self._size = os.fstat(self._fd).st_size
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def write(self, data: bytes) -> None:
+        if self._size + len(data) > self.max_bytes and self._size > 0:
+            self._rotate()
+        try:
+            os.write(self._fd, data)
+        except OSError:
+            return  # a full disk must not stop the relay; the terminal still gets every byte
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        for i in range(self.backups, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i - 1}" if i > 1 else self.path.name)
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i}"))
+        if self.backups == 0:
+            self.path.unlink(missing_ok=True)
+        self._fd = self._open()
+        self._size = 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def log_files(path: Path, backups: int = DEFAULT_BACKUPS) -> list[Path]:
+    """Oldest first: `.log.N` ... `.log.1`, `.log` (those that exist)."""
+    files = [path.with_name(f"{path.name}.{i}") for i in range(backups, 0, -1)] + [path]
+    return [f for f in files if f.exists()]

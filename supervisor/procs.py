@@ -1,0 +1,141 @@
+"""Process trees: stop one with escalation, tell whether a recorded pid is still ours, read metrics.
+
+CLIs start grandchildren (MCP servers, shells, language servers), some in sessions of their own, so
+signalling the process group is not enough: the whole tree is collected with psutil first, then
+signalled, so a child re-parented to init when its parent dies is still found.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """What stopping a tree took: `killed` is True when SIGKILL was needed."""
+
+    pids: tuple[int, ...]
+    killed: bool
+    survivors: tuple[int, ...] = ()
+    codes: dict[int, int] = field(default_factory=dict)
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (empty when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+
+
+def stop_tree(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM,
+              extra: list[psutil.Process] | None = None) -> StopResult:
+    """Send `sig` to the tree (and its process group), wait up to `timeout`, then SIGKILL what is left.
+
+    `extra` adds processes found earlier (e.g. before the parent died) that belong to the same run.
+    """
+    procs = tree(pid)
+    seen = {p.pid for p in procs}
+    for p in extra or []:
+        if p.pid not in seen:
+            procs.append(p)
+            seen.add(p.pid)
+    if not procs:
+        return StopResult((), False)
+    _signal_group(pid, sig)
+    for p in procs:
+        _send(p, sig)
+    procs += [c for c in _descendants(procs) if c.pid not in seen]
+    codes: dict[int, int] = {}
+
+    def gone(p: psutil.Process) -> None:
+        if getattr(p, "returncode", None) is not None:
+            codes[p.pid] = p.returncode
+
+    _, alive = psutil.wait_procs(procs, timeout=timeout, callback=gone)
+    killed = bool(alive)
+    if alive:
+        # Late children forked while we waited belong to the tree too.
+        alive += [c for c in _descendants(alive) if c.pid not in {a.pid for a in alive}]
+        _signal_group(pid, signal.SIGKILL)
+        for p in alive:
+            _send(p, signal.SIGKILL)
+        _, alive = psutil.wait_procs(alive, timeout=5, callback=gone)
+    return StopResult(tuple(p.pid for p in procs), killed, tuple(p.pid for p in alive), codes)
+
+
+def _descendants(procs: list[psutil.Process]) -> list[psutil.Process]:
+    found: list[psutil.Process] = []
+    for p in procs:
+        try:
+            found.extend(p.children(recursive=True))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def _send(p: psutil.Process, sig: int) -> None:
+    try:
+        p.send_signal(sig)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the process group led by `pid` (the runtime is a session leader under its pty)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def alive(pid: int | None, started_at: float | None = None) -> bool:
+    """True when `pid` runs and, if `started_at` is given, is the same process (not a reused pid)."""
+    if not pid:
+        return False
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started_at is not None and abs(p.create_time() - started_at) > 2.0:
+            return False
+        return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+@dataclass(frozen=True)
+class Metrics:
+    cpu_percent: float
+    rss: int
+    uptime: float
+
+
+def metrics(pid: int, interval: float = 0.0) -> Metrics | None:
+    """CPU % (since the process started, unless `interval` > 0), RSS of the whole tree, uptime."""
+    procs = tree(pid)
+    if not procs:
+        return None
+    rss = 0
+    cpu = 0.0
+    for p in procs:
+        try:
+            with p.oneshot():
+                rss += p.memory_info().rss
+                times = p.cpu_times()
+                age = max(time.time() - p.create_time(), 1e-3)
+                cpu += (times.user + times.system) / age * 100
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    try:
+        uptime = time.time() - procs[0].create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        uptime = 0.0
+    return Metrics(cpu, rss, uptime)

@@ -1,0 +1,339 @@
+"""Streaming scanner: a runtime's raw terminal bytes in, frozen Events out. No I/O.
+
+Bytes are cut into lines on `\\n` and `\\r` (a partial line waits for the next read, so a message or
+an escape split across two reads still matches), ANSI is removed, invalid UTF-8 is replaced, and a
+line is capped at `max_line` bytes. A cheap keyword prefilter over the raw bytes skips the regexes
+for the bulk of a TUI's output; signatures only run on lines that hold one of their keywords.
+
+Real messages are not always one line: a TUI wraps a long message at its width, so a line that does
+not match alone is retried joined to the one or two lines before it; and a signature may read its
+reset (or a cost figure) from the few lines that follow the hit (`lookahead` + `follow`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from .figures import parse_count, parse_figure
+from .resets import parse_reset
+from .signatures import Action, Runtime, Signature
+
+MAX_LINE = 64 * 1024
+#: Regexes see at most this many characters at a time (overlapping windows on longer lines), which
+#: together with signatures.regex_hazard bounds the cost of any user regex on hostile output.
+MATCH_WINDOW = 4096
+_WINDOW_STEP = MATCH_WINDOW - 512
+JOIN_DEPTH = 2
+
+# CSI sequences that move the cursor to another row start a new visual line; cursor-forward is a gap.
+_CSI_NEWLINE = re.compile(rb"\x1b\[[0-9;?]*[HfABEFd]")
+_CSI_GAP = re.compile(rb"\x1b\[[0-9]*[CG]")
+_ESCAPES = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, ended by BEL or ST
+    rb"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    rb"|\x1b[()*+#%][0-~]?"  # charset selection
+    rb"|\x1b[@-Z\\-_0-9=<>a-z]?"  # two-byte escapes (and a lone ESC)
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # other control bytes
+)
+
+
+class EventKind(str, Enum):
+    RATE_LIMIT = "rate_limit"
+    COST = "cost"
+    DIALOG = "dialog"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the runtime said that the supervisor acts on: a limit hit, a cost report, a dialog."""
+
+    kind: EventKind
+    line: int
+    raw: str
+    signature: str
+    action: Action | None = None
+    resets_at: datetime | None = None
+    reset_text: str | None = None
+    model: str | None = None
+    resume_keys: str = ""
+    usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    total: bool = False
+    send: str = ""
+
+
+@dataclass
+class _Pending:
+    """A hit or cost line still reading its reset or figures from the lines after it."""
+
+    sig: Signature
+    line: int
+    raw: str
+    groups: dict[str, str | None]
+    left: int
+    extra: list[str] = field(default_factory=list)
+
+
+def strip_ansi(raw: bytes) -> list[str]:
+    """Visible text of one raw line, split where the cursor jumped to another row."""
+    raw = _CSI_NEWLINE.sub(b"\n", raw)
+    raw = _CSI_GAP.sub(b" ", raw)
+    raw = _ESCAPES.sub(b"", raw)
+    text = raw.decode("utf-8", errors="replace")
+    return [part.strip() for part in text.split("\n")]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Scanner:
+    """Feed it bytes as they arrive; it returns the events those bytes complete."""
+
+    def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = _utcnow,
+                 max_line: int = MAX_LINE) -> None:
+        self.runtime = runtime
+        self.tz = ZoneInfo(runtime.tz) if runtime.tz else tz
+        self.clock = clock
+        self.max_line = max_line
+        self._buf = b""
+        self._lineno = 1
+        self._context: deque[str] = deque(maxlen=JOIN_DEPTH)
+        self._pending: list[_Pending] = []
+        self._answered: set[str] = set()
+        sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
+        if all(s.keywords for s in sigs):
+            words = sorted({k for s in sigs for k in s.keywords})
+            self._prefilter: re.Pattern[bytes] | None = re.compile(
+                b"|".join(re.escape(w.encode()) for w in words), re.IGNORECASE) if words else None
+        else:
+            self._prefilter = None
+        self._always = not sigs or self._prefilter is None
+
+    # -- public --------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Event]:
+        """Scan `data`; a trailing partial line is kept for the next call."""
+        events: list[Event] = []
+        buf = self._buf + data if self._buf else data
+        if not self._always and not self._pending and self._prefilter is not None \
+                and not self._prefilter.search(buf):
+            self._skip(buf)
+            return events
+        pieces = buf.split(b"\n")
+        rest = pieces.pop()
+        for piece in pieces:
+            for part in piece.split(b"\r"):
+                if part:
+                    self._line(part, events)
+            self._lineno += 1
+        if b"\r" in rest:
+            *done, rest = rest.split(b"\r")
+            for part in done:
+                if part:
+                    self._line(part, events)
+        self._buf = rest
+        while len(self._buf) > self.max_line:
+            head, self._buf = self._buf[: self.max_line], self._buf[self.max_line:]
+            self._line(head, events)
+        return events
+
+    def has_pending(self) -> bool:
+        """True while a hit or cost line waits for its following lines."""
+        return bool(self._pending)
+
+    def flush(self) -> list[Event]:
+        """Emit what waits on following lines that did not come (the runtime went quiet)."""
+        events: list[Event] = []
+        for pending in self._pending:
+            events.append(self._finish_pending(pending))
+        self._pending.clear()
+        return events
+
+    def finish(self) -> list[Event]:
+        """The runtime exited: scan its trailing partial line, then flush."""
+        events: list[Event] = []
+        if self._buf:
+            tail, self._buf = self._buf, b""
+            self._line(tail, events)
+        return events + self.flush()
+
+    def new_session(self) -> None:
+        """A new runtime process: dialogs may be answered again, no context carries over."""
+        self._answered.clear()
+        self._context.clear()
+        self._pending.clear()
+        self._buf = b""
+
+    # -- lines ---------------------------------------------------------------------------------
+    def _skip(self, buf: bytes) -> None:
+        """Fast path for a chunk with no keyword: keep line numbers and the join context only."""
+        self._lineno += buf.count(b"\n")
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
+        if cut < 0:
+            self._buf = buf
+            if len(buf) > self.max_line:
+                self._buf = buf[-self.max_line:]
+            return
+        self._buf = buf[cut + 1:]
+        end = cut
+        found: list[str] = []
+        while end > 0 and len(found) < JOIN_DEPTH:
+            start = max(buf.rfind(b"\n", 0, end), buf.rfind(b"\r", 0, end)) + 1
+            if end - start > 0:
+                for text in reversed(strip_ansi(buf[start:end][: self.max_line])):
+                    if text and len(found) < JOIN_DEPTH:
+                        found.append(text)
+            end = start - 1
+        for text in reversed(found):
+            self._context.append(text)
+
+    def _line(self, raw: bytes, events: list[Event]) -> None:
+        for text in strip_ansi(raw[: self.max_line]):
+            if text:
+                self._text(text, events)
+
+    def _text(self, text: str, events: list[Event]) -> None:
+        line = self._lineno
+        self._advance_pending(text, events)
+        low = text.lower()
+        hit = self._rate_limit(text, low, line, events)
+        if not hit:
+            for depth in range(1, len(self._context) + 1):
+                joined = " ".join(list(self._context)[-depth:] + [text])
+                if self._rate_limit(joined, joined.lower(), line, events):
+                    hit = True
+                    break
+        self._costs(text, low, line, events)
+        self._dialogs(text, low, line, events)
+        if hit:
+            self._context.clear()
+        else:
+            self._context.append(text)
+
+    def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
+        candidates = [s for s in self.runtime.rate_limits if _has_keyword(s, low)]
+        if not candidates or self._ignored(text, low):
+            return False
+        for sig in candidates:
+            m = _search(sig.regex, text)
+            if m is None:
+                continue
+            groups = _groups(m)
+            reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
+            if not reset_text and sig.follow is not None:
+                self._pending.append(_Pending(sig, line, m.group(0), groups, sig.lookahead))
+            else:
+                events.append(self._rate_event(sig, line, m.group(0), groups))
+            return True
+        return False
+
+    def _ignored(self, text: str, low: str) -> bool:
+        return any(_has_keyword(s, low) and _search(s.regex, text) for s in self.runtime.ignores)
+
+    def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
+        for sig in self.runtime.costs:
+            if not _has_keyword(sig, low):
+                continue
+            m = _search(sig.regex, text)
+            if m is None:
+                continue
+            groups = _groups(m)
+            wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
+            if wanted - {k for k, v in groups.items() if v}:
+                self._pending.append(_Pending(sig, line, m.group(0), groups, sig.lookahead))
+            else:
+                event = self._cost_event(sig, line, m.group(0), groups)
+                if event is not None:
+                    events.append(event)
+
+    def _dialogs(self, text: str, low: str, line: int, events: list[Event]) -> None:
+        for sig in self.runtime.dialogs:
+            if sig.once and sig.id in self._answered:
+                continue
+            if _has_keyword(sig, low) and (m := _search(sig.regex, text)):
+                self._answered.add(sig.id)
+                events.append(Event(EventKind.DIALOG, line, m.group(0), sig.id, send=sig.send))
+
+    # -- pending lookahead ---------------------------------------------------------------------
+    def _advance_pending(self, text: str, events: list[Event]) -> None:
+        still: list[_Pending] = []
+        for pending in self._pending:
+            assert pending.sig.follow is not None
+            m = _search(pending.sig.follow, text)
+            if m is not None:
+                for key, value in _groups(m).items():
+                    if value and not pending.groups.get(key):
+                        pending.groups[key] = value
+                pending.extra.append(m.group(0))
+            pending.left -= 1
+            done = pending.left <= 0 or self._complete(pending)
+            if done:
+                events.append(self._finish_pending(pending))
+            else:
+                still.append(pending)
+        self._pending = still
+
+    def _complete(self, pending: _Pending) -> bool:
+        sig = pending.sig
+        if sig.kind == "rate_limit":
+            return bool(pending.groups.get(sig.reset_group))
+        wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
+        return not (wanted - {k for k, v in pending.groups.items() if v})
+
+    def _finish_pending(self, pending: _Pending) -> Event:
+        raw = " ".join([pending.raw] + pending.extra)
+        if pending.sig.kind == "rate_limit":
+            return self._rate_event(pending.sig, pending.line, raw, pending.groups)
+        event = self._cost_event(pending.sig, pending.line, raw, pending.groups)
+        return event if event is not None else Event(EventKind.COST, pending.line, raw, pending.sig.id)
+
+    # -- events --------------------------------------------------------------------------------
+    def _rate_event(self, sig: Signature, line: int, raw: str, groups: dict[str, str | None]) -> Event:
+        reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
+        resets_at = None
+        if reset_text:
+            zone = ZoneInfo(sig.tz) if sig.tz else self.tz
+            resets_at = parse_reset(reset_text, sig.reset, self.clock(), zone)
+        return Event(EventKind.RATE_LIMIT, line, raw, sig.id, action=sig.action, resets_at=resets_at,
+                     reset_text=reset_text, model=groups.get(sig.model_group) or None,
+                     resume_keys=sig.resume_keys)
+
+    def _cost_event(self, sig: Signature, line: int, raw: str, groups: dict[str, str | None]) -> Event | None:
+        usd = parse_figure(groups.get("usd"))
+        inp = parse_count(groups.get("input"))
+        out = parse_count(groups.get("output"))
+        cached = parse_count(groups.get("cached"))
+        if usd is None and inp is None and out is None:
+            return None
+        return Event(EventKind.COST, line, raw, sig.id, usd=usd, input_tokens=inp, output_tokens=out,
+                     cached_tokens=cached, total=sig.total, model=groups.get("model") or None)
+
+
+def _has_keyword(sig: Signature, low: str) -> bool:
+    return not sig.keywords or any(k in low for k in sig.keywords)
+
+
+def _search(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
+    if len(text) <= MATCH_WINDOW:
+        return regex.search(text)
+    for start in range(0, len(text), _WINDOW_STEP):
+        m = regex.search(text[start:start + MATCH_WINDOW])
+        if m is not None:
+            return m
+    return None
+
+
+def _groups(m: re.Match[str]) -> dict[str, str | None]:
+    groups: dict[str, str | None] = dict(m.groupdict())
+    for i in range(1, (m.re.groups or 0) + 1):
+        groups.setdefault(str(i), m.group(i))
+    return groups

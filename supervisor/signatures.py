@@ -1,0 +1,448 @@
+"""Runtime descriptors: load, validate and compile the TOML file that describes one agent CLI.
+
+Adding a runtime means adding one file; nothing here names a particular CLI. The format is
+documented in docs/runtime-descriptors.md. Every mistake is reported with file, table and key, since
+a user fixing a signature at 3am needs to know exactly where to look.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+try:  # the parser behind `re`; public as sre_parse before 3.11
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+BUILTIN_DIR = Path(__file__).parent / "runtimes"
+PLACEHOLDER_KEYS = ("model", "role_prompt", "role_prompt_text", "mcp_config", "effort")
+MAX_LOOKAHEAD = 5
+
+
+class Action(str, Enum):
+    """What the watcher does after a rate-limit hit."""
+
+    STOP = "stop"
+    RESUME = "resume"
+    RECORD = "record"
+
+
+RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")
+
+
+class DescriptorError(Exception):
+    """A descriptor that cannot be used; the message names file, table and key."""
+
+    def __init__(self, file: Path | str, where: str, message: str) -> None:
+        self.file = Path(file)
+        self.where = where
+        super().__init__(f"{file}: {where}: {message}" if where else f"{file}: {message}")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One compiled line signature (rate limit, cost, dialog or ignore)."""
+
+    kind: str
+    id: str
+    regex: re.Pattern[str]
+    keywords: tuple[str, ...] = ()
+    reset: str = "none"
+    reset_group: str = "reset"
+    tz: str | None = None
+    lookahead: int = 0
+    follow: re.Pattern[str] | None = None
+    model_group: str = "model"
+    action: Action = Action.STOP
+    resume_keys: str = "continue\r"
+    total: bool = False
+    send: str = ""
+    once: bool = True
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start the CLI: binary, fixed args, optional fragments per setting, resume flag, env."""
+
+    binary: str
+    args: tuple[str, ...] = ()
+    resume_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    permission: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A loaded descriptor; `rate_limits` already has the generic signatures appended."""
+
+    name: str
+    path: Path
+    launch: Launch
+    aliases: tuple[str, ...] = ()
+    tz: str | None = None
+    rate_limits: tuple[Signature, ...] = ()
+    costs: tuple[Signature, ...] = ()
+    dialogs: tuple[Signature, ...] = ()
+    ignores: tuple[Signature, ...] = ()
+
+
+_TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore"}
+_LAUNCH_KEYS = {"binary", "args", "resume_args", "env", "options", "permission"}
+_COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
+_TABLE_KEYS = {
+    "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
+    "cost": _COMMON | {"total"},
+    "dialog": _COMMON | {"send", "once"},
+    "ignore": {"match", "keywords", "case_sensitive", "id"},
+}
+
+
+def generic_patterns_path() -> Path:
+    """`patterns/ratelimits.toml`, wherever the package is installed."""
+    return Path(str(resources.files("supervisor.patterns").joinpath("ratelimits.toml")))
+
+
+def runtime_files(team_dir: Path | None = None) -> dict[str, Path]:
+    """Every known runtime name (and alias) mapped to its descriptor file; team files win."""
+    found: dict[str, Path] = {}
+    dirs = [BUILTIN_DIR] + ([team_dir / "runtimes"] if team_dir else [])
+    for directory in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.suffix in (".toml", ".yaml", ".yml") and not path.name.startswith("."):
+                found[path.stem] = path
+    for name, path in list(found.items()):
+        if path.suffix == ".toml":
+            for alias in _peek_aliases(path):
+                found.setdefault(alias, path)
+    return found
+
+
+def _peek_aliases(path: Path) -> list[str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    aliases = data.get("aliases", [])
+    return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+
+
+def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = True) -> Runtime:
+    """Load runtime `name` (team override first), with the generic signatures appended."""
+    files = runtime_files(team_dir)
+    if name not in files:
+        known = ", ".join(sorted(files))
+        raise DescriptorError(team_dir / "runtimes" if team_dir else BUILTIN_DIR, "",
+                              f"unknown runtime {name!r} (known: {known})")
+    path = files[name]
+    runtime = load_yaml_override(path, name) if path.suffix in (".yaml", ".yml") else load_descriptor(path)
+    if not generic or not generic_patterns_path().is_file():
+        return runtime
+    extra = load_descriptor(generic_patterns_path(), generic=True)
+    return Runtime(
+        name=runtime.name, path=runtime.path, launch=runtime.launch, aliases=runtime.aliases,
+        tz=runtime.tz, rate_limits=runtime.rate_limits + extra.rate_limits, costs=runtime.costs,
+        dialogs=runtime.dialogs, ignores=runtime.ignores + extra.ignores,
+    )
+
+
+def load_descriptor(path: Path, *, generic: bool = False) -> Runtime:
+    """Parse and validate one TOML descriptor (or the generic patterns file when `generic`)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DescriptorError(path, "", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DescriptorError(path, "", "not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DescriptorError(path, "", f"TOML syntax: {exc}") from exc
+    _no_unknown(path, "", data, _TOP_KEYS)
+    name = _opt_str(path, "name", data.get("name")) or path.stem
+    tz = _opt_str(path, "tz", data.get("tz"))
+    if tz:
+        _check_zone(path, "tz", tz)
+    aliases = tuple(_str_list(path, "aliases", data.get("aliases", [])))
+    if generic:
+        launch = Launch(binary="")
+    else:
+        if "launch" not in data:
+            raise DescriptorError(path, "launch", "missing table [launch] (it needs at least `binary`)")
+        launch = _parse_launch(path, data["launch"])
+    tables: dict[str, list[Signature]] = {}
+    for kind in ("rate_limit", "cost", "dialog", "ignore"):
+        entries = data.get(kind, [])
+        if not isinstance(entries, list):
+            raise DescriptorError(path, kind, f"must be an array of tables ([[{kind}]])")
+        tables[kind] = [_parse_signature(path, kind, i, e) for i, e in enumerate(entries)]
+    return Runtime(
+        name=name, path=path, launch=launch, aliases=aliases, tz=tz,
+        rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),
+        dialogs=tuple(tables["dialog"]), ignores=tuple(tables["ignore"]),
+    )
+
+
+def load_yaml_override(path: Path, name: str) -> Runtime:
+    """teamctl's older shape: `rate_limit_patterns: [{match, resets_at_capture, resets_in_capture}]`.
+
+    The launch settings come from the built-in descriptor of the same name, when there is one.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DescriptorError(path, "", f"cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DescriptorError(path, "", "must be a mapping")
+    builtin = BUILTIN_DIR / f"{path.stem}.toml"
+    base = load_descriptor(builtin) if builtin.is_file() else None
+    binary = data.get("binary") or data.get("command") or (base.launch.binary if base else name)
+    launch = base.launch if base else Launch(binary=str(binary))
+    sigs = []
+    for i, entry in enumerate(data.get("rate_limit_patterns") or []):
+        where = f"rate_limit_patterns[{i}]"
+        if not isinstance(entry, dict) or "match" not in entry:
+            raise DescriptorError(path, where, "needs a `match` regex")
+        _no_unknown(path, where, entry, {"match", "resets_at_capture", "resets_in_capture", "action"})
+        table: dict[str, Any] = {"id": f"yaml-{i}", "match": entry["match"]}
+        for key, kind in (("resets_at_capture", "clock"), ("resets_in_capture", "duration")):
+            if key in entry:
+                group = entry[key]
+                table["reset"] = "auto" if kind == "clock" else "duration"
+                table["reset_group"] = str(group)
+        if "action" in entry:
+            table["action"] = entry["action"]
+        sigs.append(_parse_signature(path, "rate_limit_patterns", i, table))
+    own = tuple(sigs) + (base.rate_limits if base else ())
+    return Runtime(
+        name=name, path=path, launch=launch, aliases=base.aliases if base else (),
+        tz=base.tz if base else None, rate_limits=own, costs=base.costs if base else (),
+        dialogs=base.dialogs if base else (), ignores=base.ignores if base else (),
+    )
+
+
+def _parse_launch(path: Path, raw: Any) -> Launch:
+    if not isinstance(raw, dict):
+        raise DescriptorError(path, "launch", "must be a table")
+    _no_unknown(path, "launch", raw, _LAUNCH_KEYS)
+    binary = raw.get("binary")
+    if not isinstance(binary, str) or not binary.strip():
+        raise DescriptorError(path, "launch.binary", "must be a non-empty string")
+    env = raw.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise DescriptorError(path, "launch.env", "must be a table of strings")
+    options = _fragments(path, "launch.options", raw.get("options", {}))
+    for key in options:
+        if key not in PLACEHOLDER_KEYS:
+            raise DescriptorError(path, f"launch.options.{key}",
+                                  f"unknown setting (known: {', '.join(PLACEHOLDER_KEYS)})")
+    return Launch(
+        binary=binary,
+        args=tuple(_str_list(path, "launch.args", raw.get("args", []))),
+        resume_args=tuple(_str_list(path, "launch.resume_args", raw.get("resume_args", []))),
+        env=MappingProxyType(dict(env)),
+        options=MappingProxyType(options),
+        permission=MappingProxyType(_fragments(path, "launch.permission", raw.get("permission", {}))),
+    )
+
+
+def _fragments(path: Path, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise DescriptorError(path, where, "must be a table of string lists")
+    return {k: tuple(_str_list(path, f"{where}.{k}", v)) for k, v in raw.items()}
+
+
+def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
+    where = f"{kind}[{index}]"
+    if not isinstance(raw, dict):
+        raise DescriptorError(path, where, "must be a table")
+    table_kind = "rate_limit" if kind == "rate_limit_patterns" else kind
+    _no_unknown(path, where, raw, _TABLE_KEYS[table_kind])
+    sig_id = raw.get("id", f"{table_kind}-{index}")
+    if not isinstance(sig_id, str) or not sig_id:
+        raise DescriptorError(path, f"{where}.id", "must be a non-empty string")
+    flags = 0 if _bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
+    regex = compile_regex(path, f"{where}.match", raw.get("match"), flags)
+    keywords = tuple(k.lower() for k in _str_list(path, f"{where}.keywords", raw.get("keywords", [])))
+    lookahead = raw.get("lookahead", 0)
+    if not isinstance(lookahead, int) or isinstance(lookahead, bool) or not 0 <= lookahead <= MAX_LOOKAHEAD:
+        raise DescriptorError(path, f"{where}.lookahead", f"must be an integer 0..{MAX_LOOKAHEAD}")
+    follow = compile_regex(path, f"{where}.follow", raw["follow"], flags) if "follow" in raw else None
+    if follow is not None and lookahead == 0:
+        raise DescriptorError(path, f"{where}.follow", "needs `lookahead` of 1 or more")
+    fields: dict[str, Any] = {}
+    if table_kind == "rate_limit":
+        fields.update(_rate_limit_fields(path, where, raw, regex, follow))
+    elif table_kind == "cost":
+        fields["total"] = _bool(path, f"{where}.total", raw.get("total", False))
+        groups = set(regex.groupindex) | set(follow.groupindex if follow else ())
+        if not groups & {"usd", "input", "output"}:
+            raise DescriptorError(path, f"{where}.match",
+                                  "needs at least one named group: usd, input or output")
+    elif table_kind == "dialog":
+        send = raw.get("send")
+        if not isinstance(send, str) or not send:
+            raise DescriptorError(path, f"{where}.send", "must be a non-empty string of keys")
+        fields["send"] = send
+        fields["once"] = _bool(path, f"{where}.once", raw.get("once", True))
+    return Signature(kind=table_kind, id=sig_id, regex=regex, keywords=keywords, lookahead=lookahead,
+                     follow=follow, source=str(path), **fields)
+
+
+def _rate_limit_fields(path: Path, where: str, raw: dict, regex: re.Pattern[str],
+                       follow: re.Pattern[str] | None) -> dict[str, Any]:
+    reset = raw.get("reset", "none")
+    if reset not in RESET_KINDS:
+        raise DescriptorError(path, f"{where}.reset", f"must be one of {', '.join(RESET_KINDS)}")
+    group = raw.get("reset_group", "reset")
+    if not isinstance(group, str):
+        raise DescriptorError(path, f"{where}.reset_group", "must be a group name")
+    if reset != "none":
+        in_match = group in regex.groupindex or (group.isdigit() and 0 < int(group) <= regex.groups)
+        in_follow = follow is not None and group in follow.groupindex
+        if not (in_match or in_follow):
+            raise DescriptorError(path, f"{where}.reset_group",
+                                  f"group {group!r} is not in `match`{' or `follow`' if follow else ''}")
+    tz = _opt_str(path, f"{where}.tz", raw.get("tz"))
+    if tz:
+        _check_zone(path, f"{where}.tz", tz)
+    action = raw.get("action", "stop")
+    try:
+        action = Action(action)
+    except ValueError:
+        raise DescriptorError(path, f"{where}.action", "must be stop, resume or record") from None
+    keys = raw.get("resume_keys", "continue\r")
+    if not isinstance(keys, str) or not keys:
+        raise DescriptorError(path, f"{where}.resume_keys", "must be a non-empty string")
+    model_group = raw.get("model_group", "model")
+    if not isinstance(model_group, str):
+        raise DescriptorError(path, f"{where}.model_group", "must be a group name")
+    return {"reset": reset, "reset_group": group, "tz": tz, "action": action, "resume_keys": keys,
+            "model_group": model_group}
+
+
+def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    """Compile a signature regex, refusing ones whose cost can explode on a long line."""
+    if not isinstance(pattern, str) or not pattern:
+        raise DescriptorError(path, where, "must be a non-empty regex string")
+    try:
+        regex = re.compile(pattern, flags)
+    except re.error as exc:
+        raise DescriptorError(path, where, f"regex does not compile: {exc}") from exc
+    problem = regex_hazard(pattern, flags)
+    if problem:
+        raise DescriptorError(path, where, problem)
+    return regex
+
+
+_REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
+
+
+def _is_wide(item: Any) -> bool:
+    """`.`, `[^x]`, `\\S`: a class that matches almost anything, so repeats of it overlap."""
+    op, av = item
+    if op in (sre_constants.ANY, sre_constants.NOT_LITERAL):
+        return True
+    if op == sre_constants.IN:
+        return any(o == sre_constants.NEGATE for o, _ in av) or any(
+            o == sre_constants.CATEGORY and "NOT" in str(a) for o, a in av)
+    return op == sre_constants.CATEGORY and "NOT" in str(av)
+
+
+def regex_hazard(pattern: str, flags: int = 0) -> str | None:
+    """Name the shape that makes a regex slow on long untrusted lines, or None.
+
+    Python's `re` has no timeout, so the cost is bounded up front: lines are capped (see scan.py)
+    and two shapes are refused: an unbounded repeat inside another unbounded repeat (exponential
+    backtracking) and more than two unbounded repeats of a wide class such as `.*` (high-degree
+    polynomial backtracking).
+    """
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    wide = 0
+
+    def walk(items: Any, inside_repeat: bool) -> str | None:
+        nonlocal wide
+        for op, av in items:
+            if op in _REPEATS:
+                lo, hi, sub = av
+                unbounded = hi == sre_constants.MAXREPEAT or hi > 1000
+                if unbounded and inside_repeat:
+                    return "nested unbounded repetition (like `(a+)+`) can take exponential time"
+                if unbounded and len(sub) == 1 and _is_wide(sub[0]):
+                    wide += 1
+                found = walk(sub, inside_repeat or unbounded)
+                if found:
+                    return found
+            elif op == sre_constants.SUBPATTERN:
+                found = walk(av[-1], inside_repeat)
+                if found:
+                    return found
+            elif op == sre_constants.BRANCH:
+                for branch in av[1]:
+                    found = walk(branch, inside_repeat)
+                    if found:
+                        return found
+            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+                found = walk(av[1], inside_repeat)
+                if found:
+                    return found
+        return None
+
+    found = walk(tree, False)
+    if found:
+        return found
+    if wide > 2:
+        return "more than two unbounded wildcard repeats (like `.*`); use bounded ones such as .{0,200}"
+    return None
+
+
+def _no_unknown(path: Path, where: str, table: dict, known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            prefix = f"{where}." if where else ""
+            raise DescriptorError(path, f"{prefix}{key}", f"unknown key{hint}")
+
+
+def _str_list(path: Path, where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DescriptorError(path, where, "must be a list of strings")
+    return value
+
+
+def _opt_str(path: Path, where: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise DescriptorError(path, where, "must be a string")
+    return value
+
+
+def _bool(path: Path, where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise DescriptorError(path, where, "must be true or false")
+    return value
+
+
+def _check_zone(path: Path, where: str, name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DescriptorError(path, where, f"unknown timezone {name!r}") from None

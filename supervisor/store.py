@@ -1,0 +1,462 @@
+"""The team's SQLite mailbox: the shared schema verbatim, our own state table, writes and queries.
+
+Many watchers write at once, so the opener sets WAL, a long busy timeout and foreign keys before
+the schema batch runs, and every write is one short `BEGIN IMMEDIATE` transaction (a deferred one
+that upgrades from read to write can fail at once with "database is locked", timeout or not).
+
+A write that still fails (locked past the timeout, read-only file, full disk) is never lost: it goes
+to a spool file under state/spool/ and is replayed, in order, on the next successful write. The
+problem is logged once per episode, not once per line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+#: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
+SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS agents (
+    id         TEXT PRIMARY KEY,          -- "<project>:<agent>"
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    role       TEXT NOT NULL,
+    runtime    TEXT NOT NULL,
+    is_manager INTEGER NOT NULL DEFAULT 0,
+    reports_to TEXT                        -- short name, resolved within project
+);
+
+CREATE INDEX IF NOT EXISTS agents_project_idx ON agents(project_id);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id   TEXT NOT NULL,
+    sender       TEXT NOT NULL,            -- "<project>:<agent>" or "user:<handle>" or "cli"
+    recipient    TEXT NOT NULL,            -- "<project>:<agent>" or "channel:<project>:<name>"
+    text         TEXT NOT NULL,
+    thread_id    TEXT,
+    sent_at      REAL NOT NULL,
+    delivered_at REAL,
+    acked_at     REAL
+);
+
+CREATE INDEX IF NOT EXISTS messages_recipient_idx
+    ON messages(recipient, acked_at);
+CREATE INDEX IF NOT EXISTS messages_project_idx
+    ON messages(project_id, sent_at);
+
+-- Channels + subscriptions + per-agent ACLs.
+CREATE TABLE IF NOT EXISTS channels (
+    id         TEXT PRIMARY KEY,               -- "<project>:<name>"
+    project_id TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    wildcard   INTEGER NOT NULL DEFAULT 0       -- 1 iff members = "*"
+);
+
+CREATE TABLE IF NOT EXISTS channel_members (
+    channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    agent_id   TEXT NOT NULL,
+    PRIMARY KEY (channel_id, agent_id)
+);
+
+CREATE INDEX IF NOT EXISTS channel_members_agent_idx
+    ON channel_members(agent_id);
+
+CREATE TABLE IF NOT EXISTS agent_acls (
+    agent_id        TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    can_dm_json     TEXT NOT NULL DEFAULT '[]',    -- ["dev","critic"]
+    can_bcast_json  TEXT NOT NULL DEFAULT '[]'     -- ["product","all"]
+);
+
+-- Inter-project manager bridges.
+CREATE TABLE IF NOT EXISTS bridges (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_agent   TEXT NOT NULL,             -- "<project>:<agent>", must be a manager
+    to_agent     TEXT NOT NULL,             -- "<project>:<agent>", must be a manager
+    topic        TEXT NOT NULL,
+    opened_by    TEXT NOT NULL,             -- "user:<handle>" or "cli"
+    opened_at    REAL NOT NULL,
+    expires_at   REAL NOT NULL,
+    closed_at    REAL
+);
+
+CREATE INDEX IF NOT EXISTS bridges_open_idx
+    ON bridges(expires_at, closed_at);
+
+-- Human-in-the-loop permission fabric.
+CREATE TABLE IF NOT EXISTS approvals (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id     TEXT NOT NULL,
+    agent_id       TEXT NOT NULL,
+    action         TEXT NOT NULL,          -- "publish", "deploy", ...
+    scope_tag      TEXT,                   -- optional narrower tag
+    summary        TEXT NOT NULL,
+    payload_json   TEXT,
+    status         TEXT NOT NULL,          -- pending | approved | denied | expired
+    requested_at   REAL NOT NULL,
+    decided_at     REAL,
+    decided_by     TEXT,
+    decision_note  TEXT,
+    expires_at     REAL NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS approvals_pending_idx
+    ON approvals(status, expires_at);
+
+-- Budget ledger. Rows are appended by interface adapters and by runtime
+-- cost parsers. `teamctl budget` aggregates per project/day.
+CREATE TABLE IF NOT EXISTS budget (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id  TEXT NOT NULL,
+    agent_id    TEXT,
+    runtime     TEXT,
+    usd         REAL NOT NULL DEFAULT 0,
+    input_tok   INTEGER NOT NULL DEFAULT 0,
+    output_tok  INTEGER NOT NULL DEFAULT 0,
+    observed_at REAL NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS budget_project_day_idx
+    ON budget(project_id, observed_at);
+
+-- Rate-limit events. Written by `teamctl rl-watch` whenever a runtime
+-- emits a rate-limit signature. Hooks (notify, webhook, run) run off these
+-- rows; the wrapper loop sleeps until `resets_at` before respawning.
+CREATE TABLE IF NOT EXISTS rate_limits (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_id    TEXT NOT NULL,
+    runtime     TEXT NOT NULL,
+    hit_at      REAL NOT NULL,
+    resets_at   REAL,                  -- nullable: sometimes we can't parse
+    raw_match   TEXT NOT NULL,
+    handled_at  REAL
+);
+
+CREATE INDEX IF NOT EXISTS rate_limits_agent_idx
+    ON rate_limits(agent_id, hit_at);
+"""
+
+#: Our own table: each agent's live state, written by its watcher, read by `teamctl status`.
+OWN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS supervisor_agent_state (
+    agent_id     TEXT PRIMARY KEY,
+    runtime      TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    until        REAL,
+    detail       TEXT,
+    watcher_pid  INTEGER,
+    pid          INTEGER,
+    started_at   REAL,
+    restarts     INTEGER NOT NULL DEFAULT 0,
+    last_exit    INTEGER,
+    limit_group  TEXT,
+    model        TEXT,
+    updated_at   REAL NOT NULL
+);
+
+-- Which limit group (and model) a rate-limit hit covers, and until when its agents wait.
+CREATE TABLE IF NOT EXISTS supervisor_limit_scope (
+    agent_id     TEXT NOT NULL,
+    hit_at       REAL NOT NULL,
+    limit_group  TEXT NOT NULL,
+    model        TEXT,
+    action       TEXT NOT NULL,
+    until        REAL NOT NULL,
+    PRIMARY KEY (agent_id, hit_at)
+);
+CREATE INDEX IF NOT EXISTS supervisor_limit_scope_group_idx
+    ON supervisor_limit_scope(limit_group, until);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the mailbox: pragmas first, then the schema batch (idempotent, safe on every open)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    old = os.umask(0o077)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            _retry_locked(lambda: conn.executescript(SHARED_SCHEMA + OWN_SCHEMA))
+        except BaseException:
+            conn.close()
+            raise
+    finally:
+        os.umask(old)
+    return conn
+
+
+def _retry_locked(fn: Any, attempts: int = 50) -> Any:
+    """Schema and journal-mode changes take an exclusive lock that busy_timeout does not always cover."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    return None
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """One row of supervisor_agent_state."""
+
+    agent_id: str
+    runtime: str
+    state: str
+    until: float | None
+    detail: str | None
+    watcher_pid: int | None
+    pid: int | None
+    started_at: float | None
+    restarts: int
+    last_exit: int | None
+    limit_group: str | None
+    model: str | None
+    updated_at: float
+
+
+_WRITES = {
+    "rate_limit": "INSERT INTO rate_limits (agent_id, runtime, hit_at, resets_at, raw_match) VALUES (?,?,?,?,?)",
+    "handled": "UPDATE rate_limits SET handled_at=? WHERE agent_id=? AND hit_at=? AND handled_at IS NULL",
+    "budget": "INSERT INTO budget (project_id, agent_id, runtime, usd, input_tok, output_tok, observed_at)"
+              " VALUES (?,?,?,?,?,?,?)",
+    "scope": "INSERT OR REPLACE INTO supervisor_limit_scope (agent_id, hit_at, limit_group, model, action, until)"
+             " VALUES (?,?,?,?,?,?)",
+    "message": "INSERT INTO messages (project_id, sender, recipient, text, sent_at) VALUES (?,?,?,?,?)",
+    "state": "INSERT INTO supervisor_agent_state (agent_id, runtime, state, until, detail, watcher_pid, pid,"
+             " started_at, restarts, last_exit, limit_group, model, updated_at)"
+             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET"
+             " runtime=excluded.runtime, state=excluded.state, until=excluded.until, detail=excluded.detail,"
+             " watcher_pid=excluded.watcher_pid, pid=excluded.pid, started_at=excluded.started_at,"
+             " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
+             " model=excluded.model, updated_at=excluded.updated_at",
+}
+
+
+class Store:
+    """Writes that never lose a row, and the queries the commands need."""
+
+    def __init__(self, path: Path, spool_dir: Path | None = None, spool_name: str = "writes") -> None:
+        self.path = path
+        self.spool = (spool_dir or path.parent / "spool") / f"{spool_name}.jsonl"
+        self._conn: sqlite3.Connection | None = None
+        self._failing = False
+
+    # -- connection ----------------------------------------------------------------------------
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes --------------------------------------------------------------------------------
+    def record_rate_limit(self, agent_id: str, runtime: str, hit_at: float, resets_at: float | None,
+                          raw_match: str) -> bool:
+        """Insert the hit at once; True when it is in the database (False: spooled for later)."""
+        return self._write("rate_limit", [agent_id, runtime, hit_at, resets_at, raw_match])
+
+    def mark_handled(self, agent_id: str, hit_at: float, handled_at: float) -> bool:
+        """Keyed by (agent, hit_at) rather than rowid, so it also works on a row still in the spool."""
+        return self._write("handled", [handled_at, agent_id, hit_at])
+
+    def record_budget(self, project_id: str, agent_id: str | None, runtime: str | None, usd: float,
+                      input_tok: int, output_tok: int, observed_at: float) -> bool:
+        return self._write("budget", [project_id, agent_id, runtime, usd, input_tok, output_tok, observed_at])
+
+    def record_limit_scope(self, agent_id: str, hit_at: float, limit_group: str, model: str | None,
+                           action: str, until: float) -> bool:
+        return self._write("scope", [agent_id, hit_at, limit_group, model, action, until])
+
+    def send_message(self, project_id: str, sender: str, recipient: str, text: str, sent_at: float) -> bool:
+        return self._write("message", [project_id, sender, recipient, text, sent_at])
+
+    def set_state(self, agent_id: str, runtime: str, state: str, *, until: float | None = None,
+                  detail: str | None = None, watcher_pid: int | None = None, pid: int | None = None,
+                  started_at: float | None = None, restarts: int = 0, last_exit: int | None = None,
+                  limit_group: str | None = None, model: str | None = None, now: float | None = None) -> bool:
+        return self._write("state", [agent_id, runtime, state, until, detail, watcher_pid, pid, started_at,
+                                     restarts, last_exit, limit_group, model, now or time.time()])
+
+    def _write(self, kind: str, params: list[Any]) -> bool:
+        if self._failing or self.spool.exists():
+            self._spool(kind, params)
+            return self.replay_spool()
+        try:
+            self._execute([(kind, params)])
+            return True
+        except sqlite3.Error as exc:
+            self._enter_failing(exc)
+            self._spool(kind, params)
+            return False
+
+    def _execute(self, writes: Iterable[tuple[str, list[Any]]]) -> None:
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for kind, params in writes:
+                conn.execute(_WRITES[kind], params)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _enter_failing(self, exc: Exception) -> None:
+        if not self._failing:
+            log.warning("mailbox %s not writable (%s); keeping events in %s until it is", self.path, exc,
+                        self.spool)
+        self._failing = True
+        self.close()
+
+    def _spool(self, kind: str, params: list[Any]) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.spool, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps([kind, params]) + "\n")
+
+    def replay_spool(self) -> bool:
+        """Write spooled events in order; True when the spool is empty afterwards."""
+        if not self.spool.exists():
+            self._failing = False
+            return True
+        try:
+            lines = self.spool.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return False
+        writes = []
+        for line in lines:
+            try:
+                kind, params = json.loads(line)
+            except (ValueError, TypeError):
+                continue  # a torn last line from a crash mid-append; nothing to replay
+            if kind in _WRITES:
+                writes.append((kind, params))
+        try:
+            self._execute(writes)
+        except sqlite3.Error as exc:
+            self._enter_failing(exc)
+            return False
+        self.spool.unlink(missing_ok=True)
+        if self._failing:
+            log.warning("mailbox %s writable again; wrote %d spooled events", self.path, len(writes))
+        self._failing = False
+        return True
+
+    # -- queries -------------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        conn = self.conn()
+        conn.row_factory = sqlite3.Row
+        with closing(conn.execute(sql, list(params))) as cur:
+            return cur.fetchall()
+
+    def agent_states(self) -> dict[str, AgentState]:
+        rows = self.query("SELECT * FROM supervisor_agent_state")
+        return {r["agent_id"]: AgentState(**dict(r)) for r in rows}
+
+    def agent_state(self, agent_id: str) -> AgentState | None:
+        rows = self.query("SELECT * FROM supervisor_agent_state WHERE agent_id=?", [agent_id])
+        return AgentState(**dict(rows[0])) if rows else None
+
+    def rate_limits(self, agent_id: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM rate_limits WHERE 1=1"
+        params: list[Any] = []
+        if agent_id:
+            sql += " AND agent_id=?"
+            params.append(agent_id)
+        if since is not None:
+            sql += " AND hit_at>=?"
+            params.append(since)
+        return self.query(sql + " ORDER BY hit_at, id", params)
+
+    def active_limits(self, agent_ids: Iterable[str], now: float) -> list[sqlite3.Row]:
+        """Unhandled hits of these agents whose reset is still ahead: the group's shared wall."""
+        ids = list(agent_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self.query(
+            f"SELECT * FROM rate_limits WHERE agent_id IN ({marks}) AND resets_at IS NOT NULL"
+            " AND resets_at>? AND handled_at IS NULL ORDER BY resets_at DESC", [*ids, now])
+
+    def active_group_limits(self, group: str, model: str | None, now: float) -> list[sqlite3.Row]:
+        """Unhandled stop/resume hits in `group` whose wait is still ahead and that cover `model`."""
+        rows = self.query(
+            "SELECT l.agent_id, l.hit_at, l.model, l.until, r.resets_at FROM supervisor_limit_scope l"
+            " JOIN rate_limits r ON r.agent_id=l.agent_id AND r.hit_at=l.hit_at"
+            " WHERE l.limit_group=? AND l.action!='record' AND l.until>? AND r.handled_at IS NULL",
+            [group, now])
+        return [r for r in rows if model_covered(r["model"], model)]
+
+    def group_watchers(self, group: str, exclude: str) -> list[int]:
+        rows = self.query(
+            "SELECT watcher_pid FROM supervisor_agent_state WHERE limit_group=? AND agent_id!=?"
+            " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed')", [group, exclude])
+        return [r["watcher_pid"] for r in rows]
+
+    def budget_rows(self, since: float | None = None) -> Iterator[sqlite3.Row]:
+        sql = "SELECT * FROM budget" + (" WHERE observed_at>=?" if since is not None else "")
+        return iter(self.query(sql + " ORDER BY observed_at, id", [since] if since is not None else []))
+
+    def register(self, projects: Iterable[tuple[str, str]],
+                 agents: Iterable[tuple[str, str, str, str, bool, str | None]]) -> None:
+        """Register projects and agents as teamctl does (upsert, never delete)."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT INTO projects (id, name) VALUES (?,?) ON CONFLICT(id) DO UPDATE SET"
+                             " name=excluded.name", list(projects))
+            conn.executemany(
+                "INSERT INTO agents (id, project_id, role, runtime, is_manager, reports_to) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, role=excluded.role,"
+                " runtime=excluded.runtime, is_manager=excluded.is_manager, reports_to=excluded.reports_to",
+                [(a[0], a[1], a[2], a[3], int(a[4]), a[5]) for a in agents])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def model_covered(scope: str | None, model: str | None) -> bool:
+    """A hit scoped to a model ("Opus", "claude-opus-4-7") covers agents whose model names it."""
+    if not scope:
+        return True
+    if not model:
+        return False
+    a, b = _norm_model(scope), _norm_model(model)
+    return a in b or b in a
+
+
+def _norm_model(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())

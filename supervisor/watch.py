@@ -1,0 +1,590 @@
+"""AgentWatch: the loop of one agent, the body of `teamctl rl-watch`.
+
+Spawn the runtime under a pty, relay every byte to the terminal and the log, scan the bytes, and act
+on what the scanner finds: record rate-limit hits at once, stop/wait/respawn or resume at the reset,
+answer dialogs, record cost; after a crash, back off; after a crash loop, give up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+import pexpect
+import psutil
+
+from . import procs, ptyio
+from .child import Child
+from .costs import CostLedger
+from .hooks import HookLike, HookRunner, split_chain
+from .logfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingLog
+from .policy import CrashPolicy, Restart, plan_wait
+from .scan import Event, EventKind, Scanner
+from .signatures import Action, Runtime
+from .states import AgentState
+from .store import Store
+from .waiting import Clock, SystemClock, WaitEnd, countdown_line, human_duration, local_clock, wait_until
+
+log = logging.getLogger(__name__)
+
+RECORD_DEDUP_SECONDS = 60.0
+GROUP_POLL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Everything one watcher needs, resolved from compose and the command line."""
+
+    agent_id: str
+    project_id: str
+    runtime: Runtime
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    tz: ZoneInfo
+    mailbox: Path
+    state_dir: Path
+    margin: float = 60.0
+    fallback_wait: float = 1800.0
+    max_wait: float = 8 * 86400.0
+    restart: Restart = Restart.ALWAYS
+    stop_timeout: float = 10.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    stable_after: float = 600.0
+    give_up_exits: int = 5
+    give_up_window: float = 120.0
+    quick_uptime: float = 10.0
+    hooks: Mapping[str, HookLike] = field(default_factory=lambda: MappingProxyType({}))
+    chain: tuple[str, ...] = ("wait",)
+    limit_group: str | None = None
+    model: str | None = None
+    log_max_bytes: int = DEFAULT_MAX_BYTES
+    log_backups: int = DEFAULT_BACKUPS
+
+    @property
+    def log_name(self) -> str:
+        return self.agent_id.replace(":", "-")
+
+
+@dataclass
+class _Hit:
+    """The rate-limit hit that ended (or paused) a runtime session."""
+
+    event: Event
+    hit_at: float
+    resets_at: float | None
+
+
+@dataclass
+class _Outcome:
+    code: int
+    hit: _Hit | None = None
+    stop_signal: int | None = None
+    group_deadline: float | None = None
+
+
+class AgentWatch:
+    """One agent's supervisor. `run()` returns the exit status for `teamctl rl-watch`."""
+
+    def __init__(self, settings: WatchSettings, *, clock: Clock | None = None, stdin_fd: int = 0,
+                 stdout_fd: int = 1) -> None:
+        self.s = settings
+        self.clock = clock or SystemClock()
+        self.stdin_fd = stdin_fd
+        self.stdout_fd = stdout_fd
+        self.interactive = ptyio.is_tty(stdin_fd)
+        self.store = Store(settings.mailbox, settings.state_dir / "spool", settings.log_name)
+        self.output_log = RotatingLog(settings.state_dir / "logs" / f"{settings.log_name}.log",
+                                      settings.log_max_bytes, settings.log_backups)
+        self.scanner = Scanner(settings.runtime, tz=settings.tz)
+        self.ledger = CostLedger()
+        self.policy = CrashPolicy(
+            restart=settings.restart, initial=settings.backoff_initial, cap=settings.backoff_max,
+            stable_after=settings.stable_after, give_up_exits=settings.give_up_exits,
+            give_up_window=settings.give_up_window, quick_uptime=settings.quick_uptime)
+        self.hooks = HookRunner(settings.hooks, send=self._send_message, env=settings.env)
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self.child: Child | None = None
+        self.child_started: float | None = None
+        self._flags: set[str] = set()
+        self._stop_signal: int | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        self._state = AgentState.STARTING
+        self._woken = False
+        self._last_record_hit: _Hit | None = None
+        self._spawn_mono = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        _become_subreaper()
+        with ptyio.raw_mode(self.stdin_fd, self.interactive):
+            try:
+                return self._loop()
+            finally:
+                self._cleanup()
+
+    def _loop(self) -> int:
+        resume_session = False
+        while True:
+            waited = self._wait_for_group_limit()
+            if waited is not None:
+                return waited
+            outcome = self._run_once(resume_session)
+            if outcome.stop_signal is not None:
+                self.change_state(AgentState.STOPPED, detail=f"signal {outcome.stop_signal}")
+                return 128 + outcome.stop_signal
+            self.last_exit = outcome.code
+            if outcome.group_deadline is not None:
+                end = self._wait(AgentState.RATE_LIMITED, outcome.group_deadline, "rate-limited (group)")
+                if end is WaitEnd.STOP:
+                    return self._stopped()
+                resume_session = True
+                continue
+            if outcome.hit is not None:
+                end = self._wait_out_hit(outcome.hit)
+                if end is WaitEnd.STOP:
+                    return self._stopped()
+                resume_session = True
+                self.restarts += 1
+                continue
+            uptime = self.clock.mono() - self._spawn_mono
+            decision = self.policy.on_exit(outcome.code, uptime, self.clock.mono())
+            if decision.give_up:
+                self.change_state(AgentState.FAILED,
+                                  detail=f"gave up after {self.s.give_up_exits} quick exits (last {outcome.code})")
+                self._notice(f"gave up: {self.s.give_up_exits} exits within {self.s.give_up_window:.0f}s")
+                return outcome.code
+            if not decision.restart:
+                self.change_state(AgentState.STOPPED, detail=f"exited {outcome.code}")
+                return outcome.code
+            self.restarts += 1
+            if decision.delay > 0:
+                deadline = self.clock.wall() + decision.delay
+                self._notice(f"runtime exited {outcome.code}; backing off ({decision.attempt}) "
+                             f"{human_duration(decision.delay)}")
+                end = self._wait(AgentState.BACKING_OFF, deadline, "backing off",
+                                 detail=f"backing off ({decision.attempt})")
+                if end is WaitEnd.STOP:
+                    return self._stopped()
+            resume_session = False
+
+    def _stopped(self) -> int:
+        sig = self._stop_signal or signal.SIGTERM
+        self.change_state(AgentState.STOPPED, detail=f"signal {sig}")
+        return 128 + sig
+
+    # -- one runtime process ---------------------------------------------------------------------
+    def _spawn(self, resume: bool) -> Child:
+        argv = list(self.s.argv)
+        if resume and self.s.runtime.launch.resume_args:
+            argv += [a for a in self.s.runtime.launch.resume_args if a not in argv]
+        size = ptyio.window_size(self.stdin_fd) or ptyio.window_size(self.stdout_fd) \
+            if self.interactive else None
+        rows, cols = size or ptyio.DETACHED_SIZE
+        env = dict(self.s.env)
+        env.setdefault("TERM", "xterm-256color")
+        child = Child(argv, str(self.s.cwd), env, rows, cols)
+        self.scanner.new_session()
+        self.ledger.new_session()
+        return child
+
+    def _run_once(self, resume: bool) -> _Outcome:
+        self.change_state(AgentState.STARTING)
+        self._spawn_mono = self.clock.mono()
+        try:
+            child = self._spawn(resume)
+        except (pexpect.ExceptionPexpect, OSError) as exc:
+            self._notice(f"cannot start {self.s.argv[0]!r}: {exc}")
+            return _Outcome(127)
+        self.child = child
+        self.child_started = _create_time(child.pid)
+        self.change_state(AgentState.RUNNING)
+        try:
+            return self._relay(child)
+        finally:
+            self._end_child(child)
+            self.child = None
+
+    def _relay(self, child: Child) -> _Outcome:
+        fd = child.fd
+        session_hit: _Hit | None = None
+        resume_deadline: float | None = None
+        last_record = -1e18
+        next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS
+        while True:
+            watch = [fd, self._wake_r] + ([self.stdin_fd] if self.interactive else [])
+            timeout = GROUP_POLL_SECONDS
+            if self.scanner.has_pending():
+                timeout = 0.3
+            if resume_deadline is not None:
+                timeout = min(timeout, max(resume_deadline - self.clock.wall(), 0.0), 1.0)
+            try:
+                ready, _, _ = select.select(watch, [], [], timeout)
+            except InterruptedError:
+                ready = []
+            events: list[Event] = []
+            eof = False
+            if fd in ready:
+                data = ptyio.read_chunk(fd)
+                if data is None:
+                    eof = True
+                elif data:
+                    ptyio.write_all(self.stdout_fd, data)
+                    self.output_log.write(data)
+                    events = self.scanner.feed(data)
+            if self.stdin_fd in ready and self.interactive:
+                keys = ptyio.read_chunk(self.stdin_fd)
+                if keys:
+                    ptyio.write_all(fd, keys)
+            if self._wake_r in ready:
+                self._drain_wake()
+            if not ready and self.scanner.has_pending():
+                events += self.scanner.flush()
+            if not eof and not child.alive():
+                events += self._drain(fd)
+                eof = True
+            if eof:
+                events += self.scanner.finish()
+            for event in events:
+                if event.kind is EventKind.RATE_LIMIT:
+                    if event.action is Action.RECORD:
+                        if self.clock.mono() - last_record >= RECORD_DEDUP_SECONDS:
+                            last_record = self.clock.mono()
+                            self._record_hit(event)
+                            self._last_record_hit = self._hit_from(event)
+                        continue
+                    if session_hit is not None:
+                        continue  # one hit per runtime session; a TUI redraws the same message
+                    session_hit = self._record_hit(event)
+                    pre, _ = split_chain(self.s.chain)
+                    self.hooks.run_chain(pre, self._hook_values(session_hit))
+                    self._signal_group()
+                    if event.action is Action.STOP:
+                        self._notice(f"rate limit: {event.raw[:200]}")
+                        self._stop_child(child)
+                        return _Outcome(self._exit_code(child), hit=session_hit)
+                    plan = self._plan(session_hit)
+                    resume_deadline = plan
+                    self.change_state(AgentState.RATE_LIMITED, until=plan, detail="resume at reset")
+                    self._notice(f"rate limit (session kept): resuming at {local_clock(plan, self.s.tz)}")
+                elif event.kind is EventKind.COST:
+                    self._record_cost(event)
+                elif event.kind is EventKind.DIALOG:
+                    log.info("dialog %s answered: %r", event.signature, event.raw[:120])
+                    ptyio.write_all(fd, event.send.encode())
+            if "winch" in self._flags:
+                self._flags.discard("winch")
+                size = ptyio.window_size(self.stdin_fd)
+                if size:
+                    child.setwinsize(*size)
+            if self._stop_signal is not None:
+                self._stop_child(child)
+                return _Outcome(self._exit_code(child), stop_signal=self._stop_signal)
+            if resume_deadline is not None and session_hit is not None and (
+                    self.clock.wall() >= resume_deadline or "wake" in self._flags):
+                self._flags.discard("wake")
+                ptyio.write_all(fd, session_hit.event.resume_keys.encode())
+                self._finish_hit(session_hit)
+                self.change_state(AgentState.RUNNING)
+                self._notice("limit reset: resumed the session")
+                session_hit, resume_deadline = None, None
+            self._flags.discard("wake")
+            group_check = "group" in self._flags or self.clock.mono() >= next_group_poll
+            if group_check and session_hit is None:
+                self._flags.discard("group")
+                next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS
+                deadline = self._group_deadline()
+                if deadline is not None:
+                    self._notice(f"limit group {self.s.limit_group} is rate-limited; pausing")
+                    self._stop_child(child)
+                    return _Outcome(self._exit_code(child), group_deadline=deadline)
+            if eof:
+                code = self._exit_code(child)
+                if session_hit is not None:
+                    return _Outcome(code, hit=session_hit)  # resume fallback: wait, then respawn
+                record, self._last_record_hit = self._last_record_hit, None
+                if record is not None and code != 0 and record.resets_at and record.resets_at > self.clock.wall():
+                    return _Outcome(code, hit=record)
+                return _Outcome(code)
+
+    def _drain(self, fd: int) -> list[Event]:
+        """The runtime exited: relay what is still in the pty (its last words are often the limit)."""
+        events: list[Event] = []
+        for _ in range(1000):
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                break
+            data = ptyio.read_chunk(fd)
+            if not data:
+                break
+            ptyio.write_all(self.stdout_fd, data)
+            self.output_log.write(data)
+            events += self.scanner.feed(data)
+        return events
+
+    # -- hits ----------------------------------------------------------------------------------
+    def _hit_from(self, event: Event) -> _Hit:
+        return _Hit(event, self.clock.wall(), event.resets_at.timestamp() if event.resets_at else None)
+
+    def _record_hit(self, event: Event) -> _Hit:
+        hit = self._hit_from(event)
+        self.store.record_rate_limit(self.s.agent_id, self.s.runtime.name, hit.hit_at, hit.resets_at, event.raw)
+        until = self._plan(hit, quiet=True)
+        self.store.record_limit_scope(self.s.agent_id, hit.hit_at, self.s.limit_group or self.s.runtime.name,
+                                      event.model, event.action.value if event.action else "stop", until)
+        log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
+                 event.resets_at.isoformat() if event.resets_at else "unknown", event.raw[:300])
+        return hit
+
+    def _plan(self, hit: _Hit, quiet: bool = False) -> float:
+        plan = plan_wait(hit.hit_at, hit.resets_at, margin=self.s.margin, fallback=self.s.fallback_wait,
+                         max_wait=self.s.max_wait)
+        if quiet:
+            return plan.deadline
+        if plan.capped:
+            log.warning("reset %s is more than %.0fs away; capped", hit.resets_at, self.s.max_wait)
+            self._notice(f"reset is more than {human_duration(self.s.max_wait)} away: capped")
+        if plan.guessed:
+            log.info("reset time unknown; waiting the fallback %.0fs", self.s.fallback_wait)
+        return plan.deadline
+
+    def _wait_out_hit(self, hit: _Hit) -> WaitEnd:
+        deadline = self._plan(hit)
+        end = self._wait(AgentState.RATE_LIMITED, deadline, "rate-limited")
+        if end is WaitEnd.STOP:
+            return end
+        self._finish_hit(hit)
+        return end
+
+    def _finish_hit(self, hit: _Hit) -> None:
+        self.store.mark_handled(self.s.agent_id, hit.hit_at, self.clock.wall())
+        _, post = split_chain(self.s.chain)
+        self.hooks.run_chain(post, self._hook_values(hit))
+
+    def _hook_values(self, hit: _Hit) -> dict[str, object]:
+        return {
+            "agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
+            "hit_at": hit.hit_at, "resets_at": hit.resets_at,
+            "resets_at_local": local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown",
+            "raw_match": hit.event.raw,
+        }
+
+    def _send_message(self, recipient: str, text: str) -> None:
+        self.store.send_message(self.s.project_id, "cli", recipient, text, self.clock.wall())
+
+    # -- limit groups --------------------------------------------------------------------------
+    def _group_deadline(self) -> float | None:
+        """The latest reset (+ margin) of an active limit in our group that covers our model."""
+        group = self.s.limit_group or self.s.runtime.name
+        rows = self.store.active_group_limits(group, self.s.model, self.clock.wall())
+        if not rows:
+            return None
+        return min(max(r["until"] for r in rows), self.clock.wall() + self.s.max_wait)
+
+    def _wait_for_group_limit(self) -> int | None:
+        """Before a (re)spawn: do not run into a wall that another agent of the group already hit."""
+        if self._woken:
+            self._woken = False
+            return None
+        deadline = self._group_deadline()
+        if deadline is None:
+            return None
+        end = self._wait(AgentState.RATE_LIMITED, deadline, "rate-limited (group)")
+        return self._stopped() if end is WaitEnd.STOP else None
+
+    def _signal_group(self) -> None:
+        """Tell the other watchers of our limit group to check the mailbox now."""
+        group = self.s.limit_group or self.s.runtime.name
+        for pid in self.store.group_watchers(group, exclude=self.s.agent_id):
+            if pid != os.getpid() and _is_watcher(pid):
+                try:
+                    os.kill(pid, signal.SIGUSR2)
+                except OSError:
+                    pass
+
+    # -- cost ----------------------------------------------------------------------------------
+    def _record_cost(self, event: Event) -> None:
+        spend = self.ledger.observe(event)
+        if spend is None:
+            return
+        self.store.record_budget(self.s.project_id, self.s.agent_id, self.s.runtime.name, spend.usd,
+                                 spend.input_tok, spend.output_tok, self.clock.wall())
+
+    # -- waiting -------------------------------------------------------------------------------
+    def _wait(self, state: AgentState, deadline: float, label: str, detail: str | None = None) -> WaitEnd:
+        self.change_state(state, until=deadline, detail=detail)
+        self._notice(countdown_line(label, deadline, deadline - self.clock.wall(), self.s.tz))
+        last = [0.0]
+
+        def tick(remaining: float) -> None:
+            if self.interactive and self.clock.mono() - last[0] >= 1.0:
+                last[0] = self.clock.mono()
+                line = countdown_line(label, deadline, remaining, self.s.tz)
+                ptyio.write_all(self.stdout_fd, f"\r\x1b[2K[teamctl] {line}".encode())
+
+        result = wait_until(deadline, self.clock, self._pause, tick)
+        if self.interactive:
+            ptyio.write_all(self.stdout_fd, b"\r\x1b[2K")
+        if result.end is WaitEnd.WAKE:
+            self._woken = True
+            self._notice("woken early")
+        return result.end
+
+    def _pause(self, seconds: float) -> WaitEnd | None:
+        watch = [self._wake_r] + ([self.stdin_fd] if self.interactive else [])
+        try:
+            ready, _, _ = select.select(watch, [], [], seconds)
+        except InterruptedError:
+            ready = []
+        if self._wake_r in ready:
+            self._drain_wake()
+        if self.stdin_fd in ready:
+            keys = ptyio.read_chunk(self.stdin_fd) or b""
+            if b"\x03" in keys:
+                self._stop_signal = signal.SIGINT
+        if self._stop_signal is not None:
+            return WaitEnd.STOP
+        if "wake" in self._flags:
+            self._flags.discard("wake")
+            return WaitEnd.WAKE
+        return None
+
+    # -- state and output ------------------------------------------------------------------------
+    def change_state(self, state: AgentState, *, until: float | None = None, detail: str | None = None) -> None:
+        """The one transition point: the state row, and a log line."""
+        self._state = state
+        child = self.child
+        self.store.set_state(
+            self.s.agent_id, self.s.runtime.name, state.value, until=until, detail=detail,
+            watcher_pid=os.getpid(), pid=child.pid if child is not None and state is not AgentState.STOPPED else None,
+            started_at=self.child_started, restarts=self.restarts, last_exit=self.last_exit,
+            limit_group=self.s.limit_group or self.s.runtime.name, model=self.s.model, now=self.clock.wall())
+        log.info("state %s%s%s", state.value, f" until {until:.0f}" if until else "",
+                 f" ({detail})" if detail else "")
+
+    def _notice(self, text: str) -> None:
+        log.info("%s", text)
+        ptyio.write_all(self.stdout_fd, f"\r\n[teamctl] {text}\r\n".encode())
+
+    # -- processes -----------------------------------------------------------------------------
+    def _stop_child(self, child: Child) -> None:
+        self.change_state(AgentState.STOPPING)
+        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid))
+        if result.killed:
+            log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
+
+    def _end_child(self, child: Child) -> None:
+        """After a session: nothing of it may be left, including orphans re-parented to us."""
+        leftovers = _our_children(child.pid)
+        if child.alive() or leftovers:
+            child.stop(self.s.stop_timeout, extra=leftovers)
+        _reap_orphans(child.pid)
+        child.close()
+
+    def _exit_code(self, child: Child) -> int:
+        status = child.wait(self.s.stop_timeout)
+        if status is None:
+            child.stop(self.s.stop_timeout)
+            status = child.status
+        return status if status is not None else 1
+
+    def _cleanup(self) -> None:
+        if self.child is not None:
+            self._end_child(self.child)
+        self.output_log.close()
+        self.store.close()
+
+    # -- signals -------------------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+
+        def flag(name: str):
+            def handler(signum: int, frame: object) -> None:
+                self._flags.add(name)
+                _poke(self._wake_w)
+            return handler
+
+        def stop(signum: int, frame: object) -> None:
+            self._stop_signal = signum
+            _poke(self._wake_w)
+
+        signal.signal(signal.SIGUSR1, flag("wake"))
+        signal.signal(signal.SIGUSR2, flag("group"))
+        signal.signal(signal.SIGWINCH, flag("winch"))
+        signal.signal(signal.SIGCHLD, flag("child"))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, stop)
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+
+def _poke(fd: int) -> None:
+    try:
+        os.write(fd, b"x")
+    except OSError:
+        pass
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _become_subreaper() -> None:
+    """Orphaned grandchildren of the runtime get re-parented to us, so we can still end them."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _our_children(runtime_pid: int) -> list[psutil.Process]:
+    """Our other children: orphans of the runtime's tree re-parented to this subreaper."""
+    try:
+        me = psutil.Process()
+        return [c for c in me.children(recursive=True) if c.pid != runtime_pid]
+    except psutil.Error:
+        return []
+
+
+def _reap_orphans(runtime_pid: int) -> None:
+    try:
+        for child in psutil.Process().children():
+            if child.pid != runtime_pid and child.status() == psutil.STATUS_ZOMBIE:
+                try:
+                    os.waitpid(child.pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+    except psutil.Error:
+        pass
+
+
+def _is_watcher(pid: int) -> bool:
+    try:
+        return "rl-watch" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False

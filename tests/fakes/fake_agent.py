@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""A fake agent CLI for tests: prints like a real one, hits limits, exits, ignores SIGTERM, forks.
+
+Each argument is one step, run in order:
+  print:TEXT        write TEXT and a newline (backslash escapes such as \\x1b and \\u2019 decoded)
+  write:TEXT        write TEXT with no newline
+  sleep:SECONDS     sleep
+  exit:CODE         exit with CODE
+  ignore-term       ignore SIGTERM from now on
+  fork:OPTS         fork a grandchild that sleeps forever; OPTS: comma list of setsid, ignore-term
+  pidfile:PATH      append our pid (and forked grandchildren's) to PATH
+  echo-input        read one line from the terminal and print "got: LINE"
+  hang              sleep until killed
+  N@STEP            run STEP only on run N (runs are counted in $FAKE_RUNS_FILE)
+  !N@STEP           run STEP on every run except N
+"""
+
+import codecs
+import os
+import signal
+import sys
+import time
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def decode(text: str) -> str:
+    return codecs.decode(text.encode("utf-8"), "unicode_escape").encode("latin-1").decode("utf-8", "replace")
+
+
+def count_run() -> int:
+    path = os.environ.get("FAKE_RUNS_FILE")
+    if not path:
+        return 1
+    try:
+        with open(path) as fh:
+            n = int(fh.read().strip() or 0) + 1
+    except FileNotFoundError:
+        n = 1
+    with open(path, "w") as fh:
+        fh.write(str(n))
+    return n
+
+
+def main(steps: list[str]) -> int:
+    run = count_run()
+    pidfile = None
+    for step in steps:
+        if "@" in step.split(":", 1)[0]:
+            cond, step = step.split("@", 1)
+            negate = cond.startswith("!")
+            wanted = int(cond.lstrip("!"))
+            if (run == wanted) == negate:
+                continue
+        kind, _, arg = step.partition(":")
+        if kind == "print":
+            out(decode(arg) + "\n")
+        elif kind == "write":
+            out(decode(arg))
+        elif kind == "sleep":
+            time.sleep(float(arg))
+        elif kind == "exit":
+            return int(arg)
+        elif kind == "ignore-term":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif kind == "pidfile":
+            pidfile = arg
+            with open(arg, "a") as fh:
+                fh.write(f"{os.getpid()}\n")
+        elif kind == "fork":
+            opts = arg.split(",") if arg else []
+            pid = os.fork()
+            if pid == 0:
+                if "setsid" in opts:
+                    os.setsid()
+                if "ignore-term" in opts:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                if pidfile:
+                    with open(pidfile, "a") as fh:
+                        fh.write(f"{os.getpid()}\n")
+                while True:
+                    time.sleep(3600)
+            time.sleep(0.05)
+        elif kind == "echo-input":
+            line = sys.stdin.readline()
+            out(f"got: {line.strip()}\n")
+        elif kind == "hang":
+            while True:
+                time.sleep(3600)
+        else:
+            out(f"fake_agent: unknown step {step!r}\n")
+            return 99
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
