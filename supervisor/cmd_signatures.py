@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,7 +89,7 @@ def test(runtime: str, file: IO[bytes], as_json: bool, now: str | None, tz: str 
             fixed = fixed.replace(tzinfo=zone)
         clock = lambda: fixed  # noqa: E731
     else:
-        clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+        clock = lambda: datetime.now(UTC)  # noqa: E731
     scanner = Scanner(rt, tz=zone, clock=clock)
     count = 0
     while chunk := file.read(65536):

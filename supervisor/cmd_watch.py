@@ -108,12 +108,10 @@ def configure_logging(settings: WatchSettings) -> None:
     root.setLevel(logging.INFO)
 
 
-_OVERRIDES: dict[str, str] = {
-    "margin": "margin", "fallback_wait": "fallback_wait", "max_wait": "max_wait",
-    "stop_timeout": "stop_timeout", "backoff_max": "backoff_max", "give_up_exits": "give_up_exits",
-    "give_up_window": "give_up_window", "quick_uptime": "quick_uptime", "stable_after": "stable_after",
-    "limit_group": "limit_group", "model": "model", "log_max_bytes": "log_max_bytes",
-}
+#: rl-watch options that override a WatchSettings field of the same name.
+_OVERRIDES = ("margin", "fallback_wait", "max_wait", "stop_timeout", "backoff_max", "backoff_initial",
+              "give_up_exits", "give_up_window", "quick_uptime", "stable_after", "limit_group", "model",
+              "log_max_bytes")
 
 
 @click.command("rl-watch", context_settings={"ignore_unknown_options": True})
@@ -127,6 +125,7 @@ _OVERRIDES: dict[str, str] = {
 @click.option("--max-wait", type=float, help="Longest wait for one reset, seconds (default 8 days).")
 @click.option("--restart", type=click.Choice([r.value for r in Restart]), help="Restart policy.")
 @click.option("--stop-timeout", type=float, help="Seconds between SIGTERM and SIGKILL (default 10).")
+@click.option("--backoff-initial", type=float, help="First crash backoff, seconds (default 1).")
 @click.option("--backoff-max", type=float, help="Crash backoff cap, seconds (default 300).")
 @click.option("--give-up-exits", type=int, help="Quick exits within the window that mean a crash loop (5).")
 @click.option("--give-up-window", type=float, help="Crash-loop window, seconds (default 120).")
@@ -167,7 +166,7 @@ def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, ru
         settings = adhoc_settings(agent, runtime, args, Path(root or ".").resolve())
     if tz:
         settings = replace(settings, tz=resolve_zone(tz, None))
-    changes = {field: options[opt] for opt, field in _OVERRIDES.items() if options.get(opt) is not None}
+    changes = {name: options[name] for name in _OVERRIDES if options.get(name) is not None}
     if options.get("restart"):
         changes["restart"] = Restart(options["restart"])
     if changes.get("fallback_wait") is not None and changes["fallback_wait"] <= 0:

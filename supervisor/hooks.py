@@ -14,8 +14,9 @@ import os
 import re
 import subprocess
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import os
 import struct
 import termios
 import tty
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 #: A detached runtime's window: wide, so a TUI does not wrap a limit message across lines.
 DETACHED_SIZE = (50, 400)

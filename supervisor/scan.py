@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from .figures import parse_count, parse_figure
@@ -30,6 +30,8 @@ MAX_LINE = 64 * 1024
 MATCH_WINDOW = 4096
 _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
+#: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
+RAW_MAX = 2000
 
 # CSI sequences that move the cursor to another row start a new visual line; cursor-forward is a gap.
 _CSI_NEWLINE = re.compile(rb"\x1b\[[0-9;?]*[HfABEFd]")
@@ -44,7 +46,7 @@ _ESCAPES = re.compile(
 )
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     COST = "cost"
     DIALOG = "dialog"
@@ -93,7 +95,7 @@ def strip_ansi(raw: bytes) -> list[str]:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Scanner:
@@ -230,9 +232,9 @@ class Scanner:
             groups = _groups(m)
             reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
             if not reset_text and sig.follow is not None:
-                self._pending.append(_Pending(sig, line, m.group(0), groups, sig.lookahead))
+                self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
             else:
-                events.append(self._rate_event(sig, line, m.group(0), groups))
+                events.append(self._rate_event(sig, line, text[:RAW_MAX], groups))
             return True
         return False
 
@@ -249,9 +251,9 @@ class Scanner:
             groups = _groups(m)
             wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
             if wanted - {k for k, v in groups.items() if v}:
-                self._pending.append(_Pending(sig, line, m.group(0), groups, sig.lookahead))
+                self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
             else:
-                event = self._cost_event(sig, line, m.group(0), groups)
+                event = self._cost_event(sig, line, text[:RAW_MAX], groups)
                 if event is not None:
                     events.append(event)
 
@@ -259,9 +261,9 @@ class Scanner:
         for sig in self.runtime.dialogs:
             if sig.once and sig.id in self._answered:
                 continue
-            if _has_keyword(sig, low) and (m := _search(sig.regex, text)):
+            if _has_keyword(sig, low) and _search(sig.regex, text):
                 self._answered.add(sig.id)
-                events.append(Event(EventKind.DIALOG, line, m.group(0), sig.id, send=sig.send))
+                events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
     # -- pending lookahead ---------------------------------------------------------------------
     def _advance_pending(self, text: str, events: list[Event]) -> None:
@@ -273,7 +275,7 @@ class Scanner:
                 for key, value in _groups(m).items():
                     if value and not pending.groups.get(key):
                         pending.groups[key] = value
-                pending.extra.append(m.group(0))
+                pending.extra.append(text)
             pending.left -= 1
             done = pending.left <= 0 or self._complete(pending)
             if done:
@@ -290,7 +292,7 @@ class Scanner:
         return not (wanted - {k for k, v in pending.groups.items() if v})
 
     def _finish_pending(self, pending: _Pending) -> Event:
-        raw = " ".join([pending.raw] + pending.extra)
+        raw = " ".join([pending.raw] + pending.extra)[:RAW_MAX]
         if pending.sig.kind == "rate_limit":
             return self._rate_event(pending.sig, pending.line, raw, pending.groups)
         event = self._cost_event(pending.sig, pending.line, raw, pending.groups)

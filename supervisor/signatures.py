@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -31,7 +32,7 @@ PLACEHOLDER_KEYS = ("model", "role_prompt", "role_prompt_text", "mcp_config", "e
 MAX_LOOKAHEAD = 5
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What the watcher does after a rate-limit hit."""
 
     STOP = "stop"
@@ -126,7 +127,7 @@ def runtime_files(team_dir: Path | None = None) -> dict[str, Path]:
         for path in sorted(directory.iterdir()):
             if path.suffix in (".toml", ".yaml", ".yml") and not path.name.startswith("."):
                 found[path.stem] = path
-    for name, path in list(found.items()):
+    for path in list(found.values()):
         if path.suffix == ".toml":
             for alias in _peek_aliases(path):
                 found.setdefault(alias, path)

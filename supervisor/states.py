@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AgentState(str, Enum):
+class AgentState(StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     RATE_LIMITED = "rate_limited"

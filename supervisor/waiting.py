@@ -8,10 +8,11 @@ the monotonic clock, so a wall clock set back does not make the agent wait longe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Callable, Protocol
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 STEP = 1.0
@@ -32,7 +33,7 @@ class SystemClock:
         return time.monotonic()
 
 
-class WaitEnd(str, Enum):
+class WaitEnd(StrEnum):
     DEADLINE = "deadline"
     WAKE = "wake"
     STOP = "stop"
@@ -85,7 +86,7 @@ def human_duration(seconds: float) -> str:
 def local_clock(ts: float, tz: ZoneInfo) -> str:
     """`16:01 Europe/Berlin`, with the date when it is not today in that zone."""
     when = datetime.fromtimestamp(ts, tz)
-    today = datetime.now(timezone.utc).astimezone(tz).date()
+    today = datetime.now(UTC).astimezone(tz).date()
     fmt = "%H:%M" if when.date() == today else "%a %d %b %H:%M"
     return f"{when.strftime(fmt)} {tz.key}"
 

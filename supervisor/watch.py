@@ -12,16 +12,16 @@ import os
 import select
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import pexpect
 import psutil
 
-from . import procs, ptyio
+from . import ptyio
 from .child import Child
 from .costs import CostLedger
 from .hooks import HookLike, HookRunner, split_chain
@@ -102,6 +102,7 @@ class AgentWatch:
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
         self.interactive = ptyio.is_tty(stdin_fd)
+        ensure_private_dir(settings.state_dir)
         self.store = Store(settings.mailbox, settings.state_dir / "spool", settings.log_name)
         self.output_log = RotatingLog(settings.state_dir / "logs" / f"{settings.log_name}.log",
                                       settings.log_max_bytes, settings.log_backups)
@@ -261,8 +262,7 @@ class AgentWatch:
                     if event.action is Action.RECORD:
                         if self.clock.mono() - last_record >= RECORD_DEDUP_SECONDS:
                             last_record = self.clock.mono()
-                            self._record_hit(event)
-                            self._last_record_hit = self._hit_from(event)
+                            self._last_record_hit = self._record_hit(event)
                         continue
                     if session_hit is not None:
                         continue  # one hit per runtime session; a TUI redraws the same message
@@ -533,6 +533,15 @@ class AgentWatch:
                 pass
         except (BlockingIOError, OSError):
             pass
+
+
+def ensure_private_dir(path: Path) -> None:
+    """state/ holds the mailbox, logs and spool: readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
 
 
 def _poke(fd: int) -> None:

@@ -4,6 +4,7 @@
 Each argument is one step, run in order:
   print:TEXT        write TEXT and a newline (backslash escapes such as \\x1b and \\u2019 decoded)
   write:TEXT        write TEXT with no newline
+  bytes:HEX         write raw bytes (e.g. invalid UTF-8)
   sleep:SECONDS     sleep
   exit:CODE         exit with CODE
   ignore-term       ignore SIGTERM from now on
@@ -28,7 +29,7 @@ def out(text: str) -> None:
 
 
 def decode(text: str) -> str:
-    return codecs.decode(text.encode("utf-8"), "unicode_escape").encode("latin-1").decode("utf-8", "replace")
+    return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
 
 
 def count_run() -> int:
@@ -60,6 +61,9 @@ def main(steps: list[str]) -> int:
             out(decode(arg) + "\n")
         elif kind == "write":
             out(decode(arg))
+        elif kind == "bytes":
+            sys.stdout.flush()
+            os.write(1, bytes.fromhex(arg))
         elif kind == "sleep":
             time.sleep(float(arg))
         elif kind == "exit":
