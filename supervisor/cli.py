@@ -23,9 +23,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import cmd_signatures, cmd_team, cmd_watch
+    from . import cmd_budget, cmd_signatures, cmd_team, cmd_watch
 
     cli.add_command(cmd_watch.rl_watch)
+    cli.add_command(cmd_budget.budget)
     cli.add_command(cmd_signatures.signatures)
     for command in cmd_team.COMMANDS:
         cli.add_command(command)

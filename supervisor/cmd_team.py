@@ -138,12 +138,9 @@ def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: 
     if team is None:
         return 2
     selected = team.select(list(agents))
-    stopped = ops.down(team, selected, timeout)
-    failed = [o for o in stopped if not o.ok]
-    for o in failed:
-        click.echo(o.message)
-    started = ops.up(team, selected, ops.choose_backend(backend))
-    return max(_echo_outcomes(started), 1 if failed else 0)
+    stopped = _echo_outcomes(ops.down(team, selected, timeout))
+    started = _echo_outcomes(ops.up(team, selected, ops.choose_backend(backend)))
+    return max(stopped, started)
 
 
 @_command

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .budget import Caps, load_prices
 from .compose import Agent, Team, find_root, load_team
 from .launch import build_argv, find_binary
 from .policy import Restart
@@ -50,6 +51,7 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None) 
     chain = agent.on_rate_limit or rl.default_on_hit or ("wait",)
     hooks = {h.name: h for h in rl.hooks if h.name}
     return WatchSettings(
+        caps=team_caps(team), prices=MappingProxyType(load_prices(team.team_dir)),
         agent_id=agent.id, project_id=agent.project, runtime=runtime, argv=tuple(argv), cwd=agent.cwd,
         env=MappingProxyType(env), tz=resolve_zone(agent.tz, env), mailbox=team.mailbox_path,
         state_dir=team.state_dir, margin=rl.margin_seconds, fallback_wait=rl.fallback_wait_seconds,
@@ -71,7 +73,17 @@ def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], roo
     return WatchSettings(
         agent_id=agent_id, project_id=project, runtime=runtime, argv=tuple(argv), cwd=Path.cwd(),
         env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=state / "mailbox.db",
-        state_dir=state, limit_group=runtime.name)
+        state_dir=state, limit_group=runtime.name, prices=MappingProxyType(load_prices(root)))
+
+
+def team_caps(team: Team) -> Caps:
+    """The compose `budget` block as caps; days in `budget.tz`, else the host's zone."""
+    b = team.budget
+    per = b.per_project_usd_limit
+    return Caps(daily_usd_limit=b.daily_usd_limit,
+                per_project=MappingProxyType(dict(per)) if isinstance(per, dict) else per,
+                warn_threshold_pct=b.warn_threshold_pct, tz=resolve_zone(b.tz, dict(os.environ)),
+                on_cap=tuple(b.on_cap), on_warn=tuple(b.on_warn))
 
 
 def guess_runtime(binary: str, team_dir: Path | None) -> str | None:

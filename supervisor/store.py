@@ -182,6 +182,15 @@ CREATE TABLE IF NOT EXISTS supervisor_limit_scope (
 );
 CREATE INDEX IF NOT EXISTS supervisor_limit_scope_group_idx
     ON supervisor_limit_scope(limit_group, until);
+
+-- Budget alerts already sent: one warn and one cap chain per project per local day.
+CREATE TABLE IF NOT EXISTS supervisor_budget_alerts (
+    project_id  TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    sent_at     REAL NOT NULL,
+    PRIMARY KEY (project_id, day, kind)
+);
 """
 
 
@@ -424,6 +433,27 @@ class Store:
             "SELECT watcher_pid FROM supervisor_agent_state WHERE limit_group=? AND agent_id!=?"
             " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed')", [group, exclude])
         return [r["watcher_pid"] for r in rows]
+
+    def claim_alert(self, project_id: str, day: str, kind: str, now: float) -> bool:
+        """True for the one caller that gets to send this day's `kind` alert for the project."""
+        try:
+            conn = self.conn()
+            cur = conn.execute("INSERT OR IGNORE INTO supervisor_budget_alerts (project_id, day, kind, sent_at)"
+                               " VALUES (?,?,?,?)", [project_id, day, kind, now])
+            return cur.rowcount == 1
+        except sqlite3.Error as exc:
+            log.warning("cannot record budget alert: %s", exc)
+            return False
+
+    def live_watchers(self, project_id: str | None, exclude: str) -> list[int]:
+        """Watcher pids of the project's agents (all agents when project_id is None)."""
+        sql = ("SELECT watcher_pid FROM supervisor_agent_state WHERE agent_id!=? AND watcher_pid IS NOT NULL"
+               " AND state NOT IN ('stopped', 'failed')")
+        params: list[Any] = [exclude]
+        if project_id is not None:
+            sql += " AND substr(agent_id, 1, ?)=?"
+            params += [len(project_id) + 1, project_id + ":"]
+        return [r["watcher_pid"] for r in self.query(sql, params)]
 
     def budget_rows(self, since: float | None = None) -> Iterator[sqlite3.Row]:
         sql = "SELECT * FROM budget" + (" WHERE observed_at>=?" if since is not None else "")

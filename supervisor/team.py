@@ -346,7 +346,7 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
         for agent, watcher, tree in targets:
             left = [p for p in tree if _running(p)]
             if left:
-                procs.stop_tree(watcher.pid, timeout=2.0, extra=left)
+                procs.stop_tree(watcher.pid, timeout=2.0, sig=signal.SIGKILL, extra=left)
                 results[agent.id] = Outcome(agent, "killed", f"{agent.id}: killed after timeout")
                 row = st.agent_state(agent.id)
                 if row is not None:

@@ -22,6 +22,7 @@ import pexpect
 import psutil
 
 from . import ptyio
+from .budget import Caps, Price, check_caps, find_price, local_day, tokens_to_usd
 from .child import Child
 from .costs import CostLedger
 from .hooks import HookLike, HookRunner, split_chain
@@ -69,6 +70,8 @@ class WatchSettings:
     model: str | None = None
     log_max_bytes: int = DEFAULT_MAX_BYTES
     log_backups: int = DEFAULT_BACKUPS
+    caps: Caps = field(default_factory=Caps)
+    prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def log_name(self) -> str:
@@ -90,6 +93,7 @@ class _Outcome:
     hit: _Hit | None = None
     stop_signal: int | None = None
     group_deadline: float | None = None
+    budget_until: float | None = None
 
 
 class AgentWatch:
@@ -122,23 +126,31 @@ class AgentWatch:
         self._wake_r, self._wake_w = os.pipe()
         self._state = AgentState.STARTING
         self._woken = False
+        self._budget_override: object = None
+        self._unpriced: set[str] = set()
         self._last_record_hit: _Hit | None = None
         self._spawn_mono = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
-        self._install_signals()
+        saved = self._install_signals()
         _become_subreaper()
-        with ptyio.raw_mode(self.stdin_fd, self.interactive):
-            try:
-                return self._loop()
-            finally:
-                self._cleanup()
+        try:
+            with ptyio.raw_mode(self.stdin_fd, self.interactive):
+                try:
+                    return self._loop()
+                finally:
+                    self._cleanup()
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
 
     def _loop(self) -> int:
         resume_session = False
         while True:
             waited = self._wait_for_group_limit()
+            if waited is None:
+                waited = self._wait_for_budget()
             if waited is not None:
                 return waited
             outcome = self._run_once(resume_session)
@@ -146,6 +158,11 @@ class AgentWatch:
                 self.change_state(AgentState.STOPPED, detail=f"signal {outcome.stop_signal}")
                 return 128 + outcome.stop_signal
             self.last_exit = outcome.code
+            if outcome.budget_until is not None:
+                if self._wait_budget(outcome.budget_until) is WaitEnd.STOP:
+                    return self._stopped()
+                resume_session = True
+                continue
             if outcome.group_deadline is not None:
                 end = self._wait(AgentState.RATE_LIMITED, outcome.group_deadline, "rate-limited (group)")
                 if end is WaitEnd.STOP:
@@ -280,6 +297,10 @@ class AgentWatch:
                     self._notice(f"rate limit (session kept): resuming at {local_clock(plan, self.s.tz)}")
                 elif event.kind is EventKind.COST:
                     self._record_cost(event)
+                    until = self._budget_cap()
+                    if until is not None:
+                        self._stop_child(child)
+                        return _Outcome(self._exit_code(child), budget_until=until)
                 elif event.kind is EventKind.DIALOG:
                     log.info("dialog %s answered: %r", event.signature, event.raw[:120])
                     ptyio.write_all(fd, event.send.encode())
@@ -304,6 +325,10 @@ class AgentWatch:
             if group_check and session_hit is None:
                 self._flags.discard("group")
                 next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS
+                until = self._budget_cap()
+                if until is not None:
+                    self._stop_child(child)
+                    return _Outcome(self._exit_code(child), budget_until=until)
                 deadline = self._group_deadline()
                 if deadline is not None:
                     self._notice(f"limit group {self.s.limit_group} is rate-limited; pausing")
@@ -418,8 +443,68 @@ class AgentWatch:
         spend = self.ledger.observe(event)
         if spend is None:
             return
-        self.store.record_budget(self.s.project_id, self.s.agent_id, self.s.runtime.name, spend.usd,
+        usd = spend.usd
+        if not spend.priced:
+            model = event.model or self.s.model
+            price = find_price(self.s.prices, model)
+            if price is not None:
+                usd = tokens_to_usd(price, spend.input_tok, spend.output_tok, event.cached_tokens or 0)
+                log.info("cost priced from the price table (%s): $%.6f", model, usd)
+            elif (model or "") not in self._unpriced:
+                self._unpriced.add(model or "")
+                log.warning("no price for model %r: its tokens are recorded with usd 0", model)
+        self.store.record_budget(self.s.project_id, self.s.agent_id, self.s.runtime.name, usd,
                                  spend.input_tok, spend.output_tok, self.clock.wall())
+
+    # -- budget caps ---------------------------------------------------------------------------
+    def _budget_cap(self) -> float | None:
+        """When today's spend has reached a cap: run on_cap once per day, tell the others, return
+        the end of the pause (next local midnight). Also fires on_warn once per day."""
+        caps = self.s.caps
+        if not caps.any:
+            return None
+        now = self.clock.wall()
+        today = local_day(now, caps.tz)
+        if self._budget_override == today:
+            return None
+        try:
+            check = check_caps(self.store, caps, self.s.project_id, now)
+        except Exception as exc:  # an unreadable mailbox must not stop the agent
+            log.warning("budget check failed: %s", exc)
+            return None
+        values = {"agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
+                  "usd": round(check.project_spend, 4), "team_usd": round(check.team_spend, 4),
+                  "reason": check.capped or check.warn or "", "hit_at": now, "resets_at": check.until,
+                  "resets_at_local": local_clock(check.until, caps.tz) if check.until else "",
+                  "raw_match": check.capped or check.warn or ""}
+        if check.warn and not check.capped and self.store.claim_alert(self.s.project_id, str(today), "warn", now):
+            self._notice(f"budget warning: {check.warn}")
+            self.hooks.run_chain(caps.on_warn, values)
+        if not check.capped:
+            return None
+        if self.store.claim_alert(self.s.project_id, str(today), "cap", now):
+            self._notice(f"budget cap: {check.capped}")
+            self.hooks.run_chain(caps.on_cap, values)
+            team_wide = check.capped.startswith("team")
+            for pid in self.store.live_watchers(None if team_wide else self.s.project_id, self.s.agent_id):
+                if pid != os.getpid() and _is_watcher(pid):
+                    try:
+                        os.kill(pid, signal.SIGUSR2)
+                    except OSError:
+                        pass
+        return check.until
+
+    def _wait_for_budget(self) -> int | None:
+        until = self._budget_cap()
+        if until is None:
+            return None
+        return self._stopped() if self._wait_budget(until) is WaitEnd.STOP else None
+
+    def _wait_budget(self, until: float) -> WaitEnd:
+        end = self._wait(AgentState.PAUSED_BUDGET, until, "paused (budget)")
+        if end is WaitEnd.WAKE:
+            self._budget_override = local_day(self.clock.wall(), self.s.caps.tz)
+        return end
 
     # -- waiting -------------------------------------------------------------------------------
     def _wait(self, state: AgentState, deadline: float, label: str, detail: str | None = None) -> WaitEnd:
@@ -506,7 +591,7 @@ class AgentWatch:
         self.store.close()
 
     # -- signals -------------------------------------------------------------------------------
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, object]:
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
 
@@ -520,12 +605,9 @@ class AgentWatch:
             self._stop_signal = signum
             _poke(self._wake_w)
 
-        signal.signal(signal.SIGUSR1, flag("wake"))
-        signal.signal(signal.SIGUSR2, flag("group"))
-        signal.signal(signal.SIGWINCH, flag("winch"))
-        signal.signal(signal.SIGCHLD, flag("child"))
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, stop)
+        handlers = {signal.SIGUSR1: flag("wake"), signal.SIGUSR2: flag("group"), signal.SIGWINCH: flag("winch"),
+                    signal.SIGCHLD: flag("child"), signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGHUP: stop}
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
 
     def _drain_wake(self) -> None:
         try:

@@ -132,3 +132,41 @@ def pids_alive(pidfile: Path) -> list[int]:
         except psutil.Error:
             pass
     return alive
+
+
+def make_team(tmp_path: Path, agents: dict[str, str], compose_extra: str = "", project: str = "p") -> Path:
+    """A compose tree (`<tmp>/proj/.team`) whose agents run the fake runtime as `claude-code`.
+
+    `agents` maps agent name to extra YAML lines for it (already indented by 4 spaces).
+    """
+    base = tmp_path / "proj"
+    team = base / ".team"
+    (team / "projects").mkdir(parents=True)
+    (team / "runtimes").mkdir()
+    (team / "roles").mkdir()
+    (team / "runtimes" / "claude-code.toml").write_text(
+        (FAKES / "runtimes" / "fake.toml").read_text().replace('name = "fake"', 'name = "claude-code"'))
+    (team / "team-compose.yaml").write_text(
+        "version: 2\nbroker: {type: sqlite, path: state/mailbox.db}\nsupervisor: {type: tmux, tmux_prefix: t-}\n"
+        + compose_extra + f"projects:\n  - file: projects/{project}.yaml\n")
+    lines = [f"version: 2\nproject: {{id: {project}, name: P, cwd: .}}\nworkers:"]
+    for name, extra in agents.items():
+        (team / "roles" / f"{name}.md").write_text(f"You are {name}.\n")
+        lines.append(f"  {name}:\n    runtime: claude-code\n    role_prompt: roles/{name}.md\n{extra}")
+    (team / "projects" / f"{project}.yaml").write_text("\n".join(lines) + "\n")
+    return team
+
+
+class TeamWatcher(Watcher):
+    """`teamctl rl-watch AGENT -- fake_agent.py STEPS` inside a compose tree."""
+
+    def __init__(self, team: Path, agent: str, steps: list[str], *options: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.root = team
+        self.agent = agent
+        self.out_path = team / f"{agent.replace(':', '-')}.out"
+        argv = [sys.executable, "-m", "supervisor", "rl-watch", agent, *options, "--", "fake_agent.py", *steps]
+        self.out = open(self.out_path, "wb")
+        run_env = env or fake_env(team, FAKE_RUNS_FILE=str(team / f"runs-{agent.replace(':', '-')}"))
+        self.proc = subprocess.Popen(argv, cwd=team.parent, env=run_env, stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=subprocess.STDOUT)

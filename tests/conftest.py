@@ -1,0 +1,192 @@
+"""Shared fixtures: deadline waits, a private tmux server, fake agent CLIs on PATH, upstream example teams.
+
+Nothing here touches the user's default tmux server or any process the tests did not start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+TESTS = Path(__file__).parent
+FAKE_AGENT = TESTS / "fakes" / "fake_agent.py"
+UPSTREAM = Path("/work/shared/upstream-examples")
+EXAMPLE_DIRS = {
+    "hello-team": [],
+    "startup-team": ["workspace"],
+    "newsletter-office": ["newsroom-workspace", "blog-site-workspace"],
+}
+FAKE_BINARIES = ("claude", "codex", "gemini")
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll `pred` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------------
+# tmux
+
+
+@pytest.fixture(scope="session")
+def tmux_socket() -> Any:
+    """A private tmux server for the whole test session ($TEAMCTL_TMUX_SOCKET); killed at the end."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    name = f"teamctl-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    old = os.environ.get("TEAMCTL_TMUX_SOCKET")
+    os.environ["TEAMCTL_TMUX_SOCKET"] = name
+    yield name
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+    sock = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / name
+    sock.unlink(missing_ok=True)
+    if old is None:
+        os.environ.pop("TEAMCTL_TMUX_SOCKET", None)
+    else:
+        os.environ["TEAMCTL_TMUX_SOCKET"] = old
+
+
+# --------------------------------------------------------------------------------------------------
+# Fake agent CLIs
+
+_WRAPPER = '''#!{python}
+"""Fake `{name}`: records its argv, then runs fake_agent.py with the steps for its agent."""
+import json, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+agent = os.environ.get("TEAMCTL_AGENT", "unknown").replace(":", "-")
+with open(os.path.join(here, "argv", agent + ".json"), "w") as fh:
+    json.dump(sys.argv[1:], fh)
+steps_file = os.path.join(here, "steps", agent)
+if not os.path.exists(steps_file):
+    steps_file = os.path.join(here, "steps", "default")
+with open(steps_file) as fh:
+    steps = [line.rstrip("\\n") for line in fh if line.strip()]
+os.environ["FAKE_RUNS_FILE"] = os.path.join(here, "runs", agent)
+os.execv(sys.executable, [sys.executable, {fake!r}, *steps])
+'''
+
+
+class FakeBin:
+    """A PATH dir of fake `claude`, `codex`, `gemini`; steps per agent, argv and pids recorded per agent."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root
+        for sub in ("argv", "steps", "runs", "pids"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        for name in FAKE_BINARIES:
+            path = root / name
+            path.write_text(_WRAPPER.format(python=sys.executable, name=name, fake=str(FAKE_AGENT)))
+            path.chmod(0o755)
+        self.steps("default", "print:ready", "hang")
+
+    def steps(self, agent: str, *steps: str) -> None:
+        """Steps for `agent` ("hello:dev", or "default"); `pidfile:` is added so every pid is known."""
+        key = agent.replace(":", "-")
+        pidfile = f"pidfile:{self.dir / 'pids' / key}"
+        (self.dir / "steps" / key).write_text("\n".join([pidfile, *steps]) + "\n")
+
+    def argv(self, agent: str) -> list[str] | None:
+        import json
+
+        path = self.dir / "argv" / f"{agent.replace(':', '-')}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def pids(self) -> list[int]:
+        found: list[int] = []
+        for f in (self.dir / "pids").iterdir():
+            found += [int(x) for x in f.read_text().split() if x.isdigit()]
+        return found
+
+    def remove(self, name: str) -> None:
+        (self.dir / name).unlink()
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeBin:
+    """Fake runtimes first on PATH (the real binary names)."""
+    fb = FakeBin(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{fb.dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return fb
+
+
+# --------------------------------------------------------------------------------------------------
+# Example teams
+
+RUNTIME_TOML = textwrap.dedent('''\
+    # Test descriptor: launches the fake `{binary}` with the usual options.
+    name = "{name}"
+
+    [launch]
+    binary = "{binary}"
+    resume_args = ["--continue"]
+
+    [launch.options]
+    model = ["--model", "{{model}}"]
+    role_prompt = ["--append-system-prompt-file", "{{role_prompt}}"]
+
+    [launch.permission]
+    auto = ["--permission-mode", "acceptEdits"]
+
+    [[rate_limit]]
+    id = "usage-limit"
+    match = 'usage limit reached.*resets in (?P<reset>[0-9]+ ?s)'
+    keywords = ["usage limit"]
+    reset = "duration"
+    action = "stop"
+
+    [[cost]]
+    id = "session-total"
+    match = 'session cost: \\$(?P<usd>[0-9.]+)'
+    keywords = ["session cost"]
+    total = true
+    ''')
+RUNTIMES = {"claude-code": "claude", "codex": "codex", "gemini": "gemini"}
+
+
+def copy_example(name: str, dest: Path, runtimes: bool = True) -> Path:
+    """Copy an upstream example, create its workspace dirs; with `runtimes`, add test descriptors."""
+    if not UPSTREAM.is_dir():
+        pytest.skip("upstream examples not present")
+    root = dest / name
+    shutil.copytree(UPSTREAM / name, root)
+    for d in EXAMPLE_DIRS[name]:
+        (root / d).mkdir()
+    if runtimes:
+        rdir = root / ".team" / "runtimes"
+        rdir.mkdir(exist_ok=True)
+        for rt, binary in RUNTIMES.items():
+            (rdir / f"{rt}.toml").write_text(RUNTIME_TOML.format(name=rt, binary=binary))
+    return root
+
+
+def tree_pids(pid: int) -> set[int]:
+    try:
+        p = psutil.Process(pid)
+        return {pid, *(c.pid for c in p.children(recursive=True))}
+    except psutil.Error:
+        return set()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -1,0 +1,411 @@
+"""Tests for supervisor.scan: raw terminal bytes in, rate-limit / cost / dialog events out."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supervisor.scan import Event, EventKind, Scanner, strip_ansi
+from supervisor.signatures import Action, Runtime, load_descriptor
+
+NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+UTCZ = ZoneInfo("UTC")
+
+DESCRIPTOR = r"""
+# Test runtime: its lines imitate real CLIs (claude-code, gemini-cli, aider) closely enough.
+name = "tst"
+
+[launch]
+binary = "tst-cli"
+
+[[rate_limit]]
+id = "usage"
+match = 'usage limit reached(?:\s*[·∙|]\s*resets\s+(?P<reset>[^\n]{1,60}))?'
+keywords = ["usage limit"]
+reset = "auto"
+
+[[rate_limit]]
+id = "session"
+match = 'you have hit your session limit\. resets in (?P<reset>\d+h \d+m)'
+keywords = ["session limit"]
+reset = "duration"
+
+[[rate_limit]]
+id = "quota"
+match = 'quota exceeded for (?P<model>[a-z0-9][a-z0-9.-]*[a-z0-9])'
+keywords = ["quota exceeded"]
+reset = "clock"
+lookahead = 2
+follow = 'access resets at (?P<reset>\d{1,2}:\d{2} ?[ap]m)'
+
+[[ignore]]
+match = 'approaching (?:your )?usage limit'
+keywords = ["approaching"]
+
+[[cost]]
+id = "total"
+match = 'session cost: (?P<usd>\$[0-9.,]+) \((?P<input>[0-9.,]+[kKmM]?) in, (?P<output>[0-9.,]+[kKmM]?) out\)'
+keywords = ["session cost"]
+total = true
+
+[[dialog]]
+id = "trust"
+match = 'do you trust the files in this folder\?'
+keywords = ["trust the files"]
+send = "1\r"
+"""
+
+SESSION_MSG = "You have hit your session limit. Resets in 5h 15m"
+
+
+def load(tmp: Path, text: str = DESCRIPTOR, name: str = "tst.toml") -> Runtime:
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return load_descriptor(path)
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+    return load(tmp_path_factory.mktemp("rt"))
+
+
+def scanner(rt: Runtime, **kw: object) -> Scanner:
+    return Scanner(rt, tz=UTCZ, clock=lambda: NOW, **kw)  # type: ignore[arg-type]
+
+
+def scan_chunks(rt: Runtime, chunks: list[bytes]) -> list[Event]:
+    sc = scanner(rt)
+    events: list[Event] = []
+    for chunk in chunks:
+        events += sc.feed(chunk)
+    return events + sc.finish()
+
+
+def rate_limits(events: list[Event]) -> list[Event]:
+    return [e for e in events if e.kind is EventKind.RATE_LIMIT]
+
+
+# -- lines and ANSI ----------------------------------------------------------------------------------
+
+
+def test_lines_split_on_newline_and_carriage_return(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"working 10%\rusage limit reached\rworking 20%\nnext\n"])
+    assert [(e.line, e.raw) for e in events] == [(1, "usage limit reached")]
+
+
+def test_strip_ansi_removes_colours_titles_and_charset_escapes() -> None:
+    raw = (b"\x1b]0;claude \xe2\x9c\xb3 title\x07\x1b]2;other\x1b\\\x1b(B\x1b)0\x1b[1;38;5;208m"
+           b"usage\x1b[0m \x1b[?25lreached\x1b=\x1b>")
+    assert strip_ansi(raw) == ["usage reached"]
+
+
+def test_cursor_positioning_separates_rows() -> None:
+    rows = strip_ansi(b"\x1b[11;1Hstatus: ok\x1b[12;1Husage limit reached\x1b[13;1Hmore")
+    assert [row for row in rows if row] == [
+        "status: ok", "usage limit reached", "more"]
+
+
+def test_cursor_positioned_rows_are_scanned_as_separate_lines(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"\x1b[11;1Hstatus: ok\x1b[12;1Husage limit reached\x1b[13;1Hmore\n"])
+    assert [e.raw for e in events] == ["usage limit reached"]
+
+
+def test_cursor_positioned_row_is_scanned_without_waiting_for_a_newline(runtime: Runtime) -> None:
+    # A full-screen TUI draws rows with cursor positioning and may never print \n; after a hit it
+    # idles. The row ended when the cursor jumped to the next one, so the hit must not wait for
+    # more output or for the process to exit (the watcher calls feed(), and flush() when idle).
+    sc = scanner(runtime)
+    events = sc.feed(b"\x1b[11;1Hstatus: ok\x1b[12;1Husage limit reached\x1b[13;1H") + sc.flush()
+    assert [e.raw for e in events] == ["usage limit reached"]
+
+
+MESSAGE = (b"\x1b]0;\xe2\x9c\xb3 claude\x07\x1b(B\x1b[1;31musage limit reached\x1b[0m"
+           b" \xe2\x88\x99 resets \x1b]8;;https://x.test\x1b\\in 2h\x1b]8;;\x1b\\\x1b[K\r\n")
+
+
+def test_message_with_escapes_matches_when_split_at_every_byte_offset(runtime: Runtime) -> None:
+    reference = scan_chunks(runtime, [MESSAGE])
+    assert len(reference) == 1
+    assert reference[0].raw == "usage limit reached ∙ resets in 2h"
+    assert reference[0].resets_at == NOW + timedelta(hours=2)
+    for cut in range(len(MESSAGE) + 1):
+        assert scan_chunks(runtime, [MESSAGE[:cut], MESSAGE[cut:]]) == reference, f"split at {cut}"
+
+
+def test_message_with_escapes_matches_when_fed_byte_by_byte(runtime: Runtime) -> None:
+    chunks = [MESSAGE[i:i + 1] for i in range(len(MESSAGE))]
+    assert scan_chunks(runtime, chunks) == scan_chunks(runtime, [MESSAGE])
+
+
+def test_invalid_utf8_is_tolerated(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"\xff\xfe\x80 junk \xc3\n\xc3\x28usage limit reached\n"])
+    assert [(e.line, e.signature, e.raw) for e in events] == [(2, "usage", "\ufffd(usage limit reached")]
+
+
+def test_trailing_partial_line_is_scanned_by_finish(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    assert sc.feed(b"noise\nusage limit reached") == []
+    events = sc.finish()
+    assert [(e.line, e.raw) for e in events] == [(2, "usage limit reached")]
+
+
+def test_dialog_prompt_without_trailing_newline_is_answered(runtime: Runtime) -> None:
+    # A prompt waits for input with the cursor after it: no newline ever follows until it is answered.
+    sc = scanner(runtime)
+    events = sc.feed(b"Do you trust the files in this folder? (y/n) ") + sc.flush()
+    assert [(e.kind, e.send) for e in events] == [(EventKind.DIALOG, "1\r")]
+
+
+# -- long lines ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("filler", [b"x" * 64, b"usage limit ok, "], ids=["no-keyword", "keyword"])
+def test_overlong_line_is_capped_and_a_later_limit_is_still_found(runtime: Runtime, filler: bytes) -> None:
+    sc = scanner(runtime)
+    chunk = (filler * (65536 // len(filler) + 1))[:65536]
+    total = 10 * 1024 * 1024 if filler.startswith(b"x") else 2 * 1024 * 1024
+    events: list[Event] = []
+    for _ in range(total // len(chunk)):
+        events += sc.feed(chunk)
+        assert len(sc._buf) <= sc.max_line
+    assert rate_limits(events) == []
+    events += sc.feed(b"\nusage limit reached")
+    assert len(sc._buf) <= sc.max_line
+    events += sc.feed(b"\n")
+    assert [(e.line, e.raw) for e in events] == [(2, "usage limit reached")]
+
+
+def test_custom_max_line_bounds_the_buffer(runtime: Runtime) -> None:
+    sc = scanner(runtime, max_line=1000)
+    for _ in range(50):
+        sc.feed(b"usage " * 100)
+        assert len(sc._buf) <= 1000
+
+
+# -- ignore -----------------------------------------------------------------------------------------------
+
+
+def test_ignore_suppresses_rate_limit_but_not_cost(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [
+        b"Notice: approaching your usage limit (usage limit reached at 100%) "
+        b"session cost: $0.50 (1,000 in, 2k out)\n"])
+    assert [e.kind for e in events] == [EventKind.COST]
+    assert events[0].usd == 0.5 and events[0].input_tokens == 1000 and events[0].output_tokens == 2000
+
+
+def test_line_without_ignore_match_still_hits(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"approaching your quota\nusage limit reached\n"])
+    assert [e.signature for e in events] == ["usage"]
+
+
+# -- wrapped messages ---------------------------------------------------------------------------------
+
+
+def _wraps(message: str, parts: int) -> list[list[str]]:
+    """Every wrap of `message` at word boundaries into `parts` lines that keeps `session limit` whole."""
+    words = message.split(" ")
+    cuts = range(1, len(words))
+    found = []
+    if parts == 2:
+        choices = [(i,) for i in cuts]
+    else:
+        choices = [(i, j) for i in cuts for j in cuts if i < j]
+    for choice in choices:
+        bounds = (0, *choice, len(words))
+        lines = [" ".join(words[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+        if not any(line.endswith("session") for line in lines[:-1]):
+            found.append(lines)
+    return found
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_wrapped_message_matches_exactly_once(runtime: Runtime, parts: int) -> None:
+    wraps = _wraps(SESSION_MSG, parts)
+    assert wraps
+    for lines in wraps:
+        data = ("build ok\nlint ok\n" + "\n".join(f"  {line}  " for line in lines) + "\n> \n").encode()
+        events = scan_chunks(runtime, [data])
+        assert len(events) == 1, lines
+        event = events[0]
+        assert event.signature == "session"
+        assert event.raw == SESSION_MSG
+        assert event.line == 2 + len(lines)
+        assert event.resets_at == NOW + timedelta(hours=5, minutes=15)
+
+
+def test_message_wrapped_inside_its_keyword_still_matches(runtime: Runtime) -> None:
+    # A TUI at a narrow width wraps between the two words of the `session limit` keyword.
+    data = b"build ok\nYou have hit your session\nlimit. Resets in 5h 15m\n"
+    events = scan_chunks(runtime, [data])
+    assert [(e.signature, e.line, e.resets_at) for e in events] == [
+        ("session", 3, NOW + timedelta(hours=5, minutes=15))]
+
+
+def test_wrapped_message_whose_continuation_arrives_in_a_later_read_still_matches(runtime: Runtime) -> None:
+    # Each redraw of a TUI is usually its own read(): the keyword-free continuation line arrives alone.
+    events = scan_chunks(runtime, [b"You have hit your session limit.\n", b"Resets in 5h 15m\n"])
+    assert [(e.signature, e.line, e.resets_at) for e in events] == [
+        ("session", 2, NOW + timedelta(hours=5, minutes=15))]
+
+
+@pytest.mark.parametrize("styled", [
+    b"\x1b[1musage\x1b[22m \x1b[1mlimit\x1b[22m reached\n",
+    b"usage\x1b[1Climit reached\n",
+], ids=["bold-words", "cursor-forward-gap"])
+def test_styled_keyword_still_matches(runtime: Runtime, styled: bytes) -> None:
+    # The visible text is `usage limit reached`; styling each word must not hide it from the scanner.
+    events = scan_chunks(runtime, [b"noise\n" + styled])
+    assert [(e.signature, e.line) for e in events] == [("usage", 2)]
+
+
+def test_one_line_hit_is_not_repeated_by_its_continuation(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"usage limit reached\n\xe2\x88\x99 resets in 2h\nok\n"])
+    assert [e.raw for e in events] == ["usage limit reached"]
+
+
+# -- lookahead / follow --------------------------------------------------------------------------------
+
+
+def test_reset_on_the_next_line_is_read(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    assert sc.feed(b"Quota exceeded for gemini-2.5-pro\n") == []
+    assert sc.has_pending()
+    events = sc.feed(b"Access resets at 4:00 PM\n")
+    assert not sc.has_pending()
+    assert len(events) == 1
+    e = events[0]
+    assert (e.kind, e.line, e.signature, e.model, e.reset_text) == (
+        EventKind.RATE_LIMIT, 1, "quota", "gemini-2.5-pro", "4:00 PM")
+    assert e.resets_at == datetime(2025, 3, 4, 16, 0, tzinfo=UTC)
+    assert e.action is Action.STOP
+
+
+def test_reset_on_the_second_following_line_is_read(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [b"Quota exceeded for gemini-2.5-pro\nPlease wait.\nAccess resets at 4:00 PM\n"])
+    assert [(e.line, e.resets_at) for e in events] == [(1, datetime(2025, 3, 4, 16, 0, tzinfo=UTC))]
+
+
+def test_reset_not_within_lookahead_gives_unknown_reset_after_lookahead_lines(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    assert sc.feed(b"Quota exceeded for gemini-2.5-pro\n") == []
+    assert sc.feed(b"one\n") == []
+    events = sc.feed(b"two\n")
+    assert [(e.line, e.model, e.resets_at) for e in events] == [(1, "gemini-2.5-pro", None)]
+    assert sc.feed(b"Access resets at 4:00 PM\n") == []
+    assert sc.finish() == []
+
+
+def test_flush_emits_a_pending_hit_with_unknown_reset(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    assert sc.feed(b"Quota exceeded for gemini-2.5-pro\none\n") == []
+    events = sc.flush()
+    assert [(e.signature, e.resets_at) for e in events] == [("quota", None)]
+    assert not sc.has_pending()
+    assert sc.flush() == []
+
+
+# -- cost and dialogs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "usd", "inp", "out"), [
+    (b"session cost: $0.0123 (48,213 in, 12.3k out)", 0.0123, 48213, 12300),
+    (b"session cost: $1,234.50 (1.2M in, 950 out)", 1234.5, 1_200_000, 950),
+])
+def test_cost_figures_are_parsed(runtime: Runtime, line: bytes, usd: float, inp: int, out: int) -> None:
+    events = scan_chunks(runtime, [line + b"\n"])
+    assert len(events) == 1
+    e = events[0]
+    assert (e.kind, e.usd, e.input_tokens, e.output_tokens, e.total) == (EventKind.COST, usd, inp, out, True)
+
+
+def test_dialog_is_answered_once_per_session(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    prompt = b"Do you trust the files in this folder?\n"
+    first = sc.feed(prompt) + sc.feed(prompt)
+    assert [(e.kind, e.signature, e.send) for e in first] == [(EventKind.DIALOG, "trust", "1\r")]
+    sc.new_session()
+    assert [e.signature for e in sc.feed(prompt)] == ["trust"]
+    assert sc.feed(prompt) == []
+
+
+def test_new_session_drops_pending_and_context(runtime: Runtime) -> None:
+    sc = scanner(runtime)
+    sc.feed(b"You have hit your session limit.\nQuota exceeded for m1\n")
+    assert sc.has_pending()
+    sc.new_session()
+    assert not sc.has_pending()
+    # the continuation carries a keyword so it is not skipped by the prefilter: only new_session() stops the join
+    assert sc.feed(b"Resets in 5h 15m (usage limit)\n") == []
+
+
+# -- line numbers and the prefilter fast path -------------------------------------------------------
+
+
+TRANSCRIPT = (
+    b"a\nb\r\nc\rprogress\rusage limit reached\n\n\n"
+    b"Quota exceeded for m1\nAccess resets at 4:00 PM\nsession cost: $1 (1 in, 2 out)\n"
+    + b"\x1b[32mplain output line\x1b[0m\n" * 40
+    + b"Do you trust the files in this folder?\n"
+    + b"\xe2\x94\x80" * 30 + b"\r\n"
+    + b"spinner \xe2\xa0\x8b\rspinner \xe2\xa0\x99\r" * 20 + b"\n"
+    + b"usage limit reached \xe2\x88\x99 resets in 2h\n"
+)
+TRANSCRIPT_LINES = [(3, "usage"), (6, "quota"), (8, "total"), (49, "trust"), (52, "usage")]
+
+
+def test_event_line_numbers_count_newlines(runtime: Runtime) -> None:
+    events = scan_chunks(runtime, [TRANSCRIPT])
+    assert [(e.line, e.signature) for e in events] == TRANSCRIPT_LINES
+
+
+def test_prefilter_fast_path_keeps_events_and_line_numbers(runtime: Runtime) -> None:
+    whole = scan_chunks(runtime, [TRANSCRIPT])
+    assert [(e.line, e.signature) for e in whole] == TRANSCRIPT_LINES
+    assert scan_chunks(runtime, [TRANSCRIPT[i:i + 1] for i in range(len(TRANSCRIPT))]) == whole
+    rng = random.Random(1234)
+    for _ in range(50):
+        cuts = sorted(rng.sample(range(1, len(TRANSCRIPT)), rng.randint(1, 40)))
+        chunks = [TRANSCRIPT[a:b] for a, b in zip([0, *cuts], [*cuts, len(TRANSCRIPT)], strict=True)]
+        assert scan_chunks(runtime, chunks) == whole, cuts
+
+
+POOL = [
+    b"plain noise output",
+    b"\x1b[32m\xe2\x9c\x93\x1b[0m tests passed",
+    b"\x1b]0;title\x07working...",
+    b"progress 10%\rprogress 50%\rprogress 100%",
+    b"usage limit reached \xe2\x88\x99 resets in 2h",
+    b"approaching your usage limit (usage limit reached at 100%)",
+    b"Quota exceeded for gemini-2.5-pro",
+    b"Access resets at 4:00 PM",
+    b"session cost: $0.50 (1,000 in, 2k out)",
+    b"Do you trust the files in this folder?",
+    b"You have hit your session limit.\nResets in 5h 15m",
+    b"You have hit your\nsession limit. Resets in\n5h 15m",
+    b"Quota exceeded for gemini-2.5-pro\nPlease wait.\nAccess resets at 4:00 PM",
+    b"\x1b[12;1Hrow twelve\x1b[13;1Hrow thirteen",
+    b"\xff\xfe broken utf8",
+    b"",
+]
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.sampled_from(POOL), max_size=14),
+       ending=st.sampled_from([b"\n", b"\r\n"]), data=st.data())
+def test_chunking_never_changes_the_events(runtime: Runtime, lines: list[bytes], ending: bytes,
+                                           data: st.DataObject) -> None:
+    transcript = b"".join(line.replace(b"\n", ending) + ending for line in lines)
+    whole = scan_chunks(runtime, [transcript])
+    byte_by_byte = scan_chunks(runtime, [transcript[i:i + 1] for i in range(len(transcript))])
+    assert byte_by_byte == whole
+    if len(transcript) > 1:
+        cuts = sorted(set(data.draw(st.lists(st.integers(1, len(transcript) - 1), max_size=10))))
+        chunks = [transcript[a:b] for a, b in zip([0, *cuts], [*cuts, len(transcript)], strict=True)]
+        assert scan_chunks(runtime, chunks) == whole
