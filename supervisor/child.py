@@ -19,7 +19,8 @@ class Child:
     """A spawned runtime: its pid, pty fd and exit status."""
 
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], rows: int, cols: int) -> None:
-        self._spawn = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=env, dimensions=(rows, cols), use_poll=True)
+        self._spawn = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=env, dimensions=(rows, cols), use_poll=True,
+                                    preexec_fn=_die_with_parent)
         self.pid: int = self._spawn.pid
         self.fd: int = self._spawn.child_fd
         self.status: int | None = None
@@ -78,6 +79,18 @@ class Child:
         self.status = status
         self._spawn.ptyproc.terminated = True
         self._spawn.terminated = True
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: if the watcher is SIGKILLed, the runtime is killed too (Linux), so it
+    never runs on unsupervised. Grandchildren that escape are found by their TEAMCTL_AGENT_ID tag."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _decode(code: int | None) -> int:

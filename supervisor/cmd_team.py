@@ -29,12 +29,12 @@ def _command(fn: click.Command) -> click.Command:
     return fn
 
 
-def _load(root: str | None) -> Team:
-    """The validated team; no compose tree is a usage problem (exit 2)."""
+def _load(root: str | None, strict: bool = False) -> Team:
+    """The team; no compose tree is a usage problem (exit 2). `strict`: runtimes checked too (for up)."""
     from .cli import UsageProblem
 
     try:
-        return ops.load(root)
+        return ops.load(root, strict)
     except ops.NoTeam as exc:
         raise UsageProblem(str(exc)) from exc
 
@@ -87,7 +87,7 @@ def validate(root: str | None) -> int:
 
 def _load_for_start(root: str | None) -> Team | None:
     try:
-        return _load(root)
+        return _load(root, strict=True)
     except ComposeError as exc:
         _print_problems(exc)
         click.echo("nothing started: fix the compose tree first (teamctl validate)", err=True)
@@ -213,11 +213,12 @@ def logs(agent: str, follow: bool, lines: int, raw: bool, root: str | None) -> i
     if not path.exists() and not follow:
         click.echo(f"{member.id}: no output yet ({path})", err=True)
         return 0
-    for line in ops.tail_lines(path, lines):
+    shown, offset = ops.tail(path, lines, partial=not follow)
+    for line in shown:
         show(line)
     if follow:
         try:
-            for line in ops.follow(path):
+            for line in ops.follow(path, start=offset):
                 show(line)
         except KeyboardInterrupt:
             return 0

@@ -51,10 +51,9 @@ class CostLedger:
         usd = event.usd
         inp = event.input_tokens
         out = event.output_tokens
-        for name, value, cap in (("usd", usd, self.max_usd), ("input", inp, MAX_TOKENS_PER_LINE),
-                                 ("output", out, MAX_TOKENS_PER_LINE)):
-            if value is not None and (value < 0 or value > cap or value != value):
-                log.warning("cost line refused (%s=%r out of range): %r", name, value, event.raw[:200])
+        for name, value in (("usd", usd), ("input", inp), ("output", out)):
+            if value is not None and (value < 0 or value != value or value == float("inf")):
+                log.warning("cost line refused (%s=%r): %r", name, value, event.raw[:200])
                 return None
         if event.total:
             seen = self._totals.setdefault(event.signature, _Totals())
@@ -69,10 +68,16 @@ class CostLedger:
                 seen.output_tok = max(seen.output_tok, out)
             if d_usd <= 0 and d_in <= 0 and d_out <= 0:
                 return None
-            if d_usd > self.max_usd:
-                log.warning("cost increase refused (%.2f USD in one line): %r", d_usd, event.raw[:200])
-                return None
-            return Spend(round(d_usd, 10), d_in, d_out, usd is not None)
+            return self._believable(Spend(round(d_usd, 10), d_in, d_out, usd is not None), event)
         if not (usd or inp or out):
             return None
-        return Spend(usd or 0.0, inp or 0, out or 0, usd is not None)
+        return self._believable(Spend(usd or 0.0, inp or 0, out or 0, usd is not None), event)
+
+    def _believable(self, spend: Spend, event: Event) -> Spend | None:
+        """The increase one line adds is capped (by default $1000, 100M tokens); a running total may
+        grow past those figures, its increase may not."""
+        if spend.usd > self.max_usd or max(spend.input_tok, spend.output_tok) > MAX_TOKENS_PER_LINE:
+            log.warning("cost line refused (adds $%.2f, %d/%d tokens): %r", spend.usd, spend.input_tok,
+                        spend.output_tok, event.raw[:200])
+            return None
+        return spend

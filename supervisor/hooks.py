@@ -104,9 +104,11 @@ class HookRunner:
             if hook.text:
                 body["text"] = substitute(hook.text, values)
             data = json.dumps(body, default=str).encode()
-            req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+            method = getattr(hook, "method", "POST") or "POST"
+            req = urllib.request.Request(url, data=None if method == "GET" else data, method=method,
+                                         headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=hook.timeout) as resp:  # noqa: S310 (url from compose)
-                return f"POST {resp.status}"
+                return f"{method} {resp.status}"
         if hook.action == "run":
             argv = [substitute(arg, values) for arg in hook.argv]
             done = subprocess.run(argv, shell=False, timeout=hook.timeout, stdin=subprocess.DEVNULL,

@@ -46,7 +46,8 @@ class CrashPolicy:
     _quick: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
-        self._wait = tenacity.wait_exponential_jitter(initial=self.initial, max=self.cap, jitter=self.jitter)
+        self._wait = tenacity.wait_exponential(multiplier=self.initial, max=self.cap) + tenacity.wait_random(
+            0, self.jitter * self.initial)
         self._give_up = tenacity.stop_after_attempt(self.give_up_exits)
 
     def wants_restart(self, code: int) -> bool:
@@ -71,7 +72,7 @@ class CrashPolicy:
         self._attempt += 1
         if code == 0 and uptime >= self.quick_uptime:
             return Decision(True, 0.0, attempt=self._attempt)
-        return Decision(True, float(self._wait(_state(self._attempt))), attempt=self._attempt)
+        return Decision(True, min(float(self._wait(_state(self._attempt))), self.cap), attempt=self._attempt)
 
     def reset(self) -> None:
         self._attempt = 0
@@ -101,7 +102,7 @@ def plan_wait(hit_at: float, resets_at: float | None, *, margin: float, fallback
     into the same wall.
     """
     if resets_at is None:
-        return WaitPlan(hit_at + max(fallback, 1.0), guessed=True)
+        return WaitPlan(hit_at + min(max(fallback, 1.0), max_wait), guessed=True, capped=fallback > max_wait)
     deadline = max(resets_at, hit_at) + margin
     if deadline - hit_at > max_wait:
         return WaitPlan(hit_at + max_wait, capped=True)

@@ -96,6 +96,28 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
+#: Every runtime process carries these in its environment (inherited by its children), so a process
+#: of the team that escaped its tree (setsid + double fork, or its watcher was SIGKILLed) is found.
+TAG_AGENT = "TEAMCTL_AGENT_ID"
+TAG_STATE = "TEAMCTL_STATE_DIR"
+
+
+def find_tagged(state_dir: str, agent_ids: set[str] | None = None) -> list[psutil.Process]:
+    """Processes started for this team (its state dir), optionally only for some agents."""
+    found = []
+    me = os.getpid()
+    for p in psutil.process_iter(["pid"]):
+        if p.pid == me:
+            continue
+        try:
+            env = p.environ()
+        except (psutil.Error, OSError):
+            continue
+        if env.get(TAG_STATE) == state_dir and (agent_ids is None or env.get(TAG_AGENT) in agent_ids):
+            found.append(p)
+    return found
+
+
 def alive(pid: int | None, started_at: float | None = None) -> bool:
     """True when `pid` runs and, if `started_at` is given, is the same process (not a reused pid)."""
     if not pid:

@@ -113,21 +113,15 @@ class Scanner:
         self._pending: list[_Pending] = []
         self._answered: set[str] = set()
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
-        if all(s.keywords for s in sigs):
-            words = sorted({k for s in sigs for k in s.keywords})
-            self._prefilter: re.Pattern[bytes] | None = re.compile(
-                b"|".join(re.escape(w.encode()) for w in words), re.IGNORECASE) if words else None
-        else:
-            self._prefilter = None
-        self._always = not sigs or self._prefilter is None
+        words = sorted({k for s in sigs for k in s.keywords})
+        self._prefilter = keyword_prefilter(words) if words and all(s.keywords for s in sigs) else None
 
     # -- public --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         """Scan `data`; a trailing partial line is kept for the next call."""
         events: list[Event] = []
         buf = self._buf + data if self._buf else data
-        if not self._always and not self._pending and self._prefilter is not None \
-                and not self._prefilter.search(buf):
+        if self._prefilter is not None and not self._pending and not self._prefilter.search(self._probe(buf)):
             self._skip(buf)
             return events
         pieces = buf.split(b"\n")
@@ -149,24 +143,25 @@ class Scanner:
         return events
 
     def has_pending(self) -> bool:
-        """True while a hit or cost line waits for its following lines."""
-        return bool(self._pending)
+        """True while something waits for the runtime to go quiet: a partial line (a prompt or a
+        cursor-positioned TUI row never ends in a newline) or a hit still reading its next lines."""
+        return bool(self._pending) or bool(self._buf)
 
     def flush(self) -> list[Event]:
-        """Emit what waits on following lines that did not come (the runtime went quiet)."""
+        """The runtime went quiet: its partial line counts as a line, and what waited on following
+        lines that did not come is emitted."""
         events: list[Event] = []
+        if self._buf:
+            tail, self._buf = self._buf, b""
+            self._line(tail, events)
         for pending in self._pending:
             events.append(self._finish_pending(pending))
         self._pending.clear()
         return events
 
     def finish(self) -> list[Event]:
-        """The runtime exited: scan its trailing partial line, then flush."""
-        events: list[Event] = []
-        if self._buf:
-            tail, self._buf = self._buf, b""
-            self._line(tail, events)
-        return events + self.flush()
+        """The runtime exited: scan its trailing partial line, then emit what waits."""
+        return self.flush()
 
     def new_session(self) -> None:
         """A new runtime process: dialogs may be answered again, no context carries over."""
@@ -176,6 +171,13 @@ class Scanner:
         self._buf = b""
 
     # -- lines ---------------------------------------------------------------------------------
+    def _probe(self, buf: bytes) -> bytes:
+        """What the prefilter looks at: the join context too, so a keyword or a message wrapped
+        across two reads is not skipped."""
+        if not self._context:
+            return buf
+        return "\n".join(t[-512:] for t in self._context).encode("utf-8", "replace") + b"\n" + buf
+
     def _skip(self, buf: bytes) -> None:
         """Fast path for a chunk with no keyword: keep line numbers and the join context only."""
         self._lineno += buf.count(b"\n")
@@ -318,6 +320,16 @@ class Scanner:
             return None
         return Event(EventKind.COST, line, raw, sig.id, usd=usd, input_tokens=inp, output_tokens=out,
                      cached_tokens=cached, total=sig.total, model=groups.get("model") or None)
+
+
+#: Between the words of a keyword the raw bytes may hold spaces, a wrap, or styling escapes.
+_GAP = rb"(?:[\s]|\x1b\[[0-9;?]*[A-Za-z])+"
+
+
+def keyword_prefilter(words: list[str]) -> re.Pattern[bytes]:
+    """One bytes regex that finds any keyword in raw terminal output."""
+    parts = [_GAP.join(re.escape(w.encode()) for w in word.split()) for word in words]
+    return re.compile(b"|".join(parts), re.IGNORECASE)
 
 
 def _has_keyword(sig: Signature, low: str) -> bool:

@@ -380,7 +380,7 @@ def regex_hazard(pattern: str, flags: int = 0) -> str | None:
     def walk(items: Any, inside_repeat: bool) -> str | None:
         nonlocal wide
         for op, av in items:
-            if op in _REPEATS:
+            if op in _REPEATS or op == getattr(sre_constants, "POSSESSIVE_REPEAT", None):
                 lo, hi, sub = av
                 unbounded = hi == sre_constants.MAXREPEAT or hi > 1000
                 if unbounded and inside_repeat:
@@ -403,6 +403,16 @@ def regex_hazard(pattern: str, flags: int = 0) -> str | None:
                 found = walk(av[1], inside_repeat)
                 if found:
                     return found
+            elif op == getattr(sre_constants, "ATOMIC_GROUP", None):
+                found = walk(av, inside_repeat)
+                if found:
+                    return found
+            elif op == sre_constants.GROUPREF_EXISTS:
+                for branch in av[1:]:
+                    if branch is not None:
+                        found = walk(branch, inside_repeat)
+                        if found:
+                            return found
         return None
 
     found = walk(tree, False)

@@ -24,7 +24,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 30_000
+#: How long a writer waits for a lock before its event goes to the spool (TEAMCTL_BUSY_TIMEOUT_MS).
+BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
+#: While the mailbox is failing, a replay is tried at most this often, so the relay is not held up.
+REPLAY_INTERVAL = 2.0
 
 #: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
 SHARED_SCHEMA = """
@@ -203,10 +206,12 @@ def connect(path: Path) -> sqlite3.Connection:
                                check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
-            _retry_locked(lambda: conn.executescript(SHARED_SCHEMA + OWN_SCHEMA))
+            if not _schema_present(conn):
+                _retry_locked(lambda: conn.executescript(SHARED_SCHEMA + OWN_SCHEMA))
         except BaseException:
             conn.close()
             raise
@@ -215,7 +220,16 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _retry_locked(fn: Any, attempts: int = 50) -> Any:
+_OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts")
+
+
+def _schema_present(conn: sqlite3.Connection) -> bool:
+    """All tables there already: skip the schema batch, which needs the write lock."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return {"rate_limits", "budget", "messages", "agents", "projects", *_OWN_TABLES} <= names
+
+
+def _retry_locked(fn: Any, attempts: int = 5) -> Any:
     """Schema and journal-mode changes take an exclusive lock that busy_timeout does not always cover."""
     for attempt in range(attempts):
         try:
@@ -272,6 +286,7 @@ class Store:
         self.spool = (spool_dir or path.parent / "spool") / f"{spool_name}.jsonl"
         self._conn: sqlite3.Connection | None = None
         self._failing = False
+        self._next_replay = 0.0
 
     # -- connection ----------------------------------------------------------------------------
     def conn(self) -> sqlite3.Connection:
@@ -321,6 +336,8 @@ class Store:
     def _write(self, kind: str, params: list[Any]) -> bool:
         if self._failing or self.spool.exists():
             self._spool(kind, params)
+            if self._failing and time.monotonic() < self._next_replay:
+                return False
             return self.replay_spool()
         try:
             self._execute([(kind, params)])
@@ -343,6 +360,7 @@ class Store:
             raise
 
     def _enter_failing(self, exc: Exception) -> None:
+        self._next_replay = time.monotonic() + REPLAY_INTERVAL
         if not self._failing:
             log.warning("mailbox %s not writable (%s); keeping events in %s until it is", self.path, exc,
                         self.spool)
@@ -419,9 +437,17 @@ class Store:
             f"SELECT * FROM rate_limits WHERE agent_id IN ({marks}) AND resets_at IS NOT NULL"
             " AND resets_at>? AND handled_at IS NULL ORDER BY resets_at DESC", [*ids, now])
 
+    def safe_query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A read for the watcher's loop: an unreadable mailbox gives no rows, never an exception."""
+        try:
+            return self.query(sql, params)
+        except sqlite3.Error as exc:
+            self._enter_failing(exc)
+            return []
+
     def active_group_limits(self, group: str, model: str | None, now: float) -> list[sqlite3.Row]:
         """Unhandled stop/resume hits in `group` whose wait is still ahead and that cover `model`."""
-        rows = self.query(
+        rows = self.safe_query(
             "SELECT l.agent_id, l.hit_at, l.model, l.until, r.resets_at FROM supervisor_limit_scope l"
             " JOIN rate_limits r ON r.agent_id=l.agent_id AND r.hit_at=l.hit_at"
             " WHERE l.limit_group=? AND l.action!='record' AND l.until>? AND r.handled_at IS NULL",
@@ -429,7 +455,7 @@ class Store:
         return [r for r in rows if model_covered(r["model"], model)]
 
     def group_watchers(self, group: str, exclude: str) -> list[int]:
-        rows = self.query(
+        rows = self.safe_query(
             "SELECT watcher_pid FROM supervisor_agent_state WHERE limit_group=? AND agent_id!=?"
             " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed')", [group, exclude])
         return [r["watcher_pid"] for r in rows]
@@ -453,7 +479,7 @@ class Store:
         if project_id is not None:
             sql += " AND substr(agent_id, 1, ?)=?"
             params += [len(project_id) + 1, project_id + ":"]
-        return [r["watcher_pid"] for r in self.query(sql, params)]
+        return [r["watcher_pid"] for r in self.safe_query(sql, params)]
 
     def budget_rows(self, since: float | None = None) -> Iterator[sqlite3.Row]:
         sql = "SELECT * FROM budget" + (" WHERE observed_at>=?" if since is not None else "")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import psutil
@@ -64,9 +65,15 @@ def team_dir(root: str | None, cwd: Path | None = None) -> Path:
                  "(use --root DIR or set TEAMCTL_ROOT)")
 
 
-def load(root: str | None) -> Team:
-    """The validated team (ComposeError on any error); runtime descriptors in use are checked too."""
+def load(root: str | None, strict: bool = True) -> Team:
+    """The validated team (ComposeError on any error).
+
+    `strict` (for starting agents): runtime names must be known and their descriptors must load.
+    Without it a team whose runtime files are broken can still be inspected and stopped.
+    """
     tdir = team_dir(root)
+    if not strict:
+        return load_team(tdir, None)
     team = load_team(tdir, set(runtime_files(tdir)))
     problems = runtime_problems(team)
     if problems:
@@ -612,62 +619,81 @@ def clean_line(line: str) -> str:
 
 def tail_lines(path: Path, n: int) -> list[str]:
     """The last `n` lines of the log and its rotations (newest last), decoded, not cleaned."""
-    if n <= 0:
-        return []
+    return tail(path, n)[0]
+
+
+def tail(path: Path, n: int, partial: bool = True) -> tuple[list[str], int]:
+    """Like `tail_lines`, plus the offset in `path` where the lines end (where `follow` goes on).
+
+    `partial=False` leaves an unfinished last line out (and the offset before it), for `follow`.
+    """
     collected: list[bytes] = []
+    offset = 0
     for f in reversed(log_files(path)):
         try:
             data = f.read_bytes()
         except OSError:
             continue
+        if f == path:
+            offset = len(data)
+            if not partial and not data.endswith(b"\n"):
+                offset = data.rfind(b"\n") + 1
+                data = data[:offset]
         lines = data.split(b"\n")
-        if lines and lines[-1] == b"" and f == path:
-            lines.pop()
-        elif lines and lines[-1] == b"":
+        if lines and lines[-1] == b"":
             lines.pop()
         collected = lines + collected
         if len(collected) >= n:
             break
-    return [b.decode("utf-8", "replace") for b in collected[-n:]]
+    if n <= 0:
+        return [], offset
+    return [b.decode("utf-8", "replace") for b in collected[-n:]], offset
 
 
-def follow(path: Path, poll: float = 0.25, stop: float | None = None) -> Iterator[str]:
-    """Lines written to `path` from now on; survives rotation (the old file is read to its end first).
+def follow(path: Path, poll: float = 0.25, stop: float | None = None, start: int | None = None) -> Iterator[str]:
+    """Lines written to `path` after `start` (default: its end at this call, not at the first `next()`);
+    survives rotation (the old file is read to its end first).
 
     `stop`: give up after that many seconds (tests); None follows until the caller stops iterating.
     """
-    fh = None
-    ino = None
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+        fh.seek(0, os.SEEK_END)
+        if start is not None and start <= fh.tell():
+            fh.seek(start)
+    except FileNotFoundError:
+        fh = None  # it appears later: read it from its start
+    return _follow(path, fh, poll, None if stop is None else time.monotonic() + stop)
+
+
+def _follow(path: Path, fh: BinaryIO | None, poll: float, end: float | None) -> Iterator[str]:
+    ino = os.fstat(fh.fileno()).st_ino if fh is not None else None
     buf = b""
-    first = True
-    end = None if stop is None else time.monotonic() + stop
     try:
         while end is None or time.monotonic() < end:
-            if fh is None and path.exists():
-                fh = open(path, "rb")  # noqa: SIM115
-                ino = os.fstat(fh.fileno()).st_ino
-                if first:
-                    fh.seek(0, os.SEEK_END)  # what is there was shown by the tail
-                first = False
-            if fh is not None:
-                chunk = fh.read()
-                if chunk:
-                    buf += chunk
-                    *lines, buf = buf.split(b"\n")
-                    for line in lines:
-                        yield line.decode("utf-8", "replace")
-                    continue
+            if fh is None:
                 try:
-                    st = os.stat(path)
-                    rotated = st.st_ino != ino or st.st_size < fh.tell()
+                    fh = open(path, "rb")  # noqa: SIM115
+                    ino = os.fstat(fh.fileno()).st_ino
                 except FileNotFoundError:
-                    rotated = True
-                if rotated:
-                    fh.close()
-                    fh = None
+                    time.sleep(poll)
                     continue
-            else:
-                first = False  # the file appears later: read it from its start
+            chunk = fh.read()
+            if chunk:
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+                continue
+            try:
+                st = os.stat(path)
+                rotated = st.st_ino != ino or st.st_size < fh.tell()
+            except FileNotFoundError:
+                rotated = True
+            if rotated:  # the old file has been read to its end: go on with the new one
+                fh.close()
+                fh = None
+                continue
             time.sleep(poll)
     finally:
         if fh is not None:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pexpect
 import psutil
 
-from . import ptyio
+from . import procs, ptyio
 from .budget import Caps, Price, check_caps, find_price, local_day, tokens_to_usd
 from .child import Child
 from .costs import CostLedger
@@ -212,6 +212,8 @@ class AgentWatch:
         rows, cols = size or ptyio.DETACHED_SIZE
         env = dict(self.s.env)
         env.setdefault("TERM", "xterm-256color")
+        env[procs.TAG_AGENT] = self.s.agent_id
+        env[procs.TAG_STATE] = str(self.s.state_dir)
         child = Child(argv, str(self.s.cwd), env, rows, cols)
         self.scanner.new_session()
         self.ledger.new_session()
@@ -321,7 +323,10 @@ class AgentWatch:
                 self._notice("limit reset: resumed the session")
                 session_hit, resume_deadline = None, None
             self._flags.discard("wake")
-            group_check = "group" in self._flags or self.clock.mono() >= next_group_poll
+            periodic = self.clock.mono() >= next_group_poll
+            if periodic and self.store.spool.exists():
+                self.store.replay_spool()
+            group_check = "group" in self._flags or periodic
             if group_check and session_hit is None:
                 self._flags.discard("group")
                 next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS

@@ -287,7 +287,8 @@ def test_reset_on_the_next_line_is_read(runtime: Runtime) -> None:
 
 
 def test_reset_on_the_second_following_line_is_read(runtime: Runtime) -> None:
-    events = scan_chunks(runtime, [b"Quota exceeded for gemini-2.5-pro\nPlease wait.\nAccess resets at 4:00 PM\n"])
+    data = b"Quota exceeded for gemini-2.5-pro\nPlease wait.\nAccess resets at 4:00 PM\n"
+    events = scan_chunks(runtime, [data])
     assert [(e.line, e.resets_at) for e in events] == [(1, datetime(2025, 3, 4, 16, 0, tzinfo=UTC))]
 
 
@@ -340,7 +341,7 @@ def test_new_session_drops_pending_and_context(runtime: Runtime) -> None:
     assert sc.has_pending()
     sc.new_session()
     assert not sc.has_pending()
-    # the continuation carries a keyword so it is not skipped by the prefilter: only new_session() stops the join
+    # the continuation carries a keyword, so the prefilter does not skip it: only new_session() stops the join
     assert sc.feed(b"Resets in 5h 15m (usage limit)\n") == []
 
 

@@ -407,3 +407,42 @@ def test_status_is_fast_with_many_agents(tmp_path: Path, monkeypatch: pytest.Mon
     assert time.monotonic() - t0 < 1.0
     assert len(report.agents) == 50
     assert all(s.state == "running" and s.pid == me and s.rss and s.cost_today == 0.5 for s in report.agents)
+
+
+def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
+    """`logs -f` prints the tail, then new lines, across a rotation, until interrupted."""
+    import subprocess
+    import sys
+
+    root = copy_example("hello-team", tmp_path)
+    logs = root / ".team" / "state" / "logs"
+    logs.mkdir(parents=True)
+    log = logs / "hello-dev.log"
+    log.write_bytes(b"old 1\r\nold 2\r\n")
+    proc = subprocess.Popen([sys.executable, "-m", "supervisor", "logs", "dev", "-f", "-n", "1", "-C", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "old 2\n"
+        with open(log, "ab") as fh:
+            fh.write(b"\x1b[32mnew\x1b[0m\r\n")
+        assert proc.stdout.readline() == "new\n"
+        os.replace(log, f"{log}.1")
+        log.write_bytes(b"rotated\n")
+        assert proc.stdout.readline() == "rotated\n"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(5)
+    assert proc.returncode == 0
+
+
+def test_down_and_status_work_when_runtime_files_break(hello: Team) -> None:
+    assert hello.run("up", "dev", "--backend", "process")[0] == 0
+    hello.remember()
+    for f in (hello.root / ".team" / "runtimes").iterdir():
+        f.unlink()
+    code, out = hello.run("up", "dev")
+    assert code == 2 and "unknown runtime" in out
+    assert hello.status()["hello:dev"]["state"] in ("running", "starting")
+    code, out = hello.run("down")
+    assert code == 0 and "hello:dev: stopped" in out
+    assert hello.leftovers() == []
