@@ -715,7 +715,7 @@ def parse_since(text: str, now: float) -> float:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ValueError(f"--since {text!r}: use a duration (2h, 30m, 3d), an ISO time or a date") from exc
+        raise ValueError(f"{text!r}: use a duration (2h, 30m, 3d), an ISO time or a date") from exc
     return when.timestamp()
 
 

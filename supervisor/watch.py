@@ -162,12 +162,14 @@ class AgentWatch:
                 if self._wait_budget(outcome.budget_until) is WaitEnd.STOP:
                     return self._stopped()
                 resume_session = True
+                self.restarts += 1
                 continue
             if outcome.group_deadline is not None:
                 end = self._wait(AgentState.RATE_LIMITED, outcome.group_deadline, "rate-limited (group)")
                 if end is WaitEnd.STOP:
                     return self._stopped()
                 resume_session = True
+                self.restarts += 1
                 continue
             if outcome.hit is not None:
                 end = self._wait_out_hit(outcome.hit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import threading
@@ -11,9 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from watchkit import Watcher, fake_env, make_root, pids_alive, rows, state, wait_for
 
 from supervisor import procs
-from watchkit import Watcher, fake_env, make_root, pids_alive, rows, state, wait_for
 
 
 @pytest.fixture

@@ -1,0 +1,44 @@
+"""Part of examples/demo.sh: print the team's state once a second until a rate limit has been hit,
+waited out and every agent runs again (or 90 s pass: exit 1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+
+def teamctl(*args: str) -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "supervisor", *args, "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def main() -> int:
+    deadline = time.monotonic() + 90
+    last = ""
+    while time.monotonic() < deadline:
+        agents = teamctl("status")
+        hits = teamctl("rate-limits")
+        now = time.time()
+        parts = []
+        for a in agents:
+            text = a["text"]
+            if a.get("until") and a["state"] in ("rate_limited", "backing_off", "paused_budget"):
+                text += f" (in {max(a['until'] - now, 0):.0f}s)"
+            parts.append(f"{a['id']}: {text}")
+        line = f"{time.strftime('%H:%M:%S')}  " + " | ".join(parts) + f" | hits: {len(hits)}"
+        if line[10:] != last:
+            print(line, flush=True)
+            last = line[10:]
+        done = hits and all(h["handled"] for h in hits) and all(a["state"] == "running" for a in agents)
+        if done:
+            return 0
+        time.sleep(1)
+    print("demo: the team did not get past its rate limit within 90 s", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
