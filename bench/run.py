@@ -547,7 +547,7 @@ def bench_startup(tmp: Path, quick: bool) -> None:
     argv = [PY, "-m", "supervisor", "rl-watch", "bench:start", "--runtime", "fake", "--root", str(root),
             "--restart", "never", "--", "true"]
     base, watch = [], []
-    for i in range(reps):
+    for _ in range(reps):
         base.append(timed([PY, "-c", "pass"], env=env)[0])
         dt, res = timed(argv, env=env, cwd=root)
         if res.returncode != 0:

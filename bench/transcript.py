@@ -51,8 +51,8 @@ def _words(rng: random.Random, n: int) -> str:
 
 def _sgr(rng: random.Random) -> str:
     return rng.choice(("\x1b[1m", "\x1b[2m", "\x1b[3m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[34m",
-                       "\x1b[36m", "\x1b[90m", "\x1b[38;5;{}m".format(rng.randrange(256)),
-                       "\x1b[38;2;{};{};{}m".format(rng.randrange(256), rng.randrange(256), rng.randrange(256))))
+                       "\x1b[36m", "\x1b[90m", f"\x1b[38;5;{rng.randrange(256)}m",
+                       f"\x1b[38;2;{rng.randrange(256)};{rng.randrange(256)};{rng.randrange(256)}m"))
 
 
 def _tui_frame(rng: random.Random) -> str:

@@ -32,7 +32,8 @@ def main() -> int:
         if line[10:] != last:
             print(line, flush=True)
             last = line[10:]
-        done = hits and all(h["handled"] for h in hits) and all(a["state"] == "running" for a in agents)
+        done = hits and all(h["handled"] for h in hits) and all(
+            a["state"] == "running" and (a["uptime_seconds"] or 0) >= 2.5 for a in agents)  # resumed work done
         if done:
             return 0
         time.sleep(1)

@@ -97,7 +97,7 @@ def _load_for_start(root: str | None) -> Team | None:
 @_command
 @click.command("up")
 @click.argument("agents", nargs=-1)
-@click.option("--backend", type=click.Choice(["tmux", "process"]),
+@click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND",
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @root_option
 def up(agents: tuple[str, ...], backend: str | None, root: str | None) -> int:
@@ -130,7 +130,7 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 @click.command("restart")
 @click.argument("agents", nargs=-1, required=True)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
-@click.option("--backend", type=click.Choice(["tmux", "process"]), help="As for `up`.")
+@click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
 @root_option
 def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: str | None) -> int:
     """Stop, then start, the AGENTs named."""

@@ -246,6 +246,9 @@ def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WA
     results: dict[str, Outcome] = {}
     started: list[_Started] = []
     t0 = time.time()
+    stale = {a.id for a in agents
+             if session_name(team, a) not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
+    end_leftovers(team, stale)
     for agent in agents:
         row = rows.get(agent.id)
         name = session_name(team, agent)
@@ -367,7 +370,27 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
             if tmux_backend.has_session(name):
                 tmux_backend.kill_session(name)
             _marker(team, agent).unlink(missing_ok=True)
+    for agent_id, count in end_leftovers(team, {a.id for a in agents}).items():
+        outcome = results[agent_id]
+        results[agent_id] = Outcome(outcome.agent, "killed",
+                                    f"{agent_id}: killed {count} leftover process{'es' if count > 1 else ''}")
     return [results[a.id] for a in agents]
+
+
+def end_leftovers(team: Team, agent_ids: set[str]) -> dict[str, int]:
+    """End processes of these agents that escaped their watcher's tree (a double fork with setsid, or
+    a watcher that was SIGKILLed): every runtime process carries its agent id in its environment."""
+    if not agent_ids:
+        return {}
+    ended: dict[str, int] = {}
+    for p in procs.find_tagged(str(team.state_dir), agent_ids):
+        try:
+            agent_id = p.environ().get(procs.TAG_AGENT, "")
+        except psutil.Error:
+            continue
+        procs.stop_tree(p.pid, timeout=2.0)
+        ended[agent_id] = ended.get(agent_id, 0) + 1
+    return ended
 
 
 def _running(p: psutil.Process) -> bool:

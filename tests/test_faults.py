@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import threading
@@ -197,3 +198,30 @@ def test_fifty_writers_at_once_lose_no_rows(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*) FROM rate_limits").fetchone()[0] == 1000
     assert conn.execute("SELECT COUNT(*) FROM budget").fetchone()[0] == 1000
+
+
+def test_down_after_a_sigkilled_watcher_ends_the_escaped_grandchild(tmp_path):
+    import subprocess
+    import sys
+
+    from watchkit import TeamWatcher, fake_env, make_team
+
+    team = make_team(tmp_path, {"dev": ""})
+    pidfile = tmp_path / "pids"
+    w = TeamWatcher(team, "p:dev", [f"pidfile:{pidfile}", "ignore-term", "fork:setsid,ignore-term", "hang"])
+    try:
+        wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2, what="pids")
+        w.signal(signal.SIGKILL)
+        w.proc.wait(10)
+        runtime_pid = int(pidfile.read_text().split()[0])
+        wait_for(lambda: runtime_pid not in pids_alive(pidfile), what="runtime gone with its watcher")
+        assert len(pids_alive(pidfile)) == 1  # the grandchild escaped
+        done = subprocess.run([sys.executable, "-m", "supervisor", "down", "-C", str(team)], env=fake_env(team),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "p:dev: killed 1 leftover process" in done.stdout
+        assert pids_alive(pidfile) == []
+    finally:
+        w.close()
+        for pid in pids_alive(pidfile):
+            os.kill(pid, signal.SIGKILL)
