@@ -12,22 +12,27 @@ reset (or a cost figure) from the few lines that follow the hit (`lookahead` + `
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .figures import parse_count, parse_figure
 from .resets import parse_reset
 from .signatures import Action, Runtime, Signature
 
+log = logging.getLogger(__name__)
+
 MAX_LINE = 64 * 1024
-#: Regexes see at most this many characters at a time (overlapping windows on longer lines), which
-#: together with signatures.regex_hazard bounds the cost of any user regex on hostile output.
+#: Regexes see at most this many characters at a time (overlapping windows on longer lines), and
+#: each search gives up after MATCH_TIMEOUT seconds: no line a runtime prints can stall the relay.
 MATCH_WINDOW = 4096
+MATCH_TIMEOUT = 0.05
 _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
@@ -336,17 +341,22 @@ def _has_keyword(sig: Signature, low: str) -> bool:
     return not sig.keywords or any(k in low for k in sig.keywords)
 
 
-def _search(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
-    if len(text) <= MATCH_WINDOW:
-        return regex.search(text)
-    for start in range(0, len(text), _WINDOW_STEP):
-        m = regex.search(text[start:start + MATCH_WINDOW])
-        if m is not None:
-            return m
+def _search(pattern: Any, text: str) -> Any:
+    """First match in `text` (in windows when long), or None; a search that times out is a miss."""
+    try:
+        if len(text) <= MATCH_WINDOW:
+            return pattern.search(text, timeout=MATCH_TIMEOUT)
+        for start in range(0, len(text), _WINDOW_STEP):
+            m = pattern.search(text[start:start + MATCH_WINDOW], timeout=MATCH_TIMEOUT)
+            if m is not None:
+                return m
+    except TimeoutError:
+        log.warning("signature regex %r timed out on a %d-character line; skipped", pattern.pattern[:80],
+                    len(text))
     return None
 
 
-def _groups(m: re.Match[str]) -> dict[str, str | None]:
+def _groups(m: Any) -> dict[str, str | None]:
     groups: dict[str, str | None] = dict(m.groupdict())
     for i in range(1, (m.re.groups or 0) + 1):
         groups.setdefault(str(i), m.group(i))

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import regex as regex_engine
 import yaml
 
 try:  # the parser behind `re`; public as sre_parse before 3.11
@@ -58,13 +59,13 @@ class Signature:
 
     kind: str
     id: str
-    regex: re.Pattern[str]
+    regex: regex_engine.Pattern
     keywords: tuple[str, ...] = ()
     reset: str = "none"
     reset_group: str = "reset"
     tz: str | None = None
     lookahead: int = 0
-    follow: re.Pattern[str] | None = None
+    follow: regex_engine.Pattern | None = None
     model_group: str = "model"
     action: Action = Action.STOP
     resume_keys: str = "continue\r"
@@ -303,8 +304,8 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
                      follow=follow, source=str(path), **fields)
 
 
-def _rate_limit_fields(path: Path, where: str, raw: dict, regex: re.Pattern[str],
-                       follow: re.Pattern[str] | None) -> dict[str, Any]:
+def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pattern,
+                       follow: regex_engine.Pattern | None) -> dict[str, Any]:
     reset = raw.get("reset", "none")
     if reset not in RESET_KINDS:
         raise DescriptorError(path, f"{where}.reset", f"must be one of {', '.join(RESET_KINDS)}")
@@ -335,18 +336,24 @@ def _rate_limit_fields(path: Path, where: str, raw: dict, regex: re.Pattern[str]
             "model_group": model_group}
 
 
-def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECASE) -> re.Pattern[str]:
-    """Compile a signature regex, refusing ones whose cost can explode on a long line."""
+def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECASE) -> regex_engine.Pattern:
+    """Compile a signature regex, refusing ones whose cost can explode on a long line.
+
+    Signatures run on the `regex` engine (Python `re` syntax), whose searches take a timeout: the one
+    bound no static check can give (see scan.MATCH_TIMEOUT). The static check still refuses the
+    shapes known to explode, so a user learns at load time rather than from a log line.
+    """
     if not isinstance(pattern, str) or not pattern:
         raise DescriptorError(path, where, "must be a non-empty regex string")
     try:
-        regex = re.compile(pattern, flags)
-    except re.error as exc:
+        re.compile(pattern, flags)
+        compiled = regex_engine.compile(pattern, flags)
+    except (re.error, regex_engine.error) as exc:
         raise DescriptorError(path, where, f"regex does not compile: {exc}") from exc
     problem = regex_hazard(pattern, flags)
     if problem:
         raise DescriptorError(path, where, problem)
-    return regex
+    return compiled
 
 
 _REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}

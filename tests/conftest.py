@@ -21,7 +21,10 @@ import pytest
 
 TESTS = Path(__file__).parent
 FAKE_AGENT = TESTS / "fakes" / "fake_agent.py"
-UPSTREAM = Path("/work/shared/upstream-examples")
+# The real teamctl compose trees live in shared/ beside the repository (CI lays a copy there too).
+UPSTREAM = next((p for p in (TESTS.parent.parent / "shared" / "upstream-examples",
+                             Path("/work/shared/upstream-examples")) if p.is_dir()),
+                TESTS.parent.parent / "shared" / "upstream-examples")
 EXAMPLE_DIRS = {
     "hello-team": [],
     "startup-team": ["workspace"],
@@ -49,8 +52,7 @@ def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0
 @pytest.fixture(scope="session")
 def tmux_socket() -> Any:
     """A private tmux server for the whole test session ($TEAMCTL_TMUX_SOCKET); killed at the end."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+    assert shutil.which("tmux"), "tmux is needed for these tests (.ci/run installs it)"
     name = f"teamctl-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     old = os.environ.get("TEAMCTL_TMUX_SOCKET")
     os.environ["TEAMCTL_TMUX_SOCKET"] = name

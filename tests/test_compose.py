@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import UPSTREAM
 
 from supervisor.compose import (
     WAIT_HOOK,
@@ -20,7 +21,6 @@ from supervisor.compose import (
     load_team,
 )
 
-UPSTREAM = Path("/work/shared/upstream-examples")
 RUNTIMES = {"claude-code", "codex", "gemini"}
 EXAMPLE_DIRS = {
     "hello-team": [],
