@@ -302,3 +302,19 @@ def test_hook_chain_runs_send_before_and_run_after_the_wait(tmp_path):
     msgs = conn.execute("SELECT recipient, text FROM messages").fetchall()
     assert msgs == [("p:dev", "limit " + argv[0])]
     os.environ.get("X")
+
+
+def test_model_scoped_hit_pauses_only_the_group_members_on_that_model(root, watchers):
+    other = start(watchers, root, ["print:other-up", "hang"], "--model", "claude-sonnet-4-6",
+                  "--limit-group", "acct", agent="p:other")
+    same = start(watchers, root, ["print:same-up", "hang"], "--model", "gemini-2.5-pro",
+                 "--limit-group", "acct", agent="p:same")
+    for agent in ("p:other", "p:same"):
+        wait_for(lambda a=agent: (s := state(root, a)) and s["state"] == "running", what=f"{agent} running")
+    start(watchers, root, ["print:quota exceeded for gemini-2.5-pro", "print:Access resets at 11:59 PM", "hang"],
+          "--model", "gemini-2.5-pro", "--limit-group", "acct", "--tz", "UTC", agent="p:hit")
+    wait_for(lambda: (s := state(root, "p:same")) and s["state"] == "rate_limited", what="same-model agent paused")
+    hit = rows(root, "SELECT * FROM supervisor_limit_scope")[0]
+    assert state(root, "p:same")["until"] == pytest.approx(hit["until"], abs=1)
+    assert state(root, "p:other")["state"] == "running"  # another model of the same account goes on
+    assert other.proc.poll() is None and same.proc.poll() is None
