@@ -99,13 +99,15 @@ def _code(rng: random.Random) -> str:
 _MAKERS = ((_tui_frame, 4), (_spinner, 3), (_plain, 3), (_code, 2))
 
 
-def _wrap_event(rng: random.Random, text: str) -> str:
-    """An event line in one of the shapes real CLIs print it: plain, styled, or on a positioned TUI row."""
+def _wrap_event(rng: random.Random, text: str, kind: str) -> str:
+    """An event line in one of the shapes real CLIs print it: plain, styled (limits get a warning glyph),
+    or on a positioned TUI row. The text always starts its visual line (built-in signatures anchor on `^`)."""
     shape = rng.randrange(3)
     if shape == 0:
         return f"\n{text}\n"
     if shape == 1:
-        return f"\n\x1b[1;33m⚠ \x1b[0m\x1b[33m{text}\x1b[0m\n"
+        glyph = "⚠ " if kind == "limit" else ""
+        return f"\n\x1b[1;33m{glyph}\x1b[0m\x1b[33m{text}\x1b[0m\n"
     return f"\x1b[{rng.randrange(30, 50)};1H\x1b[2K\x1b[31m{text}\x1b[39m\n"
 
 
@@ -136,7 +138,7 @@ def generate(path: Path, size: int, *, seed: int = 7, limits: int = 100, costs: 
                     inp += rng.randrange(100, 5000)
                     out += rng.randrange(10, 900)
                     text = rng.choice(cost_templates).format(n=ev, secs=0, usd=usd, inp=inp, out=out)
-                data = _wrap_event(rng, text).encode()
+                data = _wrap_event(rng, text, kind).encode()
                 batch.append(data)
                 written += len(data)
                 placed[kind] += 1

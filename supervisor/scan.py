@@ -35,6 +35,10 @@ MATCH_WINDOW = 4096
 MATCH_TIMEOUT = 0.05
 _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
+#: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).
+PROBE_OVERLAP = 256
+#: Bytes of each earlier line kept for wrap joins.
+CONTEXT_BYTES = 4096
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
 RAW_MAX = 2000
 
@@ -113,22 +117,25 @@ class Scanner:
         self.clock = clock
         self.max_line = max_line
         self._buf = b""
+        self._buf_hot = False
         self._lineno = 1
-        self._context: deque[str] = deque(maxlen=JOIN_DEPTH)
+        self._context: deque[bytes] = deque(maxlen=JOIN_DEPTH)
+        self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
         self._answered: set[str] = set()
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
-        self._prefilter = keyword_prefilter(words) if words and all(s.keywords for s in sigs) else None
+        self._prefilter = Prefilter(words) if words and all(s.keywords for s in sigs) else None
 
     # -- public --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         """Scan `data`; a trailing partial line is kept for the next call."""
         events: list[Event] = []
-        buf = self._buf + data if self._buf else data
-        if self._prefilter is not None and not self._pending and not self._prefilter.search(self._probe(buf)):
-            self._skip(buf)
+        if self._prefilter is not None and not self._pending and not self._buf_hot \
+                and not self._prefilter.search(self._probe(data)):
+            self._skip(self._buf + data if self._buf else data)
             return events
+        buf = self._buf + data if self._buf else data
         pieces = buf.split(b"\n")
         rest = pieces.pop()
         for piece in pieces:
@@ -141,11 +148,17 @@ class Scanner:
             for part in done:
                 if part:
                     self._line(part, events)
-        self._buf = rest
-        while len(self._buf) > self.max_line:
-            head, self._buf = self._buf[: self.max_line], self._buf[self.max_line:]
+        while len(rest) > self.max_line:
+            head, rest = rest[: self.max_line], rest[self.max_line:]
             self._line(head, events)
+        self._set_partial(rest)
         return events
+
+    def _set_partial(self, rest: bytes) -> None:
+        """Keep the unfinished line; remember whether it already holds a keyword (then the fast path
+        is off until it ends), so the prefilter never rescans a long partial line on every read."""
+        self._buf = rest
+        self._buf_hot = bool(rest) and (self._prefilter is None or bool(self._prefilter.search(rest)))
 
     def has_pending(self) -> bool:
         """True while something waits for the runtime to go quiet: a partial line (a prompt or a
@@ -157,7 +170,8 @@ class Scanner:
         lines that did not come is emitted."""
         events: list[Event] = []
         if self._buf:
-            tail, self._buf = self._buf, b""
+            tail = self._buf
+            self._set_partial(b"")
             self._line(tail, events)
         for pending in self._pending:
             events.append(self._finish_pending(pending))
@@ -172,41 +186,56 @@ class Scanner:
         """A new runtime process: dialogs may be answered again, no context carries over."""
         self._answered.clear()
         self._context.clear()
+        self._join_left = 0
         self._pending.clear()
-        self._buf = b""
+        self._set_partial(b"")
 
     # -- lines ---------------------------------------------------------------------------------
-    def _probe(self, buf: bytes) -> bytes:
-        """What the prefilter looks at: the join context too, so a keyword or a message wrapped
-        across two reads is not skipped."""
-        if not self._context:
-            return buf
-        return "\n".join(t[-512:] for t in self._context).encode("utf-8", "replace") + b"\n" + buf
+    def _probe(self, data: bytes) -> bytes:
+        """What the prefilter looks at: the new bytes, the end of the partial line before them (a
+        keyword split across two reads) and the join context (a message wrapped across lines)."""
+        head = self._buf[-PROBE_OVERLAP:]
+        if self._context:
+            head = b"\n".join(r[-512:] for r in self._context) + b"\n" + head
+        return head + data if head else data
+
+    def _remember(self, raw: bytes) -> None:
+        """Keep a line for wrap joins, raw: it is only cleaned up if a later line needs it."""
+        self._context.append(raw[-CONTEXT_BYTES:])
+
+    def _context_texts(self) -> list[str]:
+        texts: list[str] = []
+        for raw in self._context:
+            texts.extend(t for t in strip_ansi(raw) if t)
+        return texts[-JOIN_DEPTH:]
 
     def _skip(self, buf: bytes) -> None:
         """Fast path for a chunk with no keyword: keep line numbers and the join context only."""
         self._lineno += buf.count(b"\n")
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
         if cut < 0:
-            self._buf = buf
-            if len(buf) > self.max_line:
-                self._buf = buf[-self.max_line:]
+            self._buf = buf[-self.max_line:] if len(buf) > self.max_line else buf
+            self._buf_hot = False
             return
         self._buf = buf[cut + 1:]
+        self._buf_hot = False
         end = cut
-        found: list[str] = []
+        found: list[bytes] = []
         while end > 0 and len(found) < JOIN_DEPTH:
             start = max(buf.rfind(b"\n", 0, end), buf.rfind(b"\r", 0, end)) + 1
             if end - start > 0:
-                for text in reversed(strip_ansi(buf[start:end][: self.max_line])):
-                    if text and len(found) < JOIN_DEPTH:
-                        found.append(text)
+                found.append(buf[max(start, end - CONTEXT_BYTES):end])
             end = start - 1
-        for text in reversed(found):
-            self._context.append(text)
+        for raw in reversed(found):
+            self._context.append(raw)
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
-        for text in strip_ansi(raw[: self.max_line]):
+        raw = raw[: self.max_line]
+        if self._prefilter is not None and not self._pending and self._join_left <= 0 \
+                and not self._prefilter.search(raw):
+            self._remember(raw)  # the common case: no keyword, nothing waiting on this line
+            return
+        for text in strip_ansi(raw):
             if text:
                 self._text(text, events)
 
@@ -214,10 +243,18 @@ class Scanner:
         line = self._lineno
         self._advance_pending(text, events)
         low = text.lower()
+        if self._prefilter is not None and not self._prefilter.in_text(low):
+            if self._join_left <= 0:
+                self._remember(text.encode())
+                return
+            self._join_left -= 1
+        else:
+            self._join_left = JOIN_DEPTH
         hit = self._rate_limit(text, low, line, events)
         if not hit:
-            for depth in range(1, len(self._context) + 1):
-                joined = " ".join(list(self._context)[-depth:] + [text])
+            context = self._context_texts()
+            for depth in range(1, len(context) + 1):
+                joined = " ".join(context[-depth:] + [text])
                 if self._rate_limit(joined, joined.lower(), line, events):
                     hit = True
                     break
@@ -225,8 +262,9 @@ class Scanner:
         self._dialogs(text, low, line, events)
         if hit:
             self._context.clear()
+            self._join_left = 0
         else:
-            self._context.append(text)
+            self._remember(text.encode())
 
     def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
         candidates = [s for s in self.runtime.rate_limits if _has_keyword(s, low)]
@@ -327,14 +365,43 @@ class Scanner:
                      cached_tokens=cached, total=sig.total, model=groups.get("model") or None)
 
 
-#: Between the words of a keyword the raw bytes may hold spaces, a wrap, or styling escapes.
-_GAP = rb"(?:[\s]|\x1b\[[0-9;?]*[A-Za-z])+"
+#: Words too common in agent output to stand for a keyword in the prefilter.
+_COMMON_WORDS = frozenset("a an and api at error for hit in is limit more of on or stop the this to total with you "
+                          "your".split())
 
 
-def keyword_prefilter(words: list[str]) -> re.Pattern[bytes]:
-    """One bytes regex that finds any keyword in raw terminal output."""
-    parts = [_GAP.join(re.escape(w.encode()) for w in word.split()) for word in words]
-    return re.compile(b"|".join(parts), re.IGNORECASE)
+class Prefilter:
+    """A fast necessary condition for "some signature may match here", on raw bytes.
+
+    Each keyword is represented by one needle, its longest uncommon word (the whole keyword when all
+    its words are common), so a keyword wrapped across lines or with styling between its words still
+    trips it; needles contained in other needles are dropped. `bytes.lower` and `in` run at memory
+    speed, which a regex alternation of many literals does not (measured: ~5x slower).
+    """
+
+    def __init__(self, keywords: list[str]) -> None:
+        needles = set()
+        for keyword in keywords:
+            words = [w for w in keyword.split() if w not in _COMMON_WORDS]
+            needles.add(max(words, key=len) if words else keyword)
+        self.needles = tuple(sorted(n.encode() for n in needles
+                                    if not any(o != n and o in n for o in needles)))
+
+        self.text_needles = tuple(n.decode() for n in self.needles)
+
+    def search(self, data: bytes) -> bool:
+        low = data.lower()
+        for needle in self.needles:  # a plain loop: any() with a generator costs twice as much here
+            if needle in low:
+                return True
+        return False
+
+    def in_text(self, low: str) -> bool:
+        """The same test on one lower-cased line of text (ANSI already removed)."""
+        for needle in self.text_needles:
+            if needle in low:
+                return True
+        return False
 
 
 def _has_keyword(sig: Signature, low: str) -> bool:

@@ -116,8 +116,6 @@ def test_huge_line_without_newline_keeps_memory_bounded_and_the_relay_going(root
         "import time; time.sleep(3600)\n")
     import sys
 
-    w = Watcher(root, [], "--fallback-wait", "3600", env=fake_env(root))
-    w.close()
     argv = [sys.executable, "-m", "supervisor", "rl-watch", "solo:dev", "--runtime", "fake", "--root", str(root),
             "--fallback-wait", "3600", "--", sys.executable, str(blob)]
     import subprocess
