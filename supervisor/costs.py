@@ -27,6 +27,7 @@ class Spend:
     input_tok: int
     output_tok: int
     priced: bool = True
+    cached_tok: int = 0
 
 
 @dataclass
@@ -34,6 +35,7 @@ class _Totals:
     usd: float = 0.0
     input_tok: int = 0
     output_tok: int = 0
+    cached_tok: int = 0
 
 
 class CostLedger:
@@ -51,6 +53,9 @@ class CostLedger:
         usd = event.usd
         inp = event.input_tokens
         out = event.output_tokens
+        cached = event.cached_tokens or 0
+        if inp is not None and cached and not event.cached_in_input:
+            inp += cached  # the budget counts all input; cache reads are priced apart
         for name, value in (("usd", usd), ("input", inp), ("output", out)):
             if value is not None and (value < 0 or value != value or value == float("inf")):
                 log.warning("cost line refused (%s=%r): %r", name, value, event.raw[:200])
@@ -62,16 +67,18 @@ class CostLedger:
             d_out = max((out or 0) - seen.output_tok, 0) if out is not None else 0
             if usd is not None:
                 seen.usd = max(seen.usd, usd)
+            d_cached = max(cached - seen.cached_tok, 0)
+            seen.cached_tok = max(seen.cached_tok, cached)
             if inp is not None:
                 seen.input_tok = max(seen.input_tok, inp)
             if out is not None:
                 seen.output_tok = max(seen.output_tok, out)
             if d_usd <= 0 and d_in <= 0 and d_out <= 0:
                 return None
-            return self._believable(Spend(round(d_usd, 10), d_in, d_out, usd is not None), event)
+            return self._believable(Spend(round(d_usd, 10), d_in, d_out, usd is not None, d_cached), event)
         if not (usd or inp or out):
             return None
-        return self._believable(Spend(usd or 0.0, inp or 0, out or 0, usd is not None), event)
+        return self._believable(Spend(usd or 0.0, inp or 0, out or 0, usd is not None, cached), event)
 
     def _believable(self, spend: Spend, event: Event) -> Spend | None:
         """The increase one line adds is capped (by default $1000, 100M tokens); a running total may

@@ -78,6 +78,7 @@ class Event:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_tokens: int | None = None
+    cached_in_input: bool = True
     total: bool = False
     send: str = ""
 
@@ -362,7 +363,8 @@ class Scanner:
         if usd is None and inp is None and out is None:
             return None
         return Event(EventKind.COST, line, raw, sig.id, usd=usd, input_tokens=inp, output_tokens=out,
-                     cached_tokens=cached, total=sig.total, model=groups.get("model") or None)
+                     cached_tokens=cached, cached_in_input=sig.cached_in_input, total=sig.total,
+                     model=groups.get("model") or None)
 
 
 #: Words too common in agent output to stand for a keyword in the prefilter.

@@ -70,6 +70,7 @@ class Signature:
     action: Action = Action.STOP
     resume_keys: str = "continue\r"
     total: bool = False
+    cached_in_input: bool = True
     send: str = ""
     once: bool = True
     source: str = ""
@@ -107,7 +108,7 @@ _LAUNCH_KEYS = {"binary", "args", "resume_args", "env", "options", "permission"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
-    "cost": _COMMON | {"total"},
+    "cost": _COMMON | {"total", "cached_in_input"},
     "dialog": _COMMON | {"send", "once"},
     "ignore": {"match", "keywords", "case_sensitive", "id"},
 }
@@ -290,6 +291,7 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
         fields.update(_rate_limit_fields(path, where, raw, regex, follow))
     elif table_kind == "cost":
         fields["total"] = _bool(path, f"{where}.total", raw.get("total", False))
+        fields["cached_in_input"] = _bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
         groups = set(regex.groupindex) | set(follow.groupindex if follow else ())
         if not groups & {"usd", "input", "output"}:
             raise DescriptorError(path, f"{where}.match",

@@ -455,7 +455,7 @@ class AgentWatch:
             model = event.model or self.s.model
             price = find_price(self.s.prices, model)
             if price is not None:
-                usd = tokens_to_usd(price, spend.input_tok, spend.output_tok, event.cached_tokens or 0)
+                usd = tokens_to_usd(price, spend.input_tok, spend.output_tok, spend.cached_tok)
                 log.info("cost priced from the price table (%s): $%.6f", model, usd)
             elif (model or "") not in self._unpriced:
                 self._unpriced.add(model or "")

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from watchkit import fake_env, make_team
 
 from supervisor.scan import Scanner
 from supervisor.signatures import load_descriptor
-from watchkit import fake_env, make_team
 
 pytestmark = pytest.mark.usefixtures("tmux_socket")
 
