@@ -163,10 +163,10 @@ RUNTIME_TOML = textwrap.dedent('''\
 RUNTIMES = {"claude-code": "claude", "codex": "codex", "gemini": "gemini"}
 
 
-def copy_example(name: str, dest: Path, runtimes: bool = True) -> Path:
-    """Copy an upstream example, create its workspace dirs; with `runtimes`, add test descriptors."""
-    if not UPSTREAM.is_dir():
-        pytest.skip("upstream examples not present")
+def copy_example(name: str, dest: Path, runtimes: bool = False) -> Path:
+    """Copy an upstream example and create its workspace dirs. The built-in descriptors run it (the
+    fake CLIs print the real lines); with `runtimes`, simpler test descriptors override them."""
+    assert UPSTREAM.is_dir(), f"upstream examples not found at {UPSTREAM}"
     root = dest / name
     shutil.copytree(UPSTREAM / name, root)
     for d in EXAMPLE_DIRS[name]:

@@ -342,8 +342,10 @@ def test_process_backend_when_tmux_is_missing(hello: Team, monkeypatch: pytest.M
 
 
 def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
-    hello.fake.steps("hello:manager", "1@print:Claude usage limit reached, resets in 30s", "print:working",
-                     "hang")
+    # Claude Code's stream-json limit event (generic signature, action stop), resetting in 30 s.
+    event = ('{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":%d,'
+             '"rateLimitType":"five_hour"}}' % (time.time() + 30))
+    hello.fake.steps("hello:manager", f"1@print:{event}", "print:working", "hang")
     assert hello.run("up", "--backend", "process")[0] == 0
     wait_for(lambda: hello.states().get("hello:manager") and hello.states()["hello:manager"].state
              == "rate_limited", what="manager rate-limited")
@@ -353,7 +355,7 @@ def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
     wait_for(lambda: hello.states()["hello:dev"].state == "rate_limited", what="dev paused by its group")
 
     code, out = hello.run("rate-limits")
-    assert code == 0 and "hello:manager" in out and "usage limit reached" in out and " no " in out
+    assert code == 0 and "hello:manager" in out and "rate_limit_event" in out and " no " in out
     code, out = hello.run("rate-limits", "--agent", "dev")
     assert "no rate-limit hits" in out
     code, out = hello.run("rate-limits", "--since", "1d", "--json")
@@ -377,7 +379,7 @@ def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
 
 
 def test_status_cost_today(hello: Team) -> None:
-    hello.fake.steps("hello:dev", "print:session cost: $0.25", "hang")
+    hello.fake.steps("hello:dev", "print:Total cost:            $0.25", "hang")  # Claude Code's /cost
     assert hello.run("up", "dev", "--backend", "process")[0] == 0
     wait_for(lambda: hello.status()["hello:dev"]["cost_today_usd"] >= 0.25, what="cost recorded")
     code, out = hello.run("status")
@@ -438,10 +440,11 @@ def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
 def test_down_and_status_work_when_runtime_files_break(hello: Team) -> None:
     assert hello.run("up", "dev", "--backend", "process")[0] == 0
     hello.remember()
-    for f in (hello.root / ".team" / "runtimes").iterdir():
-        f.unlink()
+    broken = hello.root / ".team" / "runtimes" / "claude-code.toml"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text("[launch\nbinary = 'claude'\n")  # a team override with a TOML error
     code, out = hello.run("up", "dev")
-    assert code == 2 and "unknown runtime" in out
+    assert code == 2 and "claude-code.toml" in out and "TOML" in out
     assert hello.status()["hello:dev"]["state"] in ("running", "starting")
     code, out = hello.run("down")
     assert code == 0 and "hello:dev: stopped" in out
