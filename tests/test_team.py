@@ -343,8 +343,9 @@ def test_process_backend_when_tmux_is_missing(hello: Team, monkeypatch: pytest.M
 
 def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
     # Claude Code's stream-json limit event (generic signature, action stop), resetting in 30 s.
-    event = ('{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":%d,'
-             '"rateLimitType":"five_hour"}}' % (time.time() + 30))
+    resets = int(time.time() + 30)
+    event = ('{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":' + str(resets)
+             + ',"rateLimitType":"five_hour"}}')
     hello.fake.steps("hello:manager", f"1@print:{event}", "print:working", "hang")
     assert hello.run("up", "--backend", "process")[0] == 0
     wait_for(lambda: hello.states().get("hello:manager") and hello.states()["hello:manager"].state
