@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import subprocess
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -104,6 +103,8 @@ class HookRunner:
             if hook.text:
                 body["text"] = substitute(hook.text, values)
             data = json.dumps(body, default=str).encode()
+            import urllib.request  # only webhooks need it: kept out of every watcher's memory
+
             method = getattr(hook, "method", "POST") or "POST"
             req = urllib.request.Request(url, data=None if method == "GET" else data, method=method,
                                          headers={"Content-Type": "application/json"})

@@ -158,24 +158,11 @@ class AgentWatch:
                 self.change_state(AgentState.STOPPED, detail=f"signal {outcome.stop_signal}")
                 return 128 + outcome.stop_signal
             self.last_exit = outcome.code
-            if outcome.budget_until is not None:
-                if self._wait_budget(outcome.budget_until) is WaitEnd.STOP:
+            paused = self._pause_for(outcome)
+            if paused is not None:
+                if paused is WaitEnd.STOP:
                     return self._stopped()
-                resume_session = True
-                self.restarts += 1
-                continue
-            if outcome.group_deadline is not None:
-                end = self._wait(AgentState.RATE_LIMITED, outcome.group_deadline, "rate-limited (group)")
-                if end is WaitEnd.STOP:
-                    return self._stopped()
-                resume_session = True
-                self.restarts += 1
-                continue
-            if outcome.hit is not None:
-                end = self._wait_out_hit(outcome.hit)
-                if end is WaitEnd.STOP:
-                    return self._stopped()
-                resume_session = True
+                resume_session = True  # stopped for a limit or a cap: the session goes on
                 self.restarts += 1
                 continue
             uptime = self.clock.mono() - self._spawn_mono
@@ -198,6 +185,16 @@ class AgentWatch:
                 if end is WaitEnd.STOP:
                     return self._stopped()
             resume_session = False
+
+    def _pause_for(self, outcome: _Outcome) -> WaitEnd | None:
+        """The wait a session ended for (its own hit, its group's, a budget cap), or None."""
+        if outcome.budget_until is not None:
+            return self._wait_budget(outcome.budget_until)
+        if outcome.group_deadline is not None:
+            return self._wait(AgentState.RATE_LIMITED, outcome.group_deadline, "rate-limited (group)")
+        if outcome.hit is not None:
+            return self._wait_out_hit(outcome.hit)
+        return None
 
     def _stopped(self) -> int:
         sig = self._stop_signal or signal.SIGTERM
@@ -525,7 +522,8 @@ class AgentWatch:
                 line = countdown_line(label, deadline, remaining, self.s.tz)
                 ptyio.write_all(self.stdout_fd, f"\r\x1b[2K[teamctl] {line}".encode())
 
-        result = wait_until(deadline, self.clock, self._pause, tick)
+        # A detached watcher has no countdown to draw: it re-reads the wall clock every 5 s instead of 1 s.
+        result = wait_until(deadline, self.clock, self._pause, tick, step=1.0 if self.interactive else 5.0)
         if self.interactive:
             ptyio.write_all(self.stdout_fd, b"\r\x1b[2K")
         if result.end is WaitEnd.WAKE:
