@@ -3,6 +3,7 @@ exit codes (0 ok, 1 a runtime or operation failed, 2 bad usage or configuration)
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -16,25 +17,46 @@ class UsageProblem(Exception):
     """Bad input from the user: printed as is, exit status 2."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Each command's module and attribute: a command's module is imported only when it runs, so
+#: `rl-watch` (one per agent, long-lived) carries no team, budget or signatures-tool code.
+_COMMANDS = {
+    "rl-watch": ("cmd_watch", "rl_watch"),
+    "up": ("cmd_team", "up"),
+    "down": ("cmd_team", "down"),
+    "status": ("cmd_team", "status"),
+    "ps": ("cmd_team", "ps"),
+    "logs": ("cmd_team", "logs"),
+    "restart": ("cmd_team", "restart"),
+    "wake": ("cmd_team", "wake"),
+    "attach": ("cmd_team", "attach"),
+    "rate-limits": ("cmd_team", "rate_limits"),
+    "budget": ("cmd_budget", "budget"),
+    "validate": ("cmd_team", "validate"),
+    "signatures": ("cmd_signatures", "signatures"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        module, attr = _COMMANDS[name]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="teamctl")
 def cli() -> None:
     """Supervise a team of AI coding-agent CLIs: keep them alive, within budget, past their limits."""
 
 
-def _register() -> None:
-    from . import cmd_budget, cmd_signatures, cmd_team, cmd_watch
-
-    cli.add_command(cmd_watch.rl_watch)
-    cli.add_command(cmd_budget.budget)
-    cli.add_command(cmd_signatures.signatures)
-    for command in cmd_team.COMMANDS:
-        cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit status instead of raising it."""
-    _register()
     try:
         result = cli.main(args=argv, prog_name="teamctl", standalone_mode=False)
     except click.exceptions.Abort:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from watchkit import FAKES, TeamWatcher, make_team, rows, state, wait_for
 
 from supervisor.budget import Caps, check_caps, load_prices, next_midnight, tokens_to_usd
-from supervisor.cli import _register, cli
+from supervisor.cli import cli
 from supervisor.cmd_watch import load_compose, settings_for_agent
 from supervisor.store import Store
 from supervisor.watch import AgentWatch
@@ -126,7 +126,6 @@ def test_budget_command_shows_spend_limits_and_share(tmp_path):
         store.record_budget("p", "p:a", "claude-code", 0.2, 1000, 200, now)
         store.record_budget("p", "p:b", "claude-code", 0.05, 48213, 12300, now)
         store.record_budget("p", "p:a", "claude-code", 1.0, 10, 10, now - 3 * 86400)
-    _register()
     result = CliRunner().invoke(cli, ["budget", "-C", str(team_dir), "--since", "today"])
     assert result.exit_code == 0, result.output
     assert "0.2500" in result.output and "50%" in result.output and "$0.50" in result.output
