@@ -574,6 +574,11 @@ def main() -> int:
     chosen = args.only.split(",") if args.only else list(parts)
     failed = 0
     t_all = time.perf_counter()
+    # A normal install compiles the package to byte-code; some machines set PYTHONDONTWRITEBYTECODE,
+    # which would make every watcher compile its modules again at start. Compile once, as pip would.
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "supervisor"), quiet=1)
     old_term = signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="teamctl-bench-") as tmp:
         try:
