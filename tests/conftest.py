@@ -10,14 +10,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from watchkit import make_root, wait_for  # noqa: F401 (wait_for: re-exported for the team tests)
 
 TESTS = Path(__file__).parent
 FAKE_AGENT = TESTS / "fakes" / "fake_agent.py"
@@ -33,16 +32,19 @@ EXAMPLE_DIRS = {
 FAKE_BINARIES = ("claude", "codex", "gemini")
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
-    """Poll `pred` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
-        time.sleep(interval)
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A team root (no compose tree) with the fake runtime's descriptor in runtimes/."""
+    return make_root(tmp_path)
+
+
+@pytest.fixture
+def watchers() -> Any:
+    """Watchers (or anything with close()) a test started; each is ended, by pid, afterwards."""
+    started: list[Any] = []
+    yield started
+    for w in started:
+        w.close()
 
 
 # --------------------------------------------------------------------------------------------------

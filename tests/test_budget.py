@@ -24,21 +24,13 @@ BUDGET = ("budget:\n  daily_usd_limit: 100\n  per_project_usd_limit: 0.5\n  warn
           "    - {name: warned, action: send, to: 'p:a', text: 'warn {project} {usd}'}\n")
 
 
-@pytest.fixture
-def procs():
-    started: list[TeamWatcher] = []
-    yield started
-    for w in started:
-        w.close()
-
-
-def test_cap_pauses_every_agent_of_the_project_and_survives_a_watcher_restart(tmp_path, procs):
+def test_cap_pauses_every_agent_of_the_project_and_survives_a_watcher_restart(tmp_path, watchers):
     team = make_team(tmp_path, {"a": "", "b": ""}, BUDGET)
     b = TeamWatcher(team, "p:b", ["print:b-working", "hang"])
-    procs.append(b)
+    watchers.append(b)
     wait_for(lambda: (s := state(team, "p:b")) and s["state"] == "running", what="b running")
     a = TeamWatcher(team, "p:a", [COST.format(usd="0.30"), "sleep:0.3", COST.format(usd="0.60"), "hang"])
-    procs.append(a)
+    watchers.append(a)
     wait_for(lambda: (s := state(team, "p:a")) and s["state"] == "paused_budget", what="a paused")
     wait_for(lambda: (s := state(team, "p:b")) and s["state"] == "paused_budget", what="b paused too")
     midnight = next_midnight(datetime.now().timestamp(), ZoneInfo("Europe/Berlin"))
@@ -53,7 +45,7 @@ def test_cap_pauses_every_agent_of_the_project_and_survives_a_watcher_restart(tm
     assert a.wait(15) == 143
     runs_before = (team / "runs-p-a").read_text()
     again = TeamWatcher(team, "p:a", ["print:should-not-run", "hang"])
-    procs.append(again)
+    watchers.append(again)
     wait_for(lambda: (s := state(team, "p:a")) and s["state"] == "paused_budget" and s["watcher_pid"] == again.proc.pid,
              what="restarted watcher paused")
     assert (team / "runs-p-a").read_text() == runs_before

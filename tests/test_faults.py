@@ -7,32 +7,12 @@ import signal
 import sqlite3
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
-from watchkit import Watcher, fake_env, make_root, pids_alive, rows, state, wait_for
+from watchkit import fake_env, pids_alive, rows, start, state, wait_for
 
 from supervisor import procs
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return make_root(tmp_path)
-
-
-@pytest.fixture
-def watchers():
-    started: list[Watcher] = []
-    yield started
-    for w in started:
-        w.close()
-
-
-def start(watchers: list[Watcher], root: Path, steps: list[str], *options: str, **kw) -> Watcher:
-    w = Watcher(root, steps, *options, **kw)
-    watchers.append(w)
-    return w
 
 
 def test_sigkilled_watcher_takes_its_runtime_along_and_escaped_grandchildren_are_findable(root, watchers):

@@ -6,32 +6,12 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pytest
-from watchkit import FAKES, Watcher, fake_env, make_root, pids_alive, rows, runs, state, wait_for
+from watchkit import FAKES, fake_env, pids_alive, rows, runs, start, state, wait_for
 
 LIMIT_IN_2S = r"1@print:usage limit reached \u00b7 resets in 2s"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return make_root(tmp_path)
-
-
-@pytest.fixture
-def watchers():
-    started: list[Watcher] = []
-    yield started
-    for w in started:
-        w.close()
-
-
-def start(watchers: list[Watcher], root: Path, steps: list[str], *options: str, **kw) -> Watcher:
-    w = Watcher(root, steps, *options, **kw)
-    watchers.append(w)
-    return w
 
 
 def test_limit_hit_records_row_waits_and_respawns_with_resume_flag(root, watchers):

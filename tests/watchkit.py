@@ -90,6 +90,13 @@ class Watcher:
         self.out.close()
 
 
+def start(watchers: list, root: Path, steps: list[str], *options: str, **kw: Any) -> Watcher:
+    """Start a watcher that the `watchers` fixture ends after the test."""
+    w = Watcher(root, steps, *options, **kw)
+    watchers.append(w)
+    return w
+
+
 def db(root: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(root / "state" / "mailbox.db", timeout=10)
     conn.row_factory = sqlite3.Row
