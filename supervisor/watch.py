@@ -106,6 +106,7 @@ class AgentWatch:
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
         self.interactive = ptyio.is_tty(stdin_fd)
+        self._keys_open = self.interactive  # False once our terminal reports end of input
         ensure_private_dir(settings.state_dir)
         self.store = Store(settings.mailbox, settings.state_dir / "spool", settings.log_name)
         self.output_log = RotatingLog(settings.state_dir / "logs" / f"{settings.log_name}.log",
@@ -242,7 +243,7 @@ class AgentWatch:
         last_record = -1e18
         next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS
         while True:
-            watch = [fd, self._wake_r] + ([self.stdin_fd] if self.interactive else [])
+            watch = [fd, self._wake_r] + ([self.stdin_fd] if self._keys_open else [])
             timeout = GROUP_POLL_SECONDS
             if self.scanner.has_pending():
                 timeout = 0.3
@@ -262,9 +263,11 @@ class AgentWatch:
                     ptyio.write_all(self.stdout_fd, data)
                     self.output_log.write(data)
                     events = self.scanner.feed(data)
-            if self.stdin_fd in ready and self.interactive:
+            if self.stdin_fd in ready and self._keys_open:
                 keys = ptyio.read_chunk(self.stdin_fd)
-                if keys:
+                if keys is None:
+                    self._keys_open = False  # a closed terminal must not make select spin
+                elif keys:
                     ptyio.write_all(fd, keys)
             if self._wake_r in ready:
                 self._drain_wake()
@@ -532,7 +535,7 @@ class AgentWatch:
         return result.end
 
     def _pause(self, seconds: float) -> WaitEnd | None:
-        watch = [self._wake_r] + ([self.stdin_fd] if self.interactive else [])
+        watch = [self._wake_r] + ([self.stdin_fd] if self._keys_open else [])
         try:
             ready, _, _ = select.select(watch, [], [], seconds)
         except InterruptedError:
@@ -540,8 +543,10 @@ class AgentWatch:
         if self._wake_r in ready:
             self._drain_wake()
         if self.stdin_fd in ready:
-            keys = ptyio.read_chunk(self.stdin_fd) or b""
-            if b"\x03" in keys:
+            keys = ptyio.read_chunk(self.stdin_fd)
+            if keys is None:
+                self._keys_open = False
+            elif b"\x03" in keys:  # Ctrl-C while waiting (raw mode: no SIGINT from the terminal)
                 self._stop_signal = signal.SIGINT
         if self._stop_signal is not None:
             return WaitEnd.STOP

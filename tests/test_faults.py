@@ -194,11 +194,26 @@ def test_down_after_a_sigkilled_watcher_ends_the_escaped_grandchild(tmp_path):
         runtime_pid = int(pidfile.read_text().split()[0])
         wait_for(lambda: runtime_pid not in pids_alive(pidfile), what="runtime gone with its watcher")
         assert len(pids_alive(pidfile)) == 1  # the grandchild escaped
-        done = subprocess.run([sys.executable, "-m", "supervisor", "down", "-C", str(team)], env=fake_env(team),
-                              capture_output=True, text=True, timeout=60)
+
+        def teamctl(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "supervisor", *args, "-C", str(team)],
+                                  env=fake_env(team), capture_output=True, text=True, timeout=60)
+
+        import json
+
+        status = {a["id"]: a for a in json.loads(teamctl("status", "--json").stdout)}
+        assert status["p:dev"]["state"] == "stale"
+        done = teamctl("down")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "p:dev: killed 1 leftover process" in done.stdout
         assert pids_alive(pidfile) == []
+        # `up` brings the agent back: its watcher runs again (the fake CLI, given no steps, exits at
+        # once, so it may be seen running, starting or backing off).
+        up = teamctl("up", "--backend", "process")
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: json.loads(teamctl("status", "--json").stdout)[0]["state"] in
+                 ("running", "backing_off", "starting"), what="agent back")
+        assert teamctl("down").returncode == 0
     finally:
         w.close()
         for pid in pids_alive(pidfile):

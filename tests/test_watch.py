@@ -298,3 +298,21 @@ def test_model_scoped_hit_pauses_only_the_group_members_on_that_model(root, watc
     assert state(root, "p:same")["until"] == pytest.approx(hit["until"], abs=1)
     assert state(root, "p:other")["state"] == "running"  # another model of the same account goes on
     assert other.proc.poll() is None and same.proc.poll() is None
+
+
+def test_ctrl_c_during_an_attached_wait_stops_cleanly_and_restores_the_terminal(root):
+    script = (f"stty -g; {sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} "
+              f"--fallback-wait 3600 -- fake_agent.py 'print:usage limit reached' hang; echo rc=$?; stty -g")
+    child = pexpect.spawn("/bin/sh", ["-c", script], env=fake_env(root), dimensions=(30, 100), timeout=20)
+    try:
+        child.expect(r"([0-9a-f:]{40,})\r\n")
+        before = child.match.group(1)
+        child.expect(r"rate-limited: resuming at .* \(in 1h0?0m")  # the live countdown
+        child.send("\x03")
+        child.expect(r"rc=130")
+        child.expect(r"([0-9a-f:]{40,})\r\n")
+        after = child.match.group(1)
+    finally:
+        child.close(force=True)
+    assert before == after
+    assert state(root)["state"] == "stopped"
