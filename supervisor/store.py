@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
 #: While the mailbox is failing, a replay is tried at most this often, so the relay is not held up.
 REPLAY_INTERVAL = 2.0
+#: Events kept in memory when not even the spool file can be written (a full disk).
+MEMORY_EVENTS = 10_000
 
 #: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
 SHARED_SCHEMA = """
@@ -287,6 +289,8 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._failing = False
         self._next_replay = 0.0
+        self._memory: list[tuple[str, list[Any]]] = []
+        self._dropped = 0
 
     # -- connection ----------------------------------------------------------------------------
     def conn(self) -> sqlite3.Connection:
@@ -334,7 +338,7 @@ class Store:
                                      restarts, last_exit, limit_group, model, now or time.time()])
 
     def _write(self, kind: str, params: list[Any]) -> bool:
-        if self._failing or self.spool.exists():
+        if self._failing or self._memory or self.spool.exists():
             self._spool(kind, params)
             if self._failing and time.monotonic() < self._next_replay:
                 return False
@@ -368,18 +372,35 @@ class Store:
         self.close()
 
     def _spool(self, kind: str, params: list[Any]) -> None:
-        self.spool.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.spool, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps([kind, params]) + "\n")
+        """Append to the spool file; if even that fails (a full disk), keep the event in memory."""
+        if not self._memory:
+            try:
+                self.spool.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.spool, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps([kind, params]) + "\n")
+                return
+            except OSError as exc:
+                log.warning("spool %s not writable either (%s); keeping up to %d events in memory", self.spool,
+                            exc, MEMORY_EVENTS)
+        if len(self._memory) < MEMORY_EVENTS:
+            self._memory.append((kind, params))
+        else:
+            self._dropped += 1
+            if self._dropped in (1, 1000, 100000):
+                log.error("%d events dropped: mailbox, spool and memory buffer all full", self._dropped)
+
+    def has_backlog(self) -> bool:
+        """Events waiting for the mailbox (in the spool file or in memory)."""
+        return bool(self._memory) or self.spool.exists()
 
     def replay_spool(self) -> bool:
         """Write spooled events in order; True when the spool is empty afterwards."""
-        if not self.spool.exists():
+        if not self.spool.exists() and not self._memory:
             self._failing = False
             return True
         try:
-            lines = self.spool.read_text(encoding="utf-8").splitlines()
+            lines = self.spool.read_text(encoding="utf-8").splitlines() if self.spool.exists() else []
         except OSError:
             return False
         writes = []
@@ -390,12 +411,14 @@ class Store:
                 continue  # a torn last line from a crash mid-append; nothing to replay
             if kind in _WRITES:
                 writes.append((kind, params))
+        writes += self._memory  # later than everything in the file: the file stopped taking events first
         try:
             self._execute(writes)
         except sqlite3.Error as exc:
             self._enter_failing(exc)
             return False
         self.spool.unlink(missing_ok=True)
+        self._memory.clear()
         if self._failing:
             log.warning("mailbox %s writable again; wrote %d spooled events", self.path, len(writes))
         self._failing = False

@@ -326,7 +326,7 @@ class AgentWatch:
                 session_hit, resume_deadline = None, None
             self._flags.discard("wake")
             periodic = self.clock.mono() >= next_group_poll
-            if periodic and self.store.spool.exists():
+            if periodic and self.store.has_backlog():
                 self.store.replay_spool()
             group_check = "group" in self._flags or periodic
             if group_check and session_hit is None:
@@ -615,7 +615,8 @@ class AgentWatch:
             self._stop_signal = signum
             _poke(self._wake_w)
 
-        handlers = {signal.SIGUSR1: flag("wake"), signal.SIGUSR2: flag("group"), signal.SIGWINCH: flag("winch"),
+        handlers = {signal.SIGXFSZ: signal.SIG_IGN,  # a file-size limit must fail a write, not kill us
+                    signal.SIGUSR1: flag("wake"), signal.SIGUSR2: flag("group"), signal.SIGWINCH: flag("winch"),
                     signal.SIGCHLD: flag("child"), signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGHUP: stop}
         return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
 

@@ -147,3 +147,34 @@ def test_cap_check_counts_the_day_in_the_budget_zone(tmp_path):
         check = check_caps(store, caps, "p", late)
         assert check.capped and check.until == datetime(2026, 11, 28, 0, 0, tzinfo=tz).timestamp()
         assert timedelta(seconds=check.until - late) == timedelta(minutes=30)
+
+
+def test_real_cost_lines_become_exact_budget_rows_across_a_respawn(root, watchers):
+    from watchkit import rows, start
+
+    # Claude Code's /cost report (a running session total) printed three times, a crash, a new session.
+    total = "print:Total cost:            ${}"
+    steps = [f"1@{total.format('0.10')}", f"1@{total.format('0.10')}", f"1@{total.format('0.25')}", "1@exit:1",
+             f"2@{total.format('0.05')}", "2@exit:0"]
+    w = start(watchers, root, steps, "--restart", "on-failure", "--backoff-initial", "0.05", "--runtime",
+              "claude-code", agent="p:claude")
+    assert w.wait(30) == 0
+    got = [(r["agent_id"], r["runtime"], round(r["usd"], 6)) for r in rows(root, "SELECT * FROM budget ORDER BY id")]
+    assert got == [("p:claude", "claude-code", 0.10), ("p:claude", "claude-code", 0.15),
+                   ("p:claude", "claude-code", 0.05)]
+
+
+def test_tokens_without_a_price_are_priced_from_the_table(root, watchers):
+    from watchkit import rows, start
+
+    # Codex prints tokens but no dollars; gpt-5-codex is in patterns/prices.toml ($1.25 in, $10 out,
+    # $0.125 cache read per million). Its `input=` excludes the cache reads it prints apart.
+    line = "print:Token usage: total=1,532 input=1,200 (+ 8,000 cached) output=332"
+    w = start(watchers, root, [line, "exit:0"], "--restart", "never", "--runtime", "codex", "--model",
+              "gpt-5-codex", agent="p:codex")
+    assert w.wait(30) == 0
+    (row,) = rows(root, "SELECT * FROM budget")
+    assert (row["input_tok"], row["output_tok"]) == (9200, 332)
+    assert row["usd"] == pytest.approx((1200 * 1.25 + 8000 * 0.125 + 332 * 10) / 1e6)
+    log = (root / "state" / "logs" / "p-codex.supervisor.log").read_text()
+    assert "priced from the price table" in log

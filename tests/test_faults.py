@@ -218,3 +218,26 @@ def test_down_after_a_sigkilled_watcher_ends_the_escaped_grandchild(tmp_path):
         w.close()
         for pid in pids_alive(pidfile):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_full_disk_keeps_events_in_memory_and_writes_them_when_space_returns(root, watchers, tmp_path):
+    import resource
+
+    cost = "print:session cost: ${} (1k in, 10 out)"
+    marks = [tmp_path / "a", tmp_path / "b"]
+    steps = ["print:up", "sleep:1", cost.format("0.10"), f"pidfile:{marks[0]}", "sleep:0.5", cost.format("0.20"),
+             f"pidfile:{marks[1]}", "sleep:2.5", cost.format("0.30"), "hang"]
+    w = start(watchers, root, steps)
+    wait_for(lambda: state(root) and state(root)["state"] == "running", what="running")
+    # As good as a full disk for this process: no file it writes may grow (writes fail with EFBIG).
+    hard = resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE)[1]
+    resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE, (1, hard))
+    wait_for(lambda: marks[1].exists(), what="both cost lines printed while the disk is full")
+    runtime_pid = int(marks[0].read_text().split()[0])
+    assert procs.alive(runtime_pid) and w.proc.poll() is None  # the agent and its watcher go on
+    assert rows(root, "SELECT * FROM budget") == []  # nothing could be written...
+    resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+    got = wait_for(lambda: len(r := rows(root, "SELECT usd FROM budget ORDER BY id")) == 3 and r,
+                   what="the kept events and the new one", timeout=20)
+    assert [round(r["usd"], 2) for r in got] == [0.10, 0.10, 0.10]  # ...and nothing was lost
+    assert "writable again" in (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
