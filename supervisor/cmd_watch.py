@@ -18,7 +18,7 @@ from .compose import Agent, Team, find_root, load_team
 from .launch import build_argv, find_binary
 from .policy import Restart
 from .resets import resolve_zone
-from .signatures import load_runtime, runtime_files
+from .signatures import Runtime, load_runtime, runtime_files
 from .watch import AgentWatch, WatchSettings
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -40,9 +40,10 @@ def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
     return load_team(team_dir, known_runtimes(team_dir))
 
 
-def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None) -> WatchSettings:
-    """Everything compose says about one agent, as watcher settings."""
-    runtime = load_runtime(agent.runtime, team.team_dir)
+def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
+                       runtime: Runtime | None = None) -> WatchSettings:
+    """Everything compose says about one agent, as watcher settings (`runtime`: already loaded)."""
+    runtime = runtime or load_runtime(agent.runtime, team.team_dir)
     env = {**os.environ, **runtime.launch.env, **agent.env}
     if not argv:
         argv = build_argv(runtime, model=agent.model, role_prompt=agent.role_prompt,

@@ -29,7 +29,7 @@ from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
 from .launch import find_binary
 from .logfile import log_files
-from .signatures import DescriptorError, load_runtime, runtime_files
+from .signatures import DescriptorError, Runtime, load_runtime, runtime_files
 from .states import LIVE_STATES, WAITING_STATES, AgentState
 from .store import AgentState as StateRow
 from .store import Store
@@ -97,9 +97,10 @@ def runtime_problems(team: Team) -> list[Problem]:
 def binary_warnings(team: Team) -> list[Problem]:
     """Runtimes whose binary is not on PATH: `up` would report these agents as failed."""
     found: list[Problem] = []
+    loaded: dict[str, Runtime] = {}
     for agent in team.agents:
         try:
-            argv, env = launch_plan(team, agent)
+            argv, env = launch_plan(team, agent, loaded)
         except DescriptorError:
             continue
         if find_binary(argv[0], env.get("PATH")) is None:
@@ -108,11 +109,15 @@ def binary_warnings(team: Team) -> list[Problem]:
     return found
 
 
-def launch_plan(team: Team, agent: Agent) -> tuple[list[str], dict[str, str]]:
-    """The runtime argv and environment the watcher will use for `agent`."""
+def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The runtime argv and environment the watcher will use for `agent`; `loaded` caches
+    descriptors across the agents of one command (fifty agents share a handful of runtimes)."""
     from .cmd_watch import settings_for_agent
 
-    settings = settings_for_agent(team, agent)
+    cache = loaded if loaded is not None else {}
+    if agent.runtime not in cache:
+        cache[agent.runtime] = load_runtime(agent.runtime, team.team_dir)
+    settings = settings_for_agent(team, agent, runtime=cache[agent.runtime])
     return list(settings.argv), dict(settings.env)
 
 
@@ -249,6 +254,7 @@ def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WA
     stale = {a.id for a in agents
              if session_name(team, a) not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
     end_leftovers(team, stale)
+    loaded: dict[str, Runtime] = {}
     for agent in agents:
         row = rows.get(agent.id)
         name = session_name(team, agent)
@@ -256,7 +262,7 @@ def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WA
             where = f"tmux session {name}" if name in sessions else "process"
             results[agent.id] = Outcome(agent, "running", f"{agent.id}: already running ({where})")
             continue
-        argv, env = launch_plan(team, agent)
+        argv, env = launch_plan(team, agent, loaded)
         if find_binary(argv[0], env.get("PATH")) is None:
             results[agent.id] = Outcome(agent, "failed", f"{agent.id}: runtime binary {argv[0]!r} not found",
                                         ok=False)

@@ -106,3 +106,15 @@ def test_signatures_test_command_prints_json_events_for_a_real_transcript(tmp_pa
     assert events[0]["line"] == 2 and events[0]["kind"] == "rate_limit"
     assert events[0]["resets_at"] == "2026-11-27T15:00:00+00:00"
     assert events[0]["raw"] == "You've hit your session limit · resets 4pm (Europe/Berlin)"
+
+
+def test_builtin_regexes_have_no_hazardous_shape():
+    from supervisor.signatures import BUILTIN_DIR, regex_hazard
+
+    for path in (Path(generic_patterns_path()), *sorted(BUILTIN_DIR.glob("*.toml"))):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for kind in ("rate_limit", "cost", "dialog", "ignore"):
+            for entry in data.get(kind, []):
+                for key in ("match", "follow"):
+                    if key in entry:
+                        assert regex_hazard(entry[key], re.IGNORECASE) is None, (path.name, kind, entry.get("id"))
