@@ -478,9 +478,10 @@ class Report:
 
 
 def local_time(ts: float, now: float) -> str:
+    """`16:01`; with seconds when it is minutes away (`16:01:07`), with the date when not today."""
     when = datetime.fromtimestamp(ts)
     if when.date() == datetime.fromtimestamp(now).date():
-        return when.strftime("%H:%M")
+        return when.strftime("%H:%M:%S" if 0 <= ts - now < 600 else "%H:%M")
     return when.strftime("%b %d %H:%M")
 
 
