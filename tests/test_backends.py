@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -75,13 +74,13 @@ def _row(state: str, until: float | None = None, detail: str | None = None) -> A
 
 
 def test_state_text() -> None:
-    now = time.time()
-    until = now + 60
-    hhmm = datetime.fromtimestamp(until).strftime("%H:%M")
+    now = datetime(2026, 11, 27, 12, 0, 0).timestamp()  # local time, fixed: no midnight edge
+    soon, later_today = now + 60, now + 2 * 3600
     assert ops.state_text(_row("running"), now) == "running"
-    assert ops.state_text(_row("rate_limited", until), now) == f"rate-limited until {hhmm}"
-    assert ops.state_text(_row("backing_off", until, "backing off (3)"), now) == f"backing off (3) until {hhmm}"
-    assert ops.state_text(_row("paused_budget", until), now) == f"paused-budget until {hhmm}"
+    assert ops.state_text(_row("rate_limited", later_today), now) == "rate-limited until 14:00"
+    assert ops.state_text(_row("rate_limited", soon), now) == "rate-limited until 12:01:00"  # minutes away
+    assert ops.state_text(_row("backing_off", soon, "backing off (3)"), now) == "backing off (3) until 12:01:00"
+    assert ops.state_text(_row("paused_budget", later_today), now) == "paused-budget until 14:00"
     assert ops.state_text(_row("failed"), now) == "failed"
     later = ops.local_time(now + 3 * 86400, now)
     assert len(later.split()) == 3  # "Dec 02 16:01"
