@@ -536,12 +536,17 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
             continue
         s.restarts, s.until, s.detail = row.restarts, row.until, row.detail
         s.state, s.text = row.state, state_text(row, now)
+        # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
+        # server means the server died under the agent (its watcher got SIGHUP, or was killed).
+        server_gone = sessions is None and _marker(team, agent).exists()
         if row.state in _LIVE:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"
-                if sessions is None and _marker(team, agent).exists():
-                    stale_in_tmux += 1
+                stale_in_tmux += server_gone
                 continue
+        elif server_gone and row.state == AgentState.STOPPED.value:
+            s.text = "stopped (tmux server gone)"
+            stale_in_tmux += 1
             s.watcher_pid = row.watcher_pid
             if row.pid:
                 m = _metrics(row.pid, ppids)
@@ -552,7 +557,7 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
     if stale_in_tmux:
         many = stale_in_tmux != 1
         report.notices.append(f"tmux server not running: {stale_in_tmux} agent{'s' if many else ''}"
-                              f" {'are' if many else 'is'} stale; run `teamctl up`")
+                              f" it ran {'are' if many else 'is'} down; run `teamctl up`")
     return report
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -283,10 +284,29 @@ def test_stale_agents_when_tmux_server_is_gone(hello: Team, tmux_socket: str) ->
     assert {s["state"] for s in status.values()} == {"stale"}
     code, out = hello.run("status")
     if tmux_backend.sessions() is None:
-        assert "tmux server not running: 2 agents are stale; run `teamctl up`" in out
+        assert "tmux server not running: 2 agents it ran are down; run `teamctl up`" in out
     code, out = hello.run("down")
     assert "not running" in out
     assert {r.state for r in hello.states().values()} == {"stopped"}
+
+
+def test_tmux_server_killed_under_a_running_team_status_says_so_and_up_recovers(hello: Team,
+                                                                                 tmux_socket: str) -> None:
+    assert hello.run("up")[0] == 0
+    wait_for(lambda: all(s["state"] == "running" for s in hello.status().values()), what="running")
+    hello.remember()
+    subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], check=True)
+    wait_for(lambda: all(s["state"] in ("stopped", "stale") for s in hello.status().values()),
+             what="watchers gone with the server")
+    code, out = hello.run("status")
+    assert "tmux server not running: 2 agents it ran are down; run `teamctl up`" in out
+    wait_for(lambda: hello.leftovers() == [], what="the runtimes gone with their watchers")
+    assert hello.run("up")[0] == 0
+    wait_for(lambda: all(s["state"] == "running" for s in hello.status().values()), what="back up")
+    assert {"a-hello-manager", "a-hello-dev"} <= _sessions()
+    hello.remember()
+    assert hello.run("down")[0] == 0
+    assert hello.leftovers() == []
 
 
 # --------------------------------------------------------------------------------------------------
