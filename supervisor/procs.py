@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 
 import psutil
@@ -131,33 +130,3 @@ def alive(pid: int | None, started_at: float | None = None) -> bool:
         return True
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-
-
-@dataclass(frozen=True)
-class Metrics:
-    cpu_percent: float
-    rss: int
-    uptime: float
-
-
-def metrics(pid: int, interval: float = 0.0) -> Metrics | None:
-    """CPU % (since the process started, unless `interval` > 0), RSS of the whole tree, uptime."""
-    procs = tree(pid)
-    if not procs:
-        return None
-    rss = 0
-    cpu = 0.0
-    for p in procs:
-        try:
-            with p.oneshot():
-                rss += p.memory_info().rss
-                times = p.cpu_times()
-                age = max(time.time() - p.create_time(), 1e-3)
-                cpu += (times.user + times.system) / age * 100
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    try:
-        uptime = time.time() - procs[0].create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        uptime = 0.0
-    return Metrics(cpu, rss, uptime)

@@ -450,16 +450,6 @@ class Store:
             params.append(since)
         return self.query(sql + " ORDER BY hit_at, id", params)
 
-    def active_limits(self, agent_ids: Iterable[str], now: float) -> list[sqlite3.Row]:
-        """Unhandled hits of these agents whose reset is still ahead: the group's shared wall."""
-        ids = list(agent_ids)
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return self.query(
-            f"SELECT * FROM rate_limits WHERE agent_id IN ({marks}) AND resets_at IS NOT NULL"
-            " AND resets_at>? AND handled_at IS NULL ORDER BY resets_at DESC", [*ids, now])
-
     def safe_query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """A read for the watcher's loop: an unreadable mailbox gives no rows, never an exception."""
         try:
