@@ -1,4 +1,4 @@
-"""Process trees: stop one with escalation, tell whether a recorded pid is still ours, read metrics.
+"""Process trees: stop one with escalation, find the team's escaped processes, tell whether a pid is still ours.
 
 CLIs start grandchildren (MCP servers, shells, language servers), some in sessions of their own, so
 signalling the process group is not enough: the whole tree is collected with psutil first, then
