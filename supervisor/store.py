@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .schema import OWN_SCHEMA, OWN_TABLES, SHARED_SCHEMA, SHARED_TABLES
+
 log = logging.getLogger(__name__)
 
 #: How long a writer waits for a lock before its event goes to the spool (TEAMCTL_BUSY_TIMEOUT_MS).
@@ -30,174 +32,6 @@ BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
 REPLAY_INTERVAL = 2.0
 #: Events kept in memory when not even the spool file can be written (a full disk).
 MEMORY_EVENTS = 10_000
-
-#: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
-SHARED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS projects (
-    id   TEXT PRIMARY KEY,
-    name TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS agents (
-    id         TEXT PRIMARY KEY,          -- "<project>:<agent>"
-    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    role       TEXT NOT NULL,
-    runtime    TEXT NOT NULL,
-    is_manager INTEGER NOT NULL DEFAULT 0,
-    reports_to TEXT                        -- short name, resolved within project
-);
-
-CREATE INDEX IF NOT EXISTS agents_project_idx ON agents(project_id);
-
-CREATE TABLE IF NOT EXISTS messages (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    project_id   TEXT NOT NULL,
-    sender       TEXT NOT NULL,            -- "<project>:<agent>" or "user:<handle>" or "cli"
-    recipient    TEXT NOT NULL,            -- "<project>:<agent>" or "channel:<project>:<name>"
-    text         TEXT NOT NULL,
-    thread_id    TEXT,
-    sent_at      REAL NOT NULL,
-    delivered_at REAL,
-    acked_at     REAL
-);
-
-CREATE INDEX IF NOT EXISTS messages_recipient_idx
-    ON messages(recipient, acked_at);
-CREATE INDEX IF NOT EXISTS messages_project_idx
-    ON messages(project_id, sent_at);
-
--- Channels + subscriptions + per-agent ACLs.
-CREATE TABLE IF NOT EXISTS channels (
-    id         TEXT PRIMARY KEY,               -- "<project>:<name>"
-    project_id TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    wildcard   INTEGER NOT NULL DEFAULT 0       -- 1 iff members = "*"
-);
-
-CREATE TABLE IF NOT EXISTS channel_members (
-    channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
-    agent_id   TEXT NOT NULL,
-    PRIMARY KEY (channel_id, agent_id)
-);
-
-CREATE INDEX IF NOT EXISTS channel_members_agent_idx
-    ON channel_members(agent_id);
-
-CREATE TABLE IF NOT EXISTS agent_acls (
-    agent_id        TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
-    can_dm_json     TEXT NOT NULL DEFAULT '[]',    -- ["dev","critic"]
-    can_bcast_json  TEXT NOT NULL DEFAULT '[]'     -- ["product","all"]
-);
-
--- Inter-project manager bridges.
-CREATE TABLE IF NOT EXISTS bridges (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    from_agent   TEXT NOT NULL,             -- "<project>:<agent>", must be a manager
-    to_agent     TEXT NOT NULL,             -- "<project>:<agent>", must be a manager
-    topic        TEXT NOT NULL,
-    opened_by    TEXT NOT NULL,             -- "user:<handle>" or "cli"
-    opened_at    REAL NOT NULL,
-    expires_at   REAL NOT NULL,
-    closed_at    REAL
-);
-
-CREATE INDEX IF NOT EXISTS bridges_open_idx
-    ON bridges(expires_at, closed_at);
-
--- Human-in-the-loop permission fabric.
-CREATE TABLE IF NOT EXISTS approvals (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    project_id     TEXT NOT NULL,
-    agent_id       TEXT NOT NULL,
-    action         TEXT NOT NULL,          -- "publish", "deploy", ...
-    scope_tag      TEXT,                   -- optional narrower tag
-    summary        TEXT NOT NULL,
-    payload_json   TEXT,
-    status         TEXT NOT NULL,          -- pending | approved | denied | expired
-    requested_at   REAL NOT NULL,
-    decided_at     REAL,
-    decided_by     TEXT,
-    decision_note  TEXT,
-    expires_at     REAL NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS approvals_pending_idx
-    ON approvals(status, expires_at);
-
--- Budget ledger. Rows are appended by interface adapters and by runtime
--- cost parsers. `teamctl budget` aggregates per project/day.
-CREATE TABLE IF NOT EXISTS budget (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    project_id  TEXT NOT NULL,
-    agent_id    TEXT,
-    runtime     TEXT,
-    usd         REAL NOT NULL DEFAULT 0,
-    input_tok   INTEGER NOT NULL DEFAULT 0,
-    output_tok  INTEGER NOT NULL DEFAULT 0,
-    observed_at REAL NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS budget_project_day_idx
-    ON budget(project_id, observed_at);
-
--- Rate-limit events. Written by `teamctl rl-watch` whenever a runtime
--- emits a rate-limit signature. Hooks (notify, webhook, run) run off these
--- rows; the wrapper loop sleeps until `resets_at` before respawning.
-CREATE TABLE IF NOT EXISTS rate_limits (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    agent_id    TEXT NOT NULL,
-    runtime     TEXT NOT NULL,
-    hit_at      REAL NOT NULL,
-    resets_at   REAL,                  -- nullable: sometimes we can't parse
-    raw_match   TEXT NOT NULL,
-    handled_at  REAL
-);
-
-CREATE INDEX IF NOT EXISTS rate_limits_agent_idx
-    ON rate_limits(agent_id, hit_at);
-"""
-
-#: Our own table: each agent's live state, written by its watcher, read by `teamctl status`.
-OWN_SCHEMA = """
-CREATE TABLE IF NOT EXISTS supervisor_agent_state (
-    agent_id     TEXT PRIMARY KEY,
-    runtime      TEXT NOT NULL,
-    state        TEXT NOT NULL,
-    until        REAL,
-    detail       TEXT,
-    watcher_pid  INTEGER,
-    pid          INTEGER,
-    started_at   REAL,
-    restarts     INTEGER NOT NULL DEFAULT 0,
-    last_exit    INTEGER,
-    limit_group  TEXT,
-    model        TEXT,
-    updated_at   REAL NOT NULL
-);
-
--- Which limit group (and model) a rate-limit hit covers, and until when its agents wait.
-CREATE TABLE IF NOT EXISTS supervisor_limit_scope (
-    agent_id     TEXT NOT NULL,
-    hit_at       REAL NOT NULL,
-    limit_group  TEXT NOT NULL,
-    model        TEXT,
-    action       TEXT NOT NULL,
-    until        REAL NOT NULL,
-    PRIMARY KEY (agent_id, hit_at)
-);
-CREATE INDEX IF NOT EXISTS supervisor_limit_scope_group_idx
-    ON supervisor_limit_scope(limit_group, until);
-
--- Budget alerts already sent: one warn and one cap chain per project per local day.
-CREATE TABLE IF NOT EXISTS supervisor_budget_alerts (
-    project_id  TEXT NOT NULL,
-    day         TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    sent_at     REAL NOT NULL,
-    PRIMARY KEY (project_id, day, kind)
-);
-"""
-
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open the mailbox: pragmas first, then the schema batch (idempotent, safe on every open)."""
@@ -222,13 +56,10 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts")
-
-
 def _schema_present(conn: sqlite3.Connection) -> bool:
     """All tables there already: skip the schema batch, which needs the write lock."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return {"rate_limits", "budget", "messages", "agents", "projects", *_OWN_TABLES} <= names
+    return {*SHARED_TABLES, *OWN_TABLES} <= names
 
 
 def _retry_locked(fn: Any, attempts: int = 5) -> Any:

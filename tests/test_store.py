@@ -277,3 +277,17 @@ def test_group_watchers_lists_live_watchers_of_the_group_except_self(tmp_path: P
         assert sorted(s.group_watchers("g", exclude="p:me")) == [101, 102]
         s.set_state("p:peer", "rt", "stopped", watcher_pid=101, limit_group="g", now=2.0)
         assert sorted(s.group_watchers("g", exclude="p:me")) == [102]
+
+
+def test_shared_schema_is_the_seed_verbatim() -> None:
+    import re
+
+    from conftest import UPSTREAM
+
+    from supervisor.schema import SHARED_SCHEMA
+
+    seed = (UPSTREAM.parent / "seed" / "mailbox.rs.txt").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(seed) if "pub const SCHEMA" in line)
+    end = next(i for i, line in enumerate(seed) if line.lstrip("0123456789").startswith('"#;'))
+    body = [re.sub(r"^\d+", "", line) for line in seed[start + 1:end]]  # the page numbers its lines
+    assert [x for x in body if x.strip()] == [x for x in SHARED_SCHEMA.splitlines() if x.strip()]
