@@ -13,6 +13,7 @@ import time
 
 import click
 
+from . import report
 from . import team as ops
 from .backends import tmux as tmux_backend
 from .compose import ComposeError, Team, load_team
@@ -154,13 +155,13 @@ def wake(agents: tuple[str, ...], root: str | None) -> int:
 
 
 def _status_once(team: Team, as_json: bool) -> None:
-    report = ops.status(team)
+    rep = report.status(team)
     if as_json:
-        click.echo(json.dumps([s.as_dict() for s in report.agents], indent=2))
-        for notice in report.notices:
+        click.echo(json.dumps([s.as_dict() for s in rep.agents], indent=2))
+        for notice in rep.notices:
             click.echo(notice, err=True)
     else:
-        for line in ops.status_table(report):
+        for line in report.status_table(rep):
             click.echo(line)
 
 
@@ -208,17 +209,17 @@ def logs(agent: str, follow: bool, lines: int, raw: bool, root: str | None) -> i
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         else:
-            click.echo(ops.clean_line(line))
+            click.echo(report.clean_line(line))
 
     if not path.exists() and not follow:
         click.echo(f"{member.id}: no output yet ({path})", err=True)
         return 0
-    shown, offset = ops.tail(path, lines, partial=not follow)
+    shown, offset = report.tail(path, lines, partial=not follow)
     for line in shown:
         show(line)
     if follow:
         try:
-            for line in ops.follow(path, start=offset):
+            for line in report.follow(path, start=offset):
                 show(line)
         except KeyboardInterrupt:
             return 0
@@ -262,16 +263,16 @@ def rate_limits(agent: str | None, since: str | None, as_json: bool, root: str |
     team = _load(root)
     now = time.time()
     try:
-        start = ops.parse_since(since, now) if since else ops.default_since(now)
+        start = report.parse_since(since, now) if since else report.default_since(now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     ids = [team.agent(agent).id] if agent else None
-    hits = ops.rate_limit_hits(team, ids, start)
+    hits = report.rate_limit_hits(team, ids, start)
     if as_json:
         click.echo(json.dumps([h.as_dict() for h in hits], indent=2))
     elif not hits:
         click.echo("no rate-limit hits since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(start)))
     else:
-        for line in ops.hits_table(hits, now):
+        for line in report.hits_table(hits, now):
             click.echo(line)
     return 0

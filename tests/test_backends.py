@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
+from supervisor import report
 from supervisor import team as ops
 from supervisor.backends import process as process_backend
 from supervisor.backends import tmux as tmux_backend
@@ -76,32 +77,32 @@ def _row(state: str, until: float | None = None, detail: str | None = None) -> A
 def test_state_text() -> None:
     now = datetime(2026, 11, 27, 12, 0, 0).timestamp()  # local time, fixed: no midnight edge
     soon, later_today = now + 60, now + 2 * 3600
-    assert ops.state_text(_row("running"), now) == "running"
-    assert ops.state_text(_row("rate_limited", later_today), now) == "rate-limited until 14:00"
-    assert ops.state_text(_row("rate_limited", soon), now) == "rate-limited until 12:01:00"  # minutes away
-    assert ops.state_text(_row("backing_off", soon, "backing off (3)"), now) == "backing off (3) until 12:01:00"
-    assert ops.state_text(_row("paused_budget", later_today), now) == "paused-budget until 14:00"
-    assert ops.state_text(_row("failed"), now) == "failed"
-    later = ops.local_time(now + 3 * 86400, now)
+    assert report.state_text(_row("running"), now) == "running"
+    assert report.state_text(_row("rate_limited", later_today), now) == "rate-limited until 14:00"
+    assert report.state_text(_row("rate_limited", soon), now) == "rate-limited until 12:01:00"  # minutes away
+    assert report.state_text(_row("backing_off", soon, "backing off (3)"), now) == "backing off (3) until 12:01:00"
+    assert report.state_text(_row("paused_budget", later_today), now) == "paused-budget until 14:00"
+    assert report.state_text(_row("failed"), now) == "failed"
+    later = report.local_time(now + 3 * 86400, now)
     assert len(later.split()) == 3  # "Dec 02 16:01"
 
 
 def test_clean_line_and_tail(tmp_path: Path) -> None:
-    assert ops.clean_line("\x1b[1;31mred\x1b[0m text\r") == "red text"
-    assert ops.clean_line("\x1b]0;title\x07spinner 1\rspinner 2") == "spinner 2"
+    assert report.clean_line("\x1b[1;31mred\x1b[0m text\r") == "red text"
+    assert report.clean_line("\x1b]0;title\x07spinner 1\rspinner 2") == "spinner 2"
     log = tmp_path / "a.log"
     Path(f"{log}.2").write_bytes(b"one\r\ntwo\r\n")
     Path(f"{log}.1").write_bytes(b"three\r\n")
     log.write_bytes(b"four\r\nfive")
-    assert [ops.clean_line(x) for x in ops.tail_lines(log, 4)] == ["two", "three", "four", "five"]
-    assert len(ops.tail_lines(log, 100)) == 5
-    assert ops.tail_lines(log, 0) == []
+    assert [report.clean_line(x) for x in report.tail_lines(log, 4)] == ["two", "three", "four", "five"]
+    assert len(report.tail_lines(log, 100)) == 5
+    assert report.tail_lines(log, 0) == []
 
 
 def test_follow_survives_rotation(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(b"old\n")
-    lines = ops.follow(log, poll=0.01, stop=5)
+    lines = report.follow(log, poll=0.01, stop=5)
     fh = open(log, "ab")
     fh.write(b"new 1\n")
     fh.flush()
@@ -117,26 +118,27 @@ def test_follow_survives_rotation(tmp_path: Path) -> None:
 
 def test_parse_since() -> None:
     now = 1_700_000_000.0
-    assert ops.parse_since("2h", now) == now - 7200
-    assert ops.parse_since("30m", now) == now - 1800
-    assert ops.parse_since("1d", now) == now - 86400
-    assert ops.parse_since("2024-01-02", now) == datetime(2024, 1, 2).timestamp()
-    assert ops.parse_since("2024-01-02T03:04:05+00:00", now) == 1704164645.0
+    assert report.parse_since("2h", now) == now - 7200
+    assert report.parse_since("30m", now) == now - 1800
+    assert report.parse_since("1d", now) == now - 86400
+    assert report.parse_since("2024-01-02", now) == datetime(2024, 1, 2).timestamp()
+    assert report.parse_since("2024-01-02T03:04:05+00:00", now) == 1704164645.0
     with pytest.raises(ValueError):
-        ops.parse_since("yesterday-ish", now)
+        report.parse_since("yesterday-ish", now)
 
 
 def test_day_start_in_zone() -> None:
     now = datetime(2024, 6, 1, 1, 30).astimezone().timestamp()
-    start = ops.day_start("Pacific/Kiritimati", now)  # UTC+14: a different calendar day than UTC
+    # UTC+14: a different calendar day than UTC
+    start = report.day_start(now, report.resolve_zone("Pacific/Kiritimati", {}))
     assert now - 86400 < start <= now
-    assert ops.day_start(None, now) == datetime(2024, 6, 1).timestamp()
+    assert report.day_start(now, report.resolve_zone(None, {})) == datetime(2024, 6, 1).timestamp()
 
 
 def test_human_formats() -> None:
-    assert ops.human_uptime(5) == "5s"
-    assert ops.human_uptime(65) == "1m05s"
-    assert ops.human_uptime(3 * 3600 + 120) == "3h02m"
-    assert ops.human_uptime(2 * 86400 + 3600) == "2d01h"
-    assert ops.human_bytes(512) == "512B"
-    assert ops.human_bytes(3 * 1024 * 1024) == "3.0M"
+    assert report.human_uptime(5) == "5s"
+    assert report.human_uptime(65) == "1m05s"
+    assert report.human_uptime(3 * 3600 + 120) == "3h02m"
+    assert report.human_uptime(2 * 86400 + 3600) == "2d01h"
+    assert report.human_bytes(512) == "512B"
+    assert report.human_bytes(3 * 1024 * 1024) == "3.0M"

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from conftest import FakeBin, alive, copy_example, tree_pids, wait_for
 
+from supervisor import report
 from supervisor import team as ops
 from supervisor.backends import tmux as tmux_backend
 from supervisor.cli import main
@@ -423,13 +424,13 @@ def test_status_is_fast_with_many_agents(tmp_path: Path, monkeypatch: pytest.Mon
         for a in team.agents:
             st.set_state(a.id, a.runtime, "running", watcher_pid=me, pid=me, started_at=time.time())
             st.record_budget("hello", a.id, a.runtime, 0.5, 1, 1, time.time())
-    assert {s.state for s in ops.status(team).agents} == {"stale"}  # the pid is not an rl-watch process
-    monkeypatch.setattr(ops, "watcher_process", lambda agent_id, row: psutil.Process(me))
+    assert {s.state for s in report.status(team).agents} == {"stale"}  # the pid is not an rl-watch process
+    monkeypatch.setattr(report, "watcher_process", lambda agent_id, row: psutil.Process(me))
     t0 = time.monotonic()
-    report = ops.status(team)
+    rep = report.status(team)
     assert time.monotonic() - t0 < 1.0
-    assert len(report.agents) == 50
-    assert all(s.state == "running" and s.pid == me and s.rss and s.cost_today == 0.5 for s in report.agents)
+    assert len(rep.agents) == 50
+    assert all(s.state == "running" and s.pid == me and s.rss and s.cost_today == 0.5 for s in rep.agents)
 
 
 def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
