@@ -197,12 +197,16 @@ COMMANDS.append(ps)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output (Ctrl-C ends).")
 @click.option("-n", "--lines", "lines", type=int, default=50, show_default=True, help="Lines to show.")
 @click.option("--raw", is_flag=True, help="Keep terminal escapes.")
+@click.option("--supervisor", "own", is_flag=True,
+              help="The watcher's own log instead: hits, waits, hooks, state changes.")
 @root_option
-def logs(agent: str, follow: bool, lines: int, raw: bool, root: str | None) -> int:
+def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str | None) -> int:
     """An agent's runtime output from state/logs/ (rotations included), escapes removed."""
     team = _load(root)
     member = team.agent(agent)
     path = ops.output_log(team, member)
+    if own:
+        path = path.with_name(f"{ops.log_name(member)}.supervisor.log")
 
     def show(line: str) -> None:
         if raw:

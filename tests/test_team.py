@@ -337,6 +337,8 @@ def test_process_backend_up_status_logs_down(hello: Team) -> None:
     assert "\x1b[31mfirst red" in out
     code, out = hello.run("logs", "dev", "-n", "3")
     assert out.splitlines()[0] == "first red"
+    code, out = hello.run("logs", "dev", "--supervisor")  # the watcher's own log
+    assert code == 0 and "state running" in out
 
     code, out = hello.run("attach", "dev")
     assert code == 1 and "attach needs tmux" in out and "teamctl logs -f hello:dev" in out
