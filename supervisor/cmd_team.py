@@ -123,7 +123,18 @@ def up(agents: tuple[str, ...], backend: str | None, root: str | None) -> int:
 @root_option
 def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
     """Stop agents (all, or the AGENTs named) and every process they started."""
-    team = _load(root)
+    try:
+        team = _load(root)
+    except ComposeError as exc:
+        if agents:
+            raise  # naming agents needs the tree; stopping them all does not
+        _print_problems(exc)
+        tdir = ops.team_dir(root)
+        click.echo(f"teamctl: the compose tree does not load; stopping every agent recorded in "
+                   f"{tdir / 'state' / 'mailbox.db'}", err=True)
+        for line in ops.down_recorded(tdir, timeout):
+            click.echo(line)
+        return 0
     return _echo_outcomes(ops.down(team, team.select(list(agents)), timeout))
 
 

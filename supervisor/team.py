@@ -377,6 +377,41 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
     return [results[a.id] for a in agents]
 
 
+def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
+    """`down` when the compose tree no longer loads (a typo while the team runs): stop every watcher
+    recorded in the team's default mailbox, their tmux sessions (from the markers `up` left) and any
+    tagged leftover, since a broken file must never keep a team from being stopped."""
+    state_dir = tdir / "state"
+    db = state_dir / "mailbox.db"
+    lines: list[str] = []
+    if db.exists():
+        with Store(db, state_dir / "spool", "teamctl") as st:
+            rows = st.agent_states()
+            targets = [(row, w) for row in rows.values() if (w := watcher_process(row.agent_id, row)) is not None]
+            trees = {row.agent_id: procs.tree(w.pid) for row, w in targets}
+            for _, w in targets:
+                try:
+                    w.send_signal(signal.SIGTERM)
+                except psutil.Error:
+                    pass
+            psutil.wait_procs([p for tree in trees.values() for p in tree], timeout=timeout)
+            for row, w in targets:
+                left = [p for p in trees[row.agent_id] if _running(p)]
+                if left:
+                    procs.stop_tree(w.pid, timeout=2.0, sig=signal.SIGKILL, extra=left)
+                    _mark_stopped(st, row, "killed by teamctl down")
+                lines.append(f"{row.agent_id}: {'killed after timeout' if left else 'stopped'}")
+    for marker in sorted((state_dir / "run").glob("*.tmux")):
+        name = marker.read_text().strip()
+        if name and tmux_backend.has_session(name):
+            tmux_backend.kill_session(name)
+        marker.unlink(missing_ok=True)
+    for p in procs.find_tagged(str(state_dir)):
+        procs.stop_tree(p.pid, timeout=2.0)
+        lines.append(f"pid {p.pid}: killed (left over)")
+    return lines or ["no agent was running"]
+
+
 def end_leftovers(team: Team, agent_ids: set[str]) -> dict[str, int]:
     """End processes of these agents that escaped their watcher's tree (a double fork with setsid, or
     a watcher that was SIGKILLed): every runtime process carries its agent id in its environment."""

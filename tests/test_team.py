@@ -473,3 +473,18 @@ def test_down_and_status_work_when_runtime_files_break(hello: Team) -> None:
     code, out = hello.run("down")
     assert code == 0 and "hello:dev: stopped" in out
     assert hello.leftovers() == []
+
+
+def test_down_still_stops_the_team_when_the_compose_file_breaks(hello: Team) -> None:
+    assert hello.run("up", "--backend", "process")[0] == 0
+    wait_for(lambda: all(s["state"] == "running" for s in hello.status().values()), what="running")
+    hello.remember()
+    compose = hello.root / ".team" / "team-compose.yaml"
+    compose.write_text(compose.read_text() + "projects: [unclosed\n")  # a typo while the team runs
+    code, out = hello.run("status")
+    assert code == 2 and "team-compose.yaml" in out
+    code, out = hello.run("down")
+    assert code == 0, out
+    assert "does not load; stopping every agent recorded in" in out
+    assert "hello:manager: stopped" in out and "hello:dev: stopped" in out
+    wait_for(lambda: hello.leftovers() == [], what="nothing left running")
