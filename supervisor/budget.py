@@ -11,15 +11,17 @@ import logging
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from .costs import Spend
 from .signatures import DescriptorError
 from .store import Store
+from .waiting import local_clock
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +179,77 @@ def spend_by_day(rows: Iterable[Mapping], tz: ZoneInfo, by_agent: bool = False) 
         row.input_tok += r["input_tok"] or 0
         row.output_tok += r["output_tok"] or 0
     return [table[k] for k in sorted(table, key=lambda k: (k[0], k[1], k[2] or ""))]
+
+
+class Pricer:
+    """Dollars for a spend that came as tokens only, from the price table; says once per model when
+    there is no price (its tokens are recorded with usd 0)."""
+
+    def __init__(self, prices: Mapping[str, Price]) -> None:
+        self.prices = prices
+        self._unpriced: set[str] = set()
+
+    def usd(self, spend: Spend, model: str | None) -> float:
+        if spend.priced:
+            return spend.usd
+        price = find_price(self.prices, model)
+        if price is None:
+            if (model or "") not in self._unpriced:
+                self._unpriced.add(model or "")
+                log.warning("no price for model %r: its tokens are recorded with usd 0", model)
+            return 0.0
+        usd = tokens_to_usd(price, spend.input_tok, spend.output_tok, spend.cached_tok)
+        log.info("cost priced from the price table (%s): $%.6f", model, usd)
+        return usd
+
+
+class BudgetGuard:
+    """One agent's side of the caps: is it to pause, and until when? Runs `on_warn` and `on_cap` once
+    per project per local day (the mailbox decides which watcher does), tells the other watchers of
+    the capped project or team, and honours `teamctl wake` for the rest of the day."""
+
+    def __init__(self, caps: Caps, store: Store, project_id: str, agent_id: str, runtime: str,
+                 run_chain: Callable[[Sequence[str], Mapping[str, object]], object],
+                 notice: Callable[[str], None], tell_others: Callable[[bool], None]) -> None:
+        self.caps = caps
+        self.store = store
+        self.project_id = project_id
+        self.agent_id = agent_id
+        self.runtime = runtime
+        self.run_chain = run_chain
+        self.notice = notice
+        self.tell_others = tell_others
+        self._override: date | None = None
+
+    def woken(self, now: float) -> None:
+        """`teamctl wake` during a pause: no cap for this agent until the day rolls over."""
+        self._override = local_day(now, self.caps.tz)
+
+    def check(self, now: float) -> float | None:
+        """The end of the pause (next local midnight) when today's spend has reached a cap, else None."""
+        caps = self.caps
+        if not caps.any:
+            return None
+        today = local_day(now, caps.tz)
+        if self._override == today:
+            return None
+        try:
+            check = check_caps(self.store, caps, self.project_id, now)
+        except Exception as exc:  # an unreadable mailbox must not stop the agent
+            log.warning("budget check failed: %s", exc)
+            return None
+        reason = check.capped or check.warn or ""
+        values = {"agent": self.agent_id, "project": self.project_id, "runtime": self.runtime,
+                  "usd": round(check.project_spend, 4), "team_usd": round(check.team_spend, 4),
+                  "reason": reason, "hit_at": now, "resets_at": check.until, "raw_match": reason,
+                  "resets_at_local": local_clock(check.until, caps.tz) if check.until else ""}
+        if check.warn and not check.capped and self.store.claim_alert(self.project_id, str(today), "warn", now):
+            self.notice(f"budget warning: {check.warn}")
+            self.run_chain(caps.on_warn, values)
+        if not check.capped:
+            return None
+        if self.store.claim_alert(self.project_id, str(today), "cap", now):
+            self.notice(f"budget cap: {check.capped}")
+            self.run_chain(caps.on_cap, values)
+            self.tell_others(check.capped.startswith("team"))
+        return check.until

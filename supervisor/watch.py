@@ -22,7 +22,7 @@ import pexpect
 import psutil
 
 from . import procs, ptyio
-from .budget import Caps, Price, check_caps, find_price, local_day, tokens_to_usd
+from .budget import BudgetGuard, Caps, Price, Pricer
 from .child import Child
 from .costs import CostLedger
 from .hooks import HookLike, HookRunner, split_chain
@@ -127,8 +127,9 @@ class AgentWatch:
         self._wake_r, self._wake_w = os.pipe()
         self._state = AgentState.STARTING
         self._woken = False
-        self._budget_override: object = None
-        self._unpriced: set[str] = set()
+        self.pricer = Pricer(settings.prices)
+        self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
+                                  settings.runtime.name, self.hooks.run_chain, self._notice, self._tell_capped)
         self._last_record_hit: _Hit | None = None
         self._spawn_mono = 0.0
 
@@ -438,68 +439,23 @@ class AgentWatch:
     def _signal_group(self) -> None:
         """Tell the other watchers of our limit group to check the mailbox now."""
         group = self.s.limit_group or self.s.runtime.name
-        for pid in self.store.group_watchers(group, exclude=self.s.agent_id):
-            if pid != os.getpid() and _is_watcher(pid):
-                try:
-                    os.kill(pid, signal.SIGUSR2)
-                except OSError:
-                    pass
+        _poke_watchers(self.store.group_watchers(group, exclude=self.s.agent_id))
 
-    # -- cost ----------------------------------------------------------------------------------
+    # -- cost and caps ---------------------------------------------------------------------------
     def _record_cost(self, event: Event) -> None:
         spend = self.ledger.observe(event)
         if spend is None:
             return
-        usd = spend.usd
-        if not spend.priced:
-            model = event.model or self.s.model
-            price = find_price(self.s.prices, model)
-            if price is not None:
-                usd = tokens_to_usd(price, spend.input_tok, spend.output_tok, spend.cached_tok)
-                log.info("cost priced from the price table (%s): $%.6f", model, usd)
-            elif (model or "") not in self._unpriced:
-                self._unpriced.add(model or "")
-                log.warning("no price for model %r: its tokens are recorded with usd 0", model)
+        usd = self.pricer.usd(spend, event.model or self.s.model)
         self.store.record_budget(self.s.project_id, self.s.agent_id, self.s.runtime.name, usd,
                                  spend.input_tok, spend.output_tok, self.clock.wall())
 
-    # -- budget caps ---------------------------------------------------------------------------
     def _budget_cap(self) -> float | None:
-        """When today's spend has reached a cap: run on_cap once per day, tell the others, return
-        the end of the pause (next local midnight). Also fires on_warn once per day."""
-        caps = self.s.caps
-        if not caps.any:
-            return None
-        now = self.clock.wall()
-        today = local_day(now, caps.tz)
-        if self._budget_override == today:
-            return None
-        try:
-            check = check_caps(self.store, caps, self.s.project_id, now)
-        except Exception as exc:  # an unreadable mailbox must not stop the agent
-            log.warning("budget check failed: %s", exc)
-            return None
-        values = {"agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
-                  "usd": round(check.project_spend, 4), "team_usd": round(check.team_spend, 4),
-                  "reason": check.capped or check.warn or "", "hit_at": now, "resets_at": check.until,
-                  "resets_at_local": local_clock(check.until, caps.tz) if check.until else "",
-                  "raw_match": check.capped or check.warn or ""}
-        if check.warn and not check.capped and self.store.claim_alert(self.s.project_id, str(today), "warn", now):
-            self._notice(f"budget warning: {check.warn}")
-            self.hooks.run_chain(caps.on_warn, values)
-        if not check.capped:
-            return None
-        if self.store.claim_alert(self.s.project_id, str(today), "cap", now):
-            self._notice(f"budget cap: {check.capped}")
-            self.hooks.run_chain(caps.on_cap, values)
-            team_wide = check.capped.startswith("team")
-            for pid in self.store.live_watchers(None if team_wide else self.s.project_id, self.s.agent_id):
-                if pid != os.getpid() and _is_watcher(pid):
-                    try:
-                        os.kill(pid, signal.SIGUSR2)
-                    except OSError:
-                        pass
-        return check.until
+        return self.budget.check(self.clock.wall())
+
+    def _tell_capped(self, team_wide: bool) -> None:
+        """A cap was reached: the other watchers of the project (or the team) check theirs now."""
+        _poke_watchers(self.store.live_watchers(None if team_wide else self.s.project_id, self.s.agent_id))
 
     def _wait_for_budget(self) -> int | None:
         until = self._budget_cap()
@@ -510,7 +466,7 @@ class AgentWatch:
     def _wait_budget(self, until: float) -> WaitEnd:
         end = self._wait(AgentState.PAUSED_BUDGET, until, "paused (budget)")
         if end is WaitEnd.WAKE:
-            self._budget_override = local_day(self.clock.wall(), self.s.caps.tz)
+            self.budget.woken(self.clock.wall())
         return end
 
     # -- waiting -------------------------------------------------------------------------------
@@ -683,6 +639,16 @@ def _reap_orphans(runtime_pid: int) -> None:
                     pass
     except psutil.Error:
         pass
+
+
+def _poke_watchers(pids: list[int]) -> None:
+    """SIGUSR2 to other watchers (only processes that really are `rl-watch`): check the mailbox now."""
+    for pid in pids:
+        if pid != os.getpid() and _is_watcher(pid):
+            try:
+                os.kill(pid, signal.SIGUSR2)
+            except OSError:
+                pass
 
 
 def _is_watcher(pid: int) -> bool:
