@@ -178,3 +178,19 @@ def test_tokens_without_a_price_are_priced_from_the_table(root, watchers):
     assert row["usd"] == pytest.approx((1200 * 1.25 + 8000 * 0.125 + 332 * 10) / 1e6)
     log = (root / "state" / "logs" / "p-codex.supervisor.log").read_text()
     assert "priced from the price table" in log
+
+
+def test_a_model_missing_from_the_price_table_records_usd_0_and_says_so_once(caplog):
+    from supervisor.budget import Pricer
+    from supervisor.costs import Spend
+
+    pricer = Pricer(load_prices())
+    tokens_only = Spend(0.0, 1000, 100, priced=False)
+    with caplog.at_level("INFO"):
+        assert pricer.usd(tokens_only, "some-new-model") == 0.0
+        assert pricer.usd(tokens_only, "some-new-model") == 0.0
+        assert pricer.usd(tokens_only, "gpt-5") == pytest.approx((1000 * 1.25 + 100 * 10) / 1e6)
+        assert pricer.usd(Spend(0.5, 10, 10), "some-new-model") == 0.5  # a CLI's own dollars win
+    warnings = [r for r in caplog.records if "no price for model" in r.getMessage()]
+    assert len(warnings) == 1
+    assert any("priced from the price table" in r.getMessage() for r in caplog.records)
