@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +88,7 @@ def test_descriptor_unknown_key_and_missing_group(team):
     assert_refused(team, "claude-code.toml", "rate_limit[0].reset_group", "'when'")
 
 
+@pytest.mark.timeout(60)  # bounded: each search times out (and is logged), never hangs
 def test_catastrophic_regex_is_refused_and_a_slow_allowed_one_is_bounded(team, tmp_path):
     path = team / "runtimes" / "claude-code.toml"
     path.write_text(path.read_text().replace("match = 'usage limit reached", "match = '(a+)+$usage limit reached", 1))
@@ -96,10 +96,8 @@ def test_catastrophic_regex_is_refused_and_a_slow_allowed_one_is_bounded(team, t
     slow = tmp_path / "slow.toml"
     slow.write_text("[launch]\nbinary = 'x'\n[[rate_limit]]\nid = 'q'\nmatch = '(?:a|a)*[^a]|limit!'\n")
     scanner = Scanner(load_descriptor(slow), tz=__import__("zoneinfo").ZoneInfo("UTC"))
-    started = time.process_time()
     events = scanner.feed(b"a" * 65536 + b"\n") + scanner.feed(b"limit!\n")
     assert [e.signature for e in events] == ["q"]  # the relay went on past the hostile line
-    assert time.process_time() - started < 60  # bounded: each search times out (and is logged), never hangs
 
 
 def test_missing_role_prompt(team):

@@ -204,11 +204,10 @@ def test_wake_and_stop_end_the_wait_with_their_reason(reason: WaitEnd) -> None:
     assert result.waited == pytest.approx(4.0)
 
 
+@pytest.mark.timeout(10)  # a guard against real sleeping, not a speed assertion
 def test_five_hour_wait_takes_milliseconds_of_real_time() -> None:
     clock = FakeClock()
-    started = time.perf_counter()
     result = wait_until(clock.wall() + 5 * 3600.0, clock, clock.pause)
-    assert time.perf_counter() - started < 2.0
     assert result.end is WaitEnd.DEADLINE
     assert result.waited == pytest.approx(5 * 3600.0)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -546,10 +545,9 @@ def test_unknown_kind_and_naive_now_are_caller_bugs() -> None:
         "\x00\ud800\U0010ffff",
     ],
 )
-def test_hostile_text_is_fast_and_never_raises(kind: str, text: str) -> None:
-    started = clock.perf_counter()
+@pytest.mark.timeout(10)  # bounded (a catastrophic regex would hang here); speed is bench/'s job
+def test_hostile_text_is_bounded_and_never_raises(kind: str, text: str) -> None:
     result = parse_reset(text, kind, utc(2026, 1, 1), BERLIN)
-    assert clock.perf_counter() - started < 0.05
     assert result is None or result.tzinfo is not None
 
 
