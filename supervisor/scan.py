@@ -17,7 +17,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,8 @@ MATCH_WINDOW = 4096
 MATCH_TIMEOUT = 0.05
 _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
+#: A dialog that may come back (`once = false`) is answered again only after this long.
+DIALOG_REPEAT = timedelta(seconds=5)
 #: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).
 PROBE_OVERLAP = 256
 #: Bytes on each side of a line break looked at for a keyword wrapped across it.
@@ -125,7 +127,7 @@ class Scanner:
         self._context: deque[bytes] = deque(maxlen=JOIN_DEPTH)
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
-        self._answered: set[str] = set()
+        self._answered: dict[str, datetime] = {}
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
         self._prefilter = Prefilter(words) if words and all(s.keywords for s in sigs) else None
@@ -314,10 +316,11 @@ class Scanner:
 
     def _dialogs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         for sig in self.runtime.dialogs:
-            if sig.once and sig.id in self._answered:
-                continue
+            last = self._answered.get(sig.id)
+            if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
+                continue  # a TUI redraws a dialog many times before it takes the keys: answer once
             if _has_keyword(sig, low) and _search(sig.regex, text):
-                self._answered.add(sig.id)
+                self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
     # -- pending lookahead ---------------------------------------------------------------------

@@ -414,3 +414,15 @@ def test_chunking_never_changes_the_events(runtime: Runtime, lines: list[bytes],
         cuts = sorted(set(data.draw(st.lists(st.integers(1, len(transcript) - 1), max_size=10))))
         chunks = [transcript[a:b] for a, b in zip([0, *cuts], [*cuts, len(transcript)], strict=True)]
         assert scan_chunks(runtime, chunks) == whole
+
+
+def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text("[launch]\nbinary = 'x'\n[[dialog]]\nid = 'keep'\nmatch = 'Keep trying'\n"
+                    "keywords = ['keep trying']\nsend = '\\r'\nonce = false\n")
+    now = [datetime(2026, 11, 27, 10, 0, tzinfo=UTC)]
+    sc = Scanner(load_descriptor(path), tz=ZoneInfo("UTC"), clock=lambda: now[0])
+    redraws = sc.feed(b"Keep trying\nKeep trying\nKeep trying\n")  # one dialog, redrawn by the TUI
+    assert [e.send for e in redraws] == ["\r"]
+    now[0] += timedelta(seconds=6)
+    assert [e.send for e in sc.feed(b"Keep trying\n")] == ["\r"]  # it came back: answered again
