@@ -419,7 +419,7 @@ def test_chunking_never_changes_the_events(runtime: Runtime, lines: list[bytes],
 def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -> None:
     path = tmp_path / "d.toml"
     path.write_text("[launch]\nbinary = 'x'\n[[dialog]]\nid = 'keep'\nmatch = 'Keep trying'\n"
-                    "keywords = ['keep trying']\nsend = '\\r'\nonce = false\n")
+                    "keywords = ['keep trying']\nsend = \"\\r\"\nonce = false\n")
     now = [datetime(2026, 11, 27, 10, 0, tzinfo=UTC)]
     sc = Scanner(load_descriptor(path), tz=ZoneInfo("UTC"), clock=lambda: now[0])
     redraws = sc.feed(b"Keep trying\nKeep trying\nKeep trying\n")  # one dialog, redrawn by the TUI
