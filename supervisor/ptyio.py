@@ -30,36 +30,6 @@ def read_chunk(fd: int) -> bytes | None:
     return data or None
 
 
-def read_burst(fd: int, limit: int = 4 * READ_SIZE) -> bytes | None:
-    """Everything the pty has ready, up to `limit` bytes, in one piece (None at end of output).
-
-    A pty hands out about 4 KiB per read; taking a burst at once lets the relay, the log and the
-    scanner each run once per burst instead of once per 4 KiB.
-    """
-    first = read_chunk(fd)
-    if not first:
-        return first
-    parts = [first]
-    size = len(first)
-    blocking = os.get_blocking(fd)
-    os.set_blocking(fd, False)
-    try:
-        while size < limit:
-            try:
-                more = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                break
-            except OSError:
-                break  # EIO: the end shows on the next read
-            if not more:
-                break
-            parts.append(more)
-            size += len(more)
-    finally:
-        os.set_blocking(fd, blocking)
-    return b"".join(parts)
-
-
 def write_all(fd: int, data: bytes) -> bool:
     """Write every byte (retrying short writes); False when the other side is gone."""
     view = memoryview(data)
