@@ -6,19 +6,17 @@ substituted once: a model name that contains `{role_prompt}` is not expanded aga
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from .hooks import substitute
 from .signatures import Runtime
-
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def fill(fragment: tuple[str, ...], values: Mapping[str, str]) -> list[str]:
-    """Substitute `{name}` in each element, in one pass."""
-    return [_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), part) for part in fragment]
+    """Substitute `{name}` in each element, in one pass (the same substitution hooks use)."""
+    return [substitute(part, values) for part in fragment]
 
 
 def build_argv(runtime: Runtime, *, model: str | None = None, role_prompt: Path | None = None,
