@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,17 +182,23 @@ class Store:
             self._spool(kind, params)
             return False
 
-    def _execute(self, writes: Iterable[tuple[str, list[Any]]]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taking the write lock up front (see the module docstring)."""
         conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for kind, params in writes:
-                conn.execute(_WRITES[kind], params)
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _execute(self, writes: Iterable[tuple[str, list[Any]]]) -> None:
+        with self._transaction() as conn:
+            for kind, params in writes:
+                conn.execute(_WRITES[kind], params)
 
     def _enter_failing(self, exc: Exception) -> None:
         self._next_replay = time.monotonic() + REPLAY_INTERVAL
@@ -332,9 +338,7 @@ class Store:
     def register(self, projects: Iterable[tuple[str, str]],
                  agents: Iterable[tuple[str, str, str, str, bool, str | None]]) -> None:
         """Register projects and agents as teamctl does (upsert, never delete)."""
-        conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             conn.executemany("INSERT INTO projects (id, name) VALUES (?,?) ON CONFLICT(id) DO UPDATE SET"
                              " name=excluded.name", list(projects))
             conn.executemany(
@@ -342,11 +346,6 @@ class Store:
                 " ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, role=excluded.role,"
                 " runtime=excluded.runtime, is_manager=excluded.is_manager, reports_to=excluded.reports_to",
                 [(a[0], a[1], a[2], a[3], int(a[4]), a[5]) for a in agents])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 def model_covered(scope: str | None, model: str | None) -> bool:
