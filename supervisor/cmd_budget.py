@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import click
 
 from .budget import spend_by_day
 from .cmd_watch import load_compose, team_caps
-from .compose import find_root
 from .store import Store
 
 
@@ -42,9 +39,8 @@ def budget(project: str | None, by_agent: bool, since: str | None, as_json: bool
     """Spend per project per day, with tokens, the compose limits and the share used."""
     team = load_compose(root)
     if team is None:
-        if find_root(root, os.environ, Path.cwd()) is None and root is None:
-            raise click.UsageError("no compose tree here (.team/team-compose.yaml); pass --root")
-        raise click.UsageError(f"no compose tree at {root}")
+        where = f"at {root}" if root else "here (.team/team-compose.yaml); pass --root"
+        raise click.UsageError(f"no compose tree {where}")
     caps = team_caps(team)
     with Store(team.mailbox_path) as store:
         rows = list(store.budget_rows(_since(since, caps.tz)))
