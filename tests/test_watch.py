@@ -182,20 +182,24 @@ def test_bad_agent_id_is_refused_with_status_2(root):
     assert not (root / "state").exists()  # nothing half-started
 
 
+def _modes(child: pexpect.spawn) -> str:
+    """The terminal modes `stty -g` printed (before and after rl-watch ran in that terminal)."""
+    child.expect(r"([0-9a-f:]{40,})\r\n")
+    return child.match.group(1)
+
+
 def test_interactive_terminal_forwards_keys_and_is_restored(root):
     env = fake_env(root)
     script = (f"stty -g; {sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} "
               f"--restart never -- fake_agent.py print:ready echo-input exit:0; echo rc=$?; stty -g")
     child = pexpect.spawn("/bin/sh", ["-c", script], env=env, dimensions=(30, 100), timeout=20)
     try:
-        child.expect(r"([0-9a-f:]{40,})\r\n")
-        before = child.match.group(1)
+        before = _modes(child)
         child.expect("ready")
         child.sendline("hello there")
         child.expect("got: hello there")
         child.expect(r"rc=0\r\n")
-        child.expect(r"([0-9a-f:]{40,})\r\n")
-        after = child.match.group(1)
+        after = _modes(child)
     finally:
         child.close(force=True)
     assert before == after
@@ -305,13 +309,11 @@ def test_ctrl_c_during_an_attached_wait_stops_cleanly_and_restores_the_terminal(
               f"--fallback-wait 3600 -- fake_agent.py 'print:usage limit reached' hang; echo rc=$?; stty -g")
     child = pexpect.spawn("/bin/sh", ["-c", script], env=fake_env(root), dimensions=(30, 100), timeout=20)
     try:
-        child.expect(r"([0-9a-f:]{40,})\r\n")
-        before = child.match.group(1)
+        before = _modes(child)
         child.expect(r"rate-limited: resuming at .* \(in 1h0?0m")  # the live countdown
         child.send("\x03")
         child.expect(r"rc=130")
-        child.expect(r"([0-9a-f:]{40,})\r\n")
-        after = child.match.group(1)
+        after = _modes(child)
     finally:
         child.close(force=True)
     assert before == after

@@ -52,14 +52,18 @@ class Watcher:
 
     def __init__(self, root: Path, steps: list[str], *options: str, agent: str = "solo:dev",
                  env: dict[str, str] | None = None) -> None:
+        self._start(root, agent, ["--runtime", "fake", "--root", str(root), *options], steps, root,
+                    env or fake_env(root))
+
+    def _start(self, root: Path, agent: str, options: list[str], steps: list[str], cwd: Path,
+               env: dict[str, str]) -> None:
         self.root = root
         self.agent = agent
         self.out_path = root / f"{agent.replace(':', '-')}.out"
-        argv = [sys.executable, "-m", "supervisor", "rl-watch", agent, "--runtime", "fake", "--root", str(root),
-                *options, "--", "fake_agent.py", *steps]
+        argv = [sys.executable, "-m", "supervisor", "rl-watch", agent, *options, "--", "fake_agent.py", *steps]
         self.out = open(self.out_path, "wb")
-        self.proc = subprocess.Popen(argv, cwd=root, env=env or fake_env(root), stdin=subprocess.DEVNULL,
-                                     stdout=self.out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
 
     def output(self) -> str:
         return self.out_path.read_bytes().decode("utf-8", "replace")
@@ -169,11 +173,5 @@ class TeamWatcher(Watcher):
 
     def __init__(self, team: Path, agent: str, steps: list[str], *options: str,
                  env: dict[str, str] | None = None) -> None:
-        self.root = team
-        self.agent = agent
-        self.out_path = team / f"{agent.replace(':', '-')}.out"
-        argv = [sys.executable, "-m", "supervisor", "rl-watch", agent, *options, "--", "fake_agent.py", *steps]
-        self.out = open(self.out_path, "wb")
-        run_env = env or fake_env(team, FAKE_RUNS_FILE=str(team / f"runs-{agent.replace(':', '-')}"))
-        self.proc = subprocess.Popen(argv, cwd=team.parent, env=run_env, stdin=subprocess.DEVNULL,
-                                     stdout=self.out, stderr=subprocess.STDOUT)
+        self._start(team, agent, list(options), steps, team.parent,
+                    env or fake_env(team, FAKE_RUNS_FILE=str(team / f"runs-{agent.replace(':', '-')}")))
