@@ -8,7 +8,6 @@ every watcher of the team writes, so a cap holds across watcher restarts and acr
 from __future__ import annotations
 
 import logging
-import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .costs import Spend
+from .lazyre import LazyPattern
 from .signatures import DescriptorError
 from .store import Store
 from .waiting import local_clock
@@ -66,7 +66,8 @@ def load_prices(team_dir: Path | None = None) -> dict[str, Price]:
     return prices
 
 
-_TAGGED = re.compile(r"^(?P<base>.+?)(?:-\d{8}|@[\w.-]+|-latest|-preview(?:-[\w-]+)?)$")
+# Compiled with the first cost line priced, not at every watcher's start.
+_TAGGED = LazyPattern(r"^(?P<base>.+?)(?:-\d{8}|@[\w.-]+|-latest|-preview(?:-[\w-]+)?)$")
 
 
 def find_price(prices: Mapping[str, Price], model: str | None) -> Price | None:

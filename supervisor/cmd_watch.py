@@ -1,21 +1,27 @@
-"""`teamctl rl-watch`: supervise one agent, inside a compose tree or ad hoc with `--root`."""
+"""`teamctl rl-watch`: supervise one agent, inside a compose tree or ad hoc with `--root`.
+
+One watcher runs per agent, for days, so what it imports it holds fifty times over: its options are
+parsed by leanargs from the table below (not by click), and the compose loader (with yaml) is
+imported only when there is a compose tree to load.
+"""
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
+import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import click
-
 from .budget import Caps, load_prices
-from .compose import Agent, Team, find_root, load_team
+from .compose_model import Agent, Team, find_root
 from .launch import build_argv, find_binary
+from .leanargs import Command, Option, Parsed
+from .loghandler import RotatingLogHandler
 from .policy import Restart
 from .resets import resolve_zone
 from .signatures import Runtime, load_runtime, runtime_files
@@ -23,9 +29,33 @@ from .watch import AgentWatch, WatchSettings
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
+#: The rl-watch options: parsing, `--help` and the `teamctl --help` listing all come from here.
+OPTIONS = (
+    Option("--agent", "Agent id <project>:<agent> (when no positional AGENT)."),
+    Option("--runtime", "Runtime descriptor name (default: from compose, or guessed from argv)."),
+    Option("--root", "Team root (default: nearest .team/ above, else the current directory).", short="-C"),
+    Option("--margin", "Seconds to wait past the reset time (default 60).", float),
+    Option("--fallback-wait", "Seconds to wait when the reset is unknown (default 1800).", float),
+    Option("--max-wait", "Longest wait for one reset, seconds (default 8 days).", float),
+    Option("--restart", "Restart policy.", choices=tuple(r.value for r in Restart)),
+    Option("--stop-timeout", "Seconds between SIGTERM and SIGKILL (default 10).", float),
+    Option("--backoff-initial", "First crash backoff, seconds (default 1).", float),
+    Option("--backoff-max", "Crash backoff cap, seconds (default 300).", float),
+    Option("--give-up-exits", "Quick exits within the window that mean a crash loop (5).", int),
+    Option("--give-up-window", "Crash-loop window, seconds (default 120).", float),
+    Option("--quick-uptime", "An exit before this many seconds is quick (default 10).", float),
+    Option("--stable-after", "Uptime that resets the backoff, seconds (default 600).", float),
+    Option("--tz", "IANA zone the runtime states bare clock times in."),
+    Option("--limit-group", "Agents sharing a limit group share a rate limit (default: runtime)."),
+    Option("--model", "Model the agent runs (for model-scoped limits)."),
+    Option("--log-max-bytes", "Output log size before rotation (default 10 MiB).", int),
+)
 
-class BadAgent(click.BadParameter):
-    pass
+COMMAND = Command(
+    prog="teamctl rl-watch", arguments="[AGENT] [ARGV]...", options=OPTIONS,
+    summary="Run one agent's runtime under a pty; record and wait out its rate limits; respawn it.",
+    examples=("teamctl rl-watch hello:dev -- claude --model claude-sonnet-4-6",
+              'teamctl rl-watch --runtime codex --agent solo:dev -- codex "fix the tests"'))
 
 
 def known_runtimes(team_dir: Path | None) -> set[str]:
@@ -37,6 +67,8 @@ def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
     team_dir = find_root(root, os.environ, cwd or Path.cwd())
     if team_dir is None:
         return None
+    from .compose import load_team  # the YAML loader: only when there is a compose tree
+
     return load_team(team_dir, known_runtimes(team_dir))
 
 
@@ -63,10 +95,10 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
 def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], root: Path) -> WatchSettings:
     """No compose tree: `--root DIR` is the team root, state lives in DIR/state."""
     if not argv:
-        raise click.UsageError("no compose tree here: give the runtime command after `--`")
+        raise COMMAND.problem("no compose tree here: give the runtime command after `--`")
     name = runtime_name or guess_runtime(argv[0], root)
     if name is None:
-        raise click.UsageError(f"cannot tell the runtime of {argv[0]!r}: pass --runtime NAME")
+        raise COMMAND.problem(f"cannot tell the runtime of {argv[0]!r}: pass --runtime NAME")
     runtime = load_runtime(name, root)
     env = {**os.environ, **runtime.launch.env}
     project = agent_id.split(":", 1)[0]
@@ -109,12 +141,7 @@ def configure_logging(settings: WatchSettings) -> None:
     """The watcher's own log: state/logs/<project>-<agent>.supervisor.log, rotated, 0600."""
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = logs / f"{settings.log_name}.supervisor.log"
-    old = os.umask(0o077)
-    try:
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1024 * 1024, backupCount=3)
-    finally:
-        os.umask(old)
+    handler = RotatingLogHandler(logs / f"{settings.log_name}.supervisor.log", 1024 * 1024, 3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -127,36 +154,25 @@ _OVERRIDES = ("margin", "fallback_wait", "max_wait", "stop_timeout", "backoff_ma
               "log_max_bytes")
 
 
-@click.command("rl-watch", context_settings={"ignore_unknown_options": True})
-@click.argument("agent", required=False)
-@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-@click.option("--agent", "agent_opt", help="Agent id <project>:<agent> (when no positional AGENT).")
-@click.option("--runtime", help="Runtime descriptor name (default: from compose, or guessed from argv).")
-@click.option("--root", "-C", help="Team root (default: nearest .team/ above, else the current directory).")
-@click.option("--margin", type=float, help="Seconds to wait past the reset time (default 60).")
-@click.option("--fallback-wait", type=float, help="Seconds to wait when the reset is unknown (default 1800).")
-@click.option("--max-wait", type=float, help="Longest wait for one reset, seconds (default 8 days).")
-@click.option("--restart", type=click.Choice([r.value for r in Restart]), help="Restart policy.")
-@click.option("--stop-timeout", type=float, help="Seconds between SIGTERM and SIGKILL (default 10).")
-@click.option("--backoff-initial", type=float, help="First crash backoff, seconds (default 1).")
-@click.option("--backoff-max", type=float, help="Crash backoff cap, seconds (default 300).")
-@click.option("--give-up-exits", type=int, help="Quick exits within the window that mean a crash loop (5).")
-@click.option("--give-up-window", type=float, help="Crash-loop window, seconds (default 120).")
-@click.option("--quick-uptime", type=float, help="An exit before this many seconds is quick (default 10).")
-@click.option("--stable-after", type=float, help="Uptime that resets the backoff, seconds (default 600).")
-@click.option("--tz", help="IANA zone the runtime states bare clock times in.")
-@click.option("--limit-group", help="Agents sharing a limit group share a rate limit (default: runtime).")
-@click.option("--model", help="Model the agent runs (for model-scoped limits).")
-@click.option("--log-max-bytes", type=int, help="Output log size before rotation (default 10 MiB).")
-def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, runtime: str | None,
-             root: str | None, tz: str | None, **options: Any) -> int:
-    """Run one agent's runtime under a pty; record and wait out its rate limits; respawn it.
+def main(args: Sequence[str]) -> int:
+    """`teamctl rl-watch ARGS`: the exit status; bad input raises UsageProblem (errors.run_guarded
+    turns it into a message and status 2)."""
+    parsed = COMMAND.parse(args)
+    if parsed.help:
+        import shutil
 
-    \b
-      teamctl rl-watch hello:dev -- claude --model claude-sonnet-4-6
-      teamctl rl-watch --runtime codex --agent solo:dev -- codex "fix the tests"
-    """
-    args = list(argv)
+        sys.stdout.write(COMMAND.help_text(min(shutil.get_terminal_size().columns, 80)))
+        return 0
+    return rl_watch(parsed)
+
+
+def rl_watch(parsed: Parsed) -> int:
+    """Run one agent's runtime under a pty; record and wait out its rate limits; respawn it."""
+    options: dict[str, Any] = parsed.values
+    agent_opt, runtime, root, tz = (options.get(k) for k in ("agent", "runtime", "root", "tz"))
+    agent = parsed.positionals[0] if parsed.positionals else None
+    args = parsed.positionals[1:]
+    agent_hint = "--agent" if agent_opt is not None else "AGENT"
     if agent is not None and agent_opt is not None:
         args.insert(0, agent)
         agent = agent_opt
@@ -164,7 +180,7 @@ def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, ru
     if args and args[0] == "--":
         args = args[1:]
     if not agent:
-        raise click.UsageError("name the agent: teamctl rl-watch PROJECT:AGENT -- COMMAND...")
+        raise COMMAND.problem("name the agent: teamctl rl-watch PROJECT:AGENT -- COMMAND...")
     team = load_compose(root)
     if team is not None and (":" not in agent or any(a.id == agent for a in team.agents)):
         member = team.agent(agent)
@@ -173,9 +189,10 @@ def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, ru
             settings = replace(settings, runtime=load_runtime(runtime, team.team_dir))
     else:
         if not AGENT_ID.match(agent):
-            raise BadAgent(f"{agent!r}: an agent id is PROJECT:AGENT, letters, digits, '_', '.', '-'")
+            raise COMMAND.problem(f"Invalid value for {agent_hint!r}: {agent!r}: an agent id is PROJECT:AGENT, "
+                                  "letters, digits, '_', '.', '-'")
         if team is not None:
-            raise click.UsageError(f"{agent} is not an agent of the team in {team.team_dir}")
+            raise COMMAND.problem(f"{agent} is not an agent of the team in {team.team_dir}")
         settings = adhoc_settings(agent, runtime, args, Path(root or ".").resolve())
     if tz:
         settings = replace(settings, tz=resolve_zone(tz, None))
@@ -183,11 +200,10 @@ def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, ru
     if options.get("restart"):
         changes["restart"] = Restart(options["restart"])
     if changes.get("fallback_wait") is not None and changes["fallback_wait"] <= 0:
-        raise click.BadParameter("must be more than 0", param_hint="--fallback-wait")
+        raise COMMAND.problem("Invalid value for '--fallback-wait': must be more than 0")
     settings = replace(settings, **changes)
     if find_binary(settings.argv[0], settings.env.get("PATH")) is None:
-        click.echo(f"teamctl: {settings.agent_id}: runtime binary {settings.argv[0]!r} not found on PATH",
-                   err=True)
+        sys.stderr.write(f"teamctl: {settings.agent_id}: runtime binary {settings.argv[0]!r} not found on PATH\n")
         return 127
     configure_logging(settings)
     return AgentWatch(settings).run()

@@ -5,18 +5,22 @@ compose.py reads and checks the YAML; everything else in the supervisor only eve
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import ComposeError as ComposeError  # defined in errors.py; imported from here too
+from .errors import UnknownAgentError
 
 COMPOSE_FILE = "team-compose.yaml"
 TEAM_DIRNAME = ".team"
 
 
 def did_you_mean(word: str, choices: Collection[str]) -> str:
-    """` (did you mean 'model'?)`, or nothing when no choice is close."""
+    """` (did you mean 'model'?)`, or nothing when no choice is close (difflib: loaded for errors only)."""
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -40,37 +44,6 @@ class Problem:
         tail = f" (line {self.line})" if self.line else ""
         tag = "warning: " if self.severity == "warning" else ""
         return f"{head}{tag}{self.message}{tail}"
-
-
-class ComposeError(Exception):
-    """The compose tree cannot be turned into a Team; `problems` lists all of them (and warnings)."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems: list[Problem] = list(problems)
-        n = len(self.errors)
-        lines = [f"compose tree has {n} error{'s' if n != 1 else ''}:"]
-        lines += [f"  {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ComposeError, (self.problems,))
-
-    @property
-    def errors(self) -> list[Problem]:
-        """Only the problems that block loading."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """Problems that would not have blocked loading on their own."""
-        return [p for p in self.problems if p.severity != "error"]
-
-
-class UnknownAgentError(KeyError):
-    """Raised by Team.agent(); a KeyError whose str() is readable (KeyError's quotes it)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class FrozenMap(Mapping[str, str]):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-_NUMBER = re.compile(r"^\s*\$?\s*([0-9][0-9,_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kmb])?\s*$", re.IGNORECASE)
+from .lazyre import LazyPattern
+
+# Compiled with the first cost line read, not at every watcher's start.
+_NUMBER = LazyPattern(r"^\s*\$?\s*([0-9][0-9,_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kmb])?\s*$", re.IGNORECASE)
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9}
 
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -112,6 +111,8 @@ class HookRunner:
                 return f"{method} {resp.status}"
         if hook.action == "run":
             argv = [substitute(arg, values) for arg in hook.argv]
+            import subprocess  # only `run` hooks need it (with selectors and locale): not every watcher
+
             done = subprocess.run(argv, shell=False, timeout=hook.timeout, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
             if done.returncode != 0:

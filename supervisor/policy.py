@@ -1,5 +1,8 @@
 """Restart and wait policies, built from tenacity's own objects, as small callables.
 
+tenacity is imported by the first exit that calls for a restart decision, not at start-up: a
+watcher whose runtime never exits never loads it.
+
 A rate-limit stop is always followed by a wait and a respawn; what happens after the runtime exits
 on its own is the restart policy: `always`, `on-failure` or `never`, with exponential backoff and
 jitter after a crash, a reset after stable uptime, and a give-up rule for crash loops.
@@ -10,8 +13,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-import tenacity
+if TYPE_CHECKING:
+    import tenacity
 
 
 class Restart(StrEnum):
@@ -44,11 +49,17 @@ class CrashPolicy:
     quick_uptime: float = 10.0
     _attempt: int = 0
     _quick: deque[float] = field(default_factory=deque)
+    _rules: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._wait = tenacity.wait_exponential(multiplier=self.initial, max=self.cap) + tenacity.wait_random(
-            0, self.jitter * self.initial)
-        self._give_up = tenacity.stop_after_attempt(self.give_up_exits)
+    def _backoff(self) -> tuple[Any, Any]:
+        """tenacity's (wait, stop) for these settings, built on first use."""
+        if self._rules is None:
+            import tenacity
+
+            wait = tenacity.wait_exponential(multiplier=self.initial, max=self.cap) + tenacity.wait_random(
+                0, self.jitter * self.initial)
+            self._rules = (wait, tenacity.stop_after_attempt(self.give_up_exits))
+        return self._rules
 
     def wants_restart(self, code: int) -> bool:
         """The restart mode alone: does an exit with `code` call for a respawn at all?"""
@@ -67,12 +78,13 @@ class CrashPolicy:
             self._quick.append(now)
         while self._quick and now - self._quick[0] > self.give_up_window:
             self._quick.popleft()
-        if self._give_up(_state(len(self._quick))):
+        wait, give_up = self._backoff()
+        if give_up(_state(len(self._quick))):
             return Decision(False, give_up=True, attempt=self._attempt)
         self._attempt += 1
         if code == 0 and uptime >= self.quick_uptime:
             return Decision(True, 0.0, attempt=self._attempt)
-        return Decision(True, min(float(self._wait(_state(self._attempt))), self.cap), attempt=self._attempt)
+        return Decision(True, min(float(wait(_state(self._attempt))), self.cap), attempt=self._attempt)
 
     def reset(self) -> None:
         self._attempt = 0
@@ -80,6 +92,8 @@ class CrashPolicy:
 
 
 def _state(attempt: int) -> tenacity.RetryCallState:
+    import tenacity
+
     state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = attempt
     return state

@@ -3,6 +3,9 @@
 CLIs start grandchildren (MCP servers, shells, language servers), some in sessions of their own, so
 signalling the process group is not enough: the whole tree is collected with psutil first, then
 signalled, so a child re-parented to init when its parent dies is still found.
+
+psutil is imported by the functions that use it, not with this module: an idle watcher never stops a
+tree or checks a pid, and psutil is over a megabyte of its memory.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class StopResult:
 
 def tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants (empty when it is gone)."""
+    import psutil
+
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -39,6 +46,8 @@ def stop_tree(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM,
 
     `extra` adds processes found earlier (e.g. before the parent died) that belong to the same run.
     """
+    import psutil
+
     procs = tree(pid)
     seen = {p.pid for p in procs}
     for p in extra or []:
@@ -70,6 +79,8 @@ def stop_tree(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM,
 
 
 def _descendants(procs: list[psutil.Process]) -> list[psutil.Process]:
+    import psutil
+
     found: list[psutil.Process] = []
     for p in procs:
         try:
@@ -80,6 +91,8 @@ def _descendants(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def _send(p: psutil.Process, sig: int) -> None:
+    import psutil
+
     try:
         p.send_signal(sig)
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
@@ -103,6 +116,8 @@ TAG_STATE = "TEAMCTL_STATE_DIR"
 
 def find_tagged(state_dir: str, agent_ids: set[str] | None = None) -> list[psutil.Process]:
     """Processes started for this team (its state dir), optionally only for some agents."""
+    import psutil
+
     found = []
     me = os.getpid()
     for p in psutil.process_iter(["pid"]):
@@ -121,6 +136,8 @@ def alive(pid: int | None, started_at: float | None = None) -> bool:
     """True when `pid` runs and, if `started_at` is given, is the same process (not a reused pid)."""
     if not pid:
         return False
+    import psutil
+
     try:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
@@ -130,3 +147,33 @@ def alive(pid: int | None, started_at: float | None = None) -> bool:
         return True
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def create_time(pid: int) -> float | None:
+    """When `pid` started, in seconds since the epoch: what psutil's `Process.create_time()` returns
+    (runtimes' start times are stored and compared with it to tell a reused pid), None when the
+    process is gone. Read from /proc on Linux, without importing psutil: this runs at every spawn."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        with open("/proc/stat", "rb") as fh:
+            boot = next(line for line in fh if line.startswith(b"btime"))
+    except FileNotFoundError:  # no such process, or no /proc at all
+        if os.path.isdir("/proc/self"):
+            return None
+        return _psutil_create_time(pid)
+    except (OSError, StopIteration):
+        return _psutil_create_time(pid)
+    # psutil's formula: starttime (field 22, clock ticks since boot) / CLK_TCK + btime. The name in
+    # parentheses may hold spaces and ')', so fields are counted after its last ')'.
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return float(fields[19]) / os.sysconf("SC_CLK_TCK") + float(boot.split()[1])
+
+
+def _psutil_create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None

@@ -29,10 +29,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from fractions import Fraction
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
+
+from .lazyre import LazyPattern
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = [
     "ABBREVIATIONS",
@@ -99,9 +103,10 @@ gets its own zone first.
 """
 
 # --------------------------------------------------------------------------- text helpers
+# Every module-level pattern is a LazyPattern: compiled with the first reset text a watcher reads.
 
-_SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
-_TRAIL_PUNCT = re.compile(r"[\s.,;:!]+$")
+_SPACES = LazyPattern(r"[\s\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_TRAIL_PUNCT = LazyPattern(r"[\s.,;:!]+$")
 
 
 def _clean(text: object) -> str | None:
@@ -127,7 +132,7 @@ def _load_zone(key: str) -> ZoneInfo | None:
 
 # --------------------------------------------------------------------------- zones
 
-_OFFSET = re.compile(
+_OFFSET = LazyPattern(
     r"(?:UTC|GMT|UT)?(?P<sign>[+\-\u2212])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?",
     re.IGNORECASE,
 )
@@ -244,14 +249,14 @@ _UNIT_SECONDS: Mapping[str, int] = MappingProxyType(
     }
 )
 _MS_UNITS = frozenset(("ms", "msec", "msecs", "millisecond", "milliseconds"))
-_DURATION_PREFIX = re.compile(
+_DURATION_PREFIX = LazyPattern(
     r"(?:please |resets? )?(?:try again in|retrying in|retry in|retry[- ]after:?|in|after)\s*",
     re.IGNORECASE,
 )
-_RETRY_AFTER = re.compile(r"retry[- ]after", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d{1,40}(?:\.\d{1,20})?)\s?([a-z]{1,12})(?![a-z])", re.IGNORECASE)
-_DURATION_SEP = re.compile(r"(?:,? and |, ?| )?")
-_BARE_NUMBER = re.compile(r"\d{1,40}(?:\.\d{1,20})?")
+_RETRY_AFTER = LazyPattern(r"retry[- ]after", re.IGNORECASE)
+_DURATION_PART = LazyPattern(r"(\d{1,40}(?:\.\d{1,20})?)\s?([a-z]{1,12})(?![a-z])", re.IGNORECASE)
+_DURATION_SEP = LazyPattern(r"(?:,? and |, ?| )?")
+_BARE_NUMBER = LazyPattern(r"\d{1,40}(?:\.\d{1,20})?")
 
 
 def _duration_micros(text: str, allow_bare: bool) -> int | None:
@@ -272,6 +277,8 @@ def _duration_micros(text: str, allow_bare: bool) -> int | None:
             return None
         unit = part[2].lower()
         if unit in _MS_UNITS:
+            from fractions import Fraction
+
             micros = _to_micros(part[1], Fraction(1, 1000))
         elif unit in _UNIT_SECONDS:
             micros = _to_micros(part[1], _UNIT_SECONDS[unit])
@@ -285,6 +292,8 @@ def _duration_micros(text: str, allow_bare: bool) -> int | None:
 
 
 def _to_micros(number: str, unit_seconds: int | Fraction) -> int | None:
+    from fractions import Fraction  # exact arithmetic, loaded with the first duration read (and decimal with it)
+
     micros = round(Fraction(number) * unit_seconds * 10**6)
     return micros if micros <= _MAX_MICROS else None
 
@@ -362,7 +371,7 @@ def _alternation(names: Mapping[str, int]) -> str:
 
 
 _SEP = r"(?:,\ ?|\ )"  # escaped spaces: used inside a VERBOSE pattern
-_CLOCK = re.compile(
+_CLOCK = LazyPattern(
     rf"""
     (?:(?P<wd>{_alternation(_WEEKDAYS)})\.?{_SEP})?
     (?:
@@ -380,7 +389,7 @@ _CLOCK = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
-_CLOCK_PREFIX = re.compile(
+_CLOCK_PREFIX = LazyPattern(
     r"(?:resets?|try again|available again|available|until|at|on|retry[- ]after:?) ", re.IGNORECASE
 )
 
@@ -441,7 +450,7 @@ def _parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
 
 # --------------------------------------------------------------------------- iso / epoch
 
-_ISO = re.compile(
+_ISO = LazyPattern(
     r"(?P<stamp>\d{4}-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z| ?[+-]\d{2}(?::?\d{2})?)?)?)"
     r"(?: ?\((?P<pzone>[^()]{1,64})\)| (?P<zone>[A-Za-z][^\s()]{0,63}))?",
@@ -474,13 +483,15 @@ def _parse_iso(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     return _localize(zone, parsed)[0]
 
 
-_EPOCH_TEXT = re.compile(r"\d{1,17}(?:\.\d{1,9})?")
+_EPOCH_TEXT = LazyPattern(r"\d{1,17}(?:\.\d{1,9})?")
 
 
 def _parse_epoch(text: str) -> datetime | None:
     """Unix time: seconds below 1e11, milliseconds below 1e14, microseconds below 1e17."""
     if not _EPOCH_TEXT.fullmatch(text):
         return None
+    from fractions import Fraction
+
     value = Fraction(text)
     if value < 10**11:
         micros = value * 10**6
@@ -493,8 +504,8 @@ def _parse_epoch(text: str) -> datetime | None:
 
 # --------------------------------------------------------------------------- entry point
 
-_AUTO_EPOCH = re.compile(r"\d{10}|\d{13}")
-_HAS_UNIT = re.compile(r"\d ?[a-z]", re.IGNORECASE)
+_AUTO_EPOCH = LazyPattern(r"\d{10}|\d{13}")
+_HAS_UNIT = LazyPattern(r"\d ?[a-z]", re.IGNORECASE)
 
 
 def _dispatch(text: str, kind: str, now: datetime, tz: ZoneInfo) -> datetime | None:

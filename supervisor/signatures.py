@@ -15,11 +15,14 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import regex as regex_engine
-import yaml
+from .errors import DescriptorError as DescriptorError  # defined in errors.py; imported from here too
+from .lazyre import LazyPattern
+
+if TYPE_CHECKING:
+    import regex as regex_engine
 
 try:  # the parser behind `re`; public as sre_parse before 3.11
     from re import _constants as sre_constants
@@ -44,28 +47,23 @@ class Action(StrEnum):
 RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")
 
 
-class DescriptorError(Exception):
-    """A descriptor that cannot be used; the message names file, table and key."""
-
-    def __init__(self, file: Path | str, where: str, message: str) -> None:
-        self.file = Path(file)
-        self.where = where
-        super().__init__(f"{file}: {where}: {message}" if where else f"{file}: {message}")
-
-
 @dataclass(frozen=True)
 class Signature:
-    """One compiled line signature (rate limit, cost, dialog or ignore)."""
+    """One line signature (rate limit, cost, dialog or ignore).
+
+    `regex` and `follow` are compiled patterns, or for built-in descriptors LazyPatterns that compile
+    on first use (see load_descriptor); both answer `.search`, `.groupindex` and `.pattern`.
+    """
 
     kind: str
     id: str
-    regex: regex_engine.Pattern
+    regex: regex_engine.Pattern | LazyPattern
     keywords: tuple[str, ...] = ()
     reset: str = "none"
     reset_group: str = "reset"
     tz: str | None = None
     lookahead: int = 0
-    follow: regex_engine.Pattern | None = None
+    follow: regex_engine.Pattern | LazyPattern | None = None
     model_group: str = "model"
     action: Action = Action.STOP
     resume_keys: str = "continue\r"
@@ -164,8 +162,16 @@ def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = Tru
     )
 
 
-def load_descriptor(path: Path, *, generic: bool = False) -> Runtime:
-    """Parse and validate one TOML descriptor (or the generic patterns file when `generic`)."""
+def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = None) -> Runtime:
+    """Parse and validate one TOML descriptor (or the generic patterns file when `generic`).
+
+    A team's own descriptor is checked in full here (every regex compiled, its groups checked), so a
+    mistake fails at load naming file, table and key. The built-in ones (`lazy` None: whether `path`
+    is built in) get LazyPatterns instead: the test suite compiles and checks every one of them, and
+    a watcher whose runtime never prints a keyword never compiles a regex or imports the engine.
+    """
+    if lazy is None:
+        lazy = _is_builtin(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -191,7 +197,7 @@ def load_descriptor(path: Path, *, generic: bool = False) -> Runtime:
         entries = data.get(kind, [])
         if not isinstance(entries, list):
             raise DescriptorError(path, kind, f"must be an array of tables ([[{kind}]])")
-        tables[kind] = [_parse_signature(path, kind, i, e) for i, e in enumerate(entries)]
+        tables[kind] = [_parse_signature(path, kind, i, e, lazy=lazy) for i, e in enumerate(entries)]
     return Runtime(
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),
@@ -204,6 +210,8 @@ def load_yaml_override(path: Path, name: str) -> Runtime:
 
     The launch settings come from the built-in descriptor of the same name, when there is one.
     """
+    import yaml  # only this old format is YAML: a watcher on a TOML descriptor never loads yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -268,7 +276,7 @@ def _fragments(path: Path, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
     return {k: tuple(_str_list(path, f"{where}.{k}", v)) for k, v in raw.items()}
 
 
-def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
+def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool = False) -> Signature:
     where = f"{kind}[{index}]"
     if not isinstance(raw, dict):
         raise DescriptorError(path, where, "must be a table")
@@ -278,22 +286,22 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
     if not isinstance(sig_id, str) or not sig_id:
         raise DescriptorError(path, f"{where}.id", "must be a non-empty string")
     flags = 0 if _bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
-    regex = compile_regex(path, f"{where}.match", raw.get("match"), flags)
+    regex = _pattern(path, f"{where}.match", raw.get("match"), flags, lazy)
     keywords = tuple(k.lower() for k in _str_list(path, f"{where}.keywords", raw.get("keywords", [])))
     lookahead = raw.get("lookahead", 0)
     if not isinstance(lookahead, int) or isinstance(lookahead, bool) or not 0 <= lookahead <= MAX_LOOKAHEAD:
         raise DescriptorError(path, f"{where}.lookahead", f"must be an integer 0..{MAX_LOOKAHEAD}")
-    follow = compile_regex(path, f"{where}.follow", raw["follow"], flags) if "follow" in raw else None
+    follow = _pattern(path, f"{where}.follow", raw["follow"], flags, lazy) if "follow" in raw else None
     if follow is not None and lookahead == 0:
         raise DescriptorError(path, f"{where}.follow", "needs `lookahead` of 1 or more")
     fields: dict[str, Any] = {}
     if table_kind == "rate_limit":
-        fields.update(_rate_limit_fields(path, where, raw, regex, follow))
+        fields.update(_rate_limit_fields(path, where, raw, None if lazy else regex, follow))
     elif table_kind == "cost":
         fields["total"] = _bool(path, f"{where}.total", raw.get("total", False))
         fields["cached_in_input"] = _bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
-        groups = set(regex.groupindex) | set(follow.groupindex if follow else ())
-        if not groups & {"usd", "input", "output"}:
+        groups = None if lazy else set(regex.groupindex) | set(follow.groupindex if follow else ())
+        if groups is not None and not groups & {"usd", "input", "output"}:
             raise DescriptorError(path, f"{where}.match",
                                   "needs at least one named group: usd, input or output")
     elif table_kind == "dialog":
@@ -306,15 +314,16 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any) -> Signature:
                      follow=follow, source=str(path), **fields)
 
 
-def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pattern,
-                       follow: regex_engine.Pattern | None) -> dict[str, Any]:
+def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pattern | None,
+                       follow: regex_engine.Pattern | LazyPattern | None) -> dict[str, Any]:
+    """The rate-limit keys, checked; `regex` None: a lazy (built-in) signature, groups not checked."""
     reset = raw.get("reset", "none")
     if reset not in RESET_KINDS:
         raise DescriptorError(path, f"{where}.reset", f"must be one of {', '.join(RESET_KINDS)}")
     group = raw.get("reset_group", "reset")
     if not isinstance(group, str):
         raise DescriptorError(path, f"{where}.reset_group", "must be a group name")
-    if reset != "none":
+    if reset != "none" and regex is not None:
         in_match = group in regex.groupindex or (group.isdigit() and 0 < int(group) <= regex.groups)
         in_follow = follow is not None and group in follow.groupindex
         if not (in_match or in_follow):
@@ -338,6 +347,21 @@ def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pa
             "model_group": model_group}
 
 
+def _pattern(path: Path, where: str, pattern: Any, flags: int, lazy: bool) -> regex_engine.Pattern | LazyPattern:
+    """The compiled, checked regex; or when `lazy` (built-ins only) one compiled by its first search."""
+    if not lazy:
+        return compile_regex(path, where, pattern, flags)
+    if not isinstance(pattern, str) or not pattern:
+        raise DescriptorError(path, where, "must be a non-empty regex string")
+    return LazyPattern(pattern, flags, _regex_compile)
+
+
+def _regex_compile(pattern: str, flags: int) -> regex_engine.Pattern:
+    import regex as regex_engine
+
+    return regex_engine.compile(pattern, flags)
+
+
 def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECASE) -> regex_engine.Pattern:
     """Compile a signature regex, refusing ones whose cost can explode on a long line.
 
@@ -347,6 +371,8 @@ def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECA
     """
     if not isinstance(pattern, str) or not pattern:
         raise DescriptorError(path, where, "must be a non-empty regex string")
+    import regex as regex_engine
+
     try:
         compiled = regex_engine.compile(pattern, flags)
     except regex_engine.error as exc:

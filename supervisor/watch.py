@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pexpect
-import psutil
 
 from . import procs, ptyio
 from .budget import BudgetGuard, Caps, Price, Pricer
@@ -33,6 +33,9 @@ from .signatures import Action, Runtime
 from .states import AgentState
 from .store import Store
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, human_duration, local_clock, wait_until
+
+if TYPE_CHECKING:
+    import psutil  # imported where used: an idle watcher never loads it
 
 log = logging.getLogger(__name__)
 
@@ -601,10 +604,7 @@ def _poke(fd: int) -> None:
 
 
 def _create_time(pid: int) -> float | None:
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
+    return procs.create_time(pid)
 
 
 def _become_subreaper() -> None:
@@ -622,6 +622,8 @@ def _become_subreaper() -> None:
 
 def _our_children(runtime_pid: int) -> list[psutil.Process]:
     """Our other children: orphans of the runtime's tree re-parented to this subreaper."""
+    import psutil
+
     try:
         me = psutil.Process()
         return [c for c in me.children(recursive=True) if c.pid != runtime_pid]
@@ -630,6 +632,8 @@ def _our_children(runtime_pid: int) -> list[psutil.Process]:
 
 
 def _reap_orphans(runtime_pid: int) -> None:
+    import psutil
+
     try:
         for child in psutil.Process().children():
             if child.pid != runtime_pid and child.status() == psutil.STATUS_ZOMBIE:
@@ -652,6 +656,8 @@ def _poke_watchers(pids: list[int]) -> None:
 
 
 def _is_watcher(pid: int) -> bool:
+    import psutil
+
     try:
         return "rl-watch" in " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:

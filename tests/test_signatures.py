@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from supervisor import signatures
+from supervisor.lazyre import LazyPattern
 from supervisor.scan import EventKind, Scanner
 from supervisor.signatures import Action, DescriptorError, load_descriptor, load_runtime, regex_hazard
 
@@ -173,6 +174,35 @@ def test_bad_signature_table_names_file_table_index_and_key(tmp_path: Path, body
     assert info.value.where == where
     assert str(info.value).startswith(f"{path}: {where}: ")
     assert message in str(info.value)
+
+
+def test_a_team_override_of_a_builtin_name_is_still_checked_in_full_at_load(tmp_path: Path) -> None:
+    """Only the shipped descriptors compile lazily: a team's file with a built-in's name is the team's."""
+    (tmp_path / "runtimes").mkdir()
+    path = write(tmp_path / "runtimes", HEAD + FIRST_RATE_LIMIT + textwrap.dedent(BAD_TABLES["bad-regex"][0]),
+                 name="claude-code.toml")
+    with pytest.raises(DescriptorError) as info:
+        load_runtime("claude-code", tmp_path)
+    assert (info.value.file, info.value.where) == (path, "rate_limit[1].match")
+    assert "does not compile" in str(info.value)
+
+
+def test_builtin_descriptors_compile_on_first_use_and_pass_the_full_check() -> None:
+    """Built-ins are not compiled at load (a watcher that never sees a keyword never imports the regex
+    engine); loaded with lazy=False each one passes every check a team's file gets, groups included."""
+    for path in (signatures.generic_patterns_path(), *sorted(signatures.BUILTIN_DIR.glob("*.toml"))):
+        generic = path == signatures.generic_patterns_path()
+        lazy, strict = load_descriptor(path, generic=generic), load_descriptor(path, generic=generic, lazy=False)
+        lazy_sigs = lazy.rate_limits + lazy.costs + lazy.dialogs + lazy.ignores
+        strict_sigs = strict.rate_limits + strict.costs + strict.dialogs + strict.ignores
+        assert lazy_sigs and len(lazy_sigs) == len(strict_sigs)
+        for sig, full in zip(lazy_sigs, strict_sigs, strict=True):
+            assert isinstance(sig.regex, LazyPattern) and not sig.regex.is_compiled, (path.name, sig.id)
+            assert sig.regex.pattern == full.regex.pattern
+            assert sig.regex.groupindex == full.regex.groupindex  # compiles it, with the same engine and flags
+            assert sig.regex.flags == full.regex.flags
+            if full.follow is not None:
+                assert sig.follow.pattern == full.follow.pattern and sig.follow.groupindex == full.follow.groupindex
 
 
 BAD_TOP = {

@@ -1,0 +1,97 @@
+"""An idle watcher holds only what it needs: click, psutil, the regex engine, tenacity, yaml and
+logging.handlers load when something calls for them (a keyword hit, a stop, a crash), not at start.
+
+One watcher runs per agent, for days, fifty at once: these imports were most of its memory."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+from watchkit import fake_env, rows, wait_for
+
+HEAVY = {"click", "psutil", "regex", "tenacity", "yaml", "logging.handlers"}
+HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
+
+# Runs `teamctl rl-watch ARGS` in this process, and writes sys.modules to EARLY once the runtime has
+# written MARKER (it then sits idle, no keyword printed yet) and to LATE when the watcher exits.
+WRAPPER = r"""
+import atexit, os, sys, threading, time
+
+marker, early, late = sys.argv[1:4]
+
+def dump(path):
+    with open(path, "w") as fh:
+        fh.write("\n".join(sorted(sys.modules)))
+
+def when_idle():
+    deadline = time.monotonic() + 30
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
+    dump(early)
+
+threading.Thread(target=when_idle, daemon=True).start()
+atexit.register(dump, late)
+from supervisor.entry import main
+sys.exit(main(["rl-watch", *sys.argv[4:]]))
+"""
+
+
+def modules(path: Path) -> set[str]:
+    return set(path.read_text().split("\n"))
+
+
+def test_idle_watcher_in_a_real_pty_loads_none_of_the_heavy_modules_until_a_keyword_hit(root: Path) -> None:
+    marker, early, late = root / "ready", root / "early.txt", root / "late.txt"
+    steps = ["print:ready", f"pidfile:{marker}", "sleep:3", f"print:{HIT}", "hang"]
+    argv = ["-c", WRAPPER, str(marker), str(early), str(late), "solo:dev", "--runtime", "claude-code",
+            "--root", str(root), "--", "fake_agent.py", *steps]
+    watcher = pexpect.spawn(sys.executable, argv, cwd=str(root), env=fake_env(root), timeout=30)
+    try:
+        wait_for(early.exists, timeout=30, what="the idle watcher's module list")
+        idle = modules(early)
+        assert {"supervisor.watch", "supervisor.scan", "sqlite3", "pexpect"} <= idle  # it is the watcher
+        assert not HEAVY & idle, sorted(HEAVY & idle)
+        hit = wait_for(lambda: rows(root, "SELECT raw_match FROM rate_limits"), timeout=30, what="the hit row")
+        assert hit[0]["raw_match"] == HIT
+    finally:
+        watcher.kill(signal.SIGTERM)
+        watcher.expect(pexpect.EOF, timeout=30)
+        watcher.close()
+    assert watcher.exitstatus == 128 + signal.SIGTERM
+    assert "regex" in modules(late)  # the hit compiled its signature then, with the engine
+
+
+def run(code: str) -> list:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_crash_policy_loads_tenacity_with_the_first_restart_decision() -> None:
+    before, after, decision = run(
+        "import json, sys\n"
+        "from supervisor.policy import CrashPolicy\n"
+        "p = CrashPolicy(initial=2.0, jitter=0.0)\n"
+        "before = 'tenacity' in sys.modules\n"
+        "d = p.on_exit(1, 0.5, 100.0)\n"
+        "print(json.dumps([before, 'tenacity' in sys.modules, [d.restart, d.delay, d.attempt]]))")
+    assert (before, after, decision) == (False, True, [True, 2.0, 1])
+
+
+def test_reset_and_figure_patterns_compile_with_the_first_text_read() -> None:
+    compiled_at_import, reset, figure = run(
+        "import json\n"
+        "from datetime import UTC, datetime\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from supervisor import figures, resets\n"
+        "at_import = resets._CLOCK.is_compiled or figures._NUMBER.is_compiled\n"
+        "now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)\n"
+        "r = resets.parse_reset('resets 4pm (Europe/Berlin)', 'auto', now, ZoneInfo('UTC'))\n"
+        "print(json.dumps([at_import, r.isoformat(), figures.parse_figure('12.3k')]))")
+    assert (compiled_at_import, reset, figure) == (False, "2026-01-05T15:00:00+00:00", 12300.0)
