@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .figures import parse_count, parse_figure
 from .resets import parse_reset
 from .signatures import Action, Runtime, Signature
+
+try:  # a compiled multi-literal matcher; the pure-Python loop below stands in without it
+    import ahocorasick_rs as _ahocorasick
+except ImportError:  # pragma: no cover - the wheel exists for the usual platforms
+    _ahocorasick = None
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,8 @@ DIALOG_REPEAT = timedelta(seconds=5)
 PROBE_OVERLAP = 256
 #: Bytes on each side of a line break looked at for a keyword wrapped across it.
 SEAM = 64
+#: A raw line this long is read row by row (rows split where the cursor moves to another row).
+ROW_GATE = 512
 #: Bytes of each earlier line kept for wrap joins.
 CONTEXT_BYTES = 4096
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
@@ -48,6 +57,7 @@ RAW_MAX = 2000
 
 # CSI sequences that move the cursor to another row start a new visual line; cursor-forward is a gap.
 _CSI_NEWLINE = re.compile(rb"\x1b\[[0-9;?]*[HfABEFd]")
+_CSI_ROWS = re.compile(rb"(\x1b\[[0-9;?]*[HfABEFd])")  # the same, kept by split
 _CSI_GAP = re.compile(rb"\x1b\[[0-9]*[CG]")
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
@@ -116,7 +126,9 @@ class Scanner:
     """Feed it bytes as they arrive; it returns the events those bytes complete."""
 
     def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = _utcnow,
-                 max_line: int = MAX_LINE) -> None:
+                 max_line: int = MAX_LINE, prefilter: str | None = "ahocorasick") -> None:
+        """`prefilter`: "ahocorasick" (the loop of `bytes.find` where its wheel is missing), "loop",
+        or None for none at all (every line through every signature's keywords; tests compare)."""
         self.runtime = runtime
         self.tz = ZoneInfo(runtime.tz) if runtime.tz else tz
         self.clock = clock
@@ -130,17 +142,52 @@ class Scanner:
         self._answered: dict[str, datetime] = {}
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
-        self._prefilter = Prefilter(words) if words and all(s.keywords for s in sigs) else None
+        self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
+        self._found_for: str | None = None
+        self._found: frozenset[str] = frozenset()
+        # every signature names keywords: a text with none of them needs no signature at all
+        self._all_keyworded = all(s.keywords for s in sigs + runtime.ignores)
+        limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
+        self._limit_filter = Prefilter(limit_words, engine=prefilter) \
+            if prefilter is not None and limit_words and all(s.keywords for s in runtime.rate_limits) else None
+        usable = prefilter is not None and words and all(s.keywords for s in sigs)
+        self._prefilter = Prefilter(words, engine=prefilter) if usable else None
 
     # -- public --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         """Scan `data`; a trailing partial line is kept for the next call."""
         events: list[Event] = []
-        if self._prefilter is not None and not self._pending and not self._buf_hot \
-                and not self._prefilter.search(self._probe(data)):
-            self._skip(self._buf + data if self._buf else data)
-            return events
         buf = self._buf + data if self._buf else data
+        pf = self._prefilter
+        if pf is not None:
+            waiting = self._pending or self._buf_hot or self._join_left > 0
+            # Where to look: the new bytes and the end of the partial line before them (a keyword
+            # split across two reads); all of `buf` while its partial line may hold one already.
+            at = 0 if waiting else max(len(self._buf) - PROBE_OVERLAP, 0)
+            low = (buf[at:] if at else buf).lower()
+            hits, wrapped = pf.scan(low)
+            first_line = waiting or self._seam_hot(buf)
+            if not hits and wrapped == [] and not first_line:
+                self._skip(buf)  # the bulk of a TUI's output: no keyword, no line work
+                return events
+            spans = [(start + at, end + at) for _, start, end in hits]
+            if wrapped is None:
+                # a keyword may hide a wrap mark: look again with line breaks folded
+                folded = pf.find_folded(low)
+                if sorted(h[0] for h in folded) != sorted(h[0] for h in hits):
+                    spans = [(start + at, end + at) for start, end in _unfold_spans(low, folded)]
+            else:
+                # a phrase's first words end a line: read on if the next line goes on with the phrase
+                spans += [(start + at, end + at) for start, end in pf.wraps(low, wrapped)]
+            if first_line:
+                spans.append((0, _LINE_GAP.match(buf).end() + 1))  # through the first line with text
+            self._feed_hot_lines(buf, spans, events)
+            return events
+        self._feed_lines(buf, events)
+        return events
+
+    def _feed_lines(self, buf: bytes, events: list[Event]) -> None:
+        """Every line of `buf` through the line path."""
         pieces = buf.split(b"\n")
         rest = pieces.pop()
         for piece in pieces:
@@ -153,11 +200,61 @@ class Scanner:
             for part in done:
                 if part:
                     self._line(part, events)
+        self._keep_partial(rest, events)
+
+    def _keep_partial(self, rest: bytes, events: list[Event]) -> None:
         while len(rest) > self.max_line:
             head, rest = rest[: self.max_line], rest[self.max_line:]
             self._line(head, events)
         self._set_partial(rest)
-        return events
+
+    def _seam_hot(self, buf: bytes) -> bool:
+        """A keyword wrapped across the break between the last line read and `buf`'s first line."""
+        pf = self._prefilter
+        assert pf is not None
+        if not self._context:
+            return False
+        tail = self._context[-1][-SEAM:].rstrip().lower()
+        # only a line that ends with the first words of a keyword phrase can start a wrapped one
+        return tail.endswith(pf.heads) and pf.search_line(tail + b" " + buf[:SEAM].lstrip())
+
+    def _feed_hot_lines(self, buf: bytes, spans: list[tuple[int, int]], events: list[Event]) -> None:
+        """Only the lines a keyword lies on, and those a hit still reads, take the line path; the
+        runs of lines between them are skipped in bulk (line count and join context only)."""
+        pos = 0
+        for start, end in sorted(spans):
+            if end <= pos:
+                continue  # on lines already read
+            start = max(start, pos)
+            line_start = max(buf.rfind(b"\n", pos, start), buf.rfind(b"\r", pos, start), pos - 1) + 1
+            if line_start > pos:
+                self._skip(buf[pos:line_start])
+            pos = self._walk_lines(buf, line_start, end, events)
+            if pos < 0:
+                return  # ran into the partial line, which is kept
+        self._skip(buf[pos:])
+
+    def _walk_lines(self, buf: bytes, pos: int, until: int, events: list[Event]) -> int:
+        """Lines from `pos` through the line path, past offset `until` and then until nothing waits
+        on the next line; returns the offset after the last line read, or -1 when the rest of `buf`
+        is a partial line (kept)."""
+        nl = buf.find(b"\n", pos)
+        cr = buf.find(b"\r", pos)
+        while True:
+            if nl < 0 and cr < 0:
+                self._keep_partial(buf[pos:], events)
+                return -1
+            end = cr if nl < 0 or 0 <= cr < nl else nl
+            if end > pos:
+                self._line(buf[pos:end], events)
+            if end == nl:
+                self._lineno += 1
+                nl = buf.find(b"\n", end + 1)
+            else:
+                cr = buf.find(b"\r", end + 1)
+            pos = end + 1
+            if pos >= until and not self._pending and self._join_left <= 0:
+                return pos
 
     def _set_partial(self, rest: bytes) -> None:
         """Keep the unfinished line; remember whether it already holds a keyword (then the fast path
@@ -196,13 +293,12 @@ class Scanner:
         self._set_partial(b"")
 
     # -- lines ---------------------------------------------------------------------------------
-    def _probe(self, data: bytes) -> bytes:
-        """What the prefilter looks at: the new bytes, the end of the partial line before them (a
-        keyword split across two reads) and the join context (a message wrapped across lines)."""
-        head = self._buf[-PROBE_OVERLAP:]
-        if self._context:
-            head = b" ".join(r[-512:].strip() for r in self._context) + b" " + head
-        return head + data if head else data
+    def _keywords_in(self, low: str) -> frozenset[str]:
+        """The signature keywords in one lower-cased text (one pass, reused by every signature)."""
+        if low is not self._found_for:
+            self._found_for = low
+            self._found = frozenset(k for k in self._keywords if k in low)
+        return self._found
 
     def _remember(self, raw: bytes) -> None:
         """Keep a line for wrap joins, raw: it is only cleaned up if a later line needs it."""
@@ -236,20 +332,66 @@ class Scanner:
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
         raw = raw[: self.max_line]
-        joined_hot = False
-        if self._prefilter is not None and not self._pending and self._join_left <= 0 \
-                and not self._prefilter.search_line(raw):
-            # A keyword wrapped across the line break (`session` / `limit.`) shows only across it.
-            joined_hot = bool(self._context) and self._prefilter.search_line(
-                self._context[-1][-SEAM:].rstrip() + b" " + raw[:SEAM].lstrip())
-            if not joined_hot:
+        pf = self._prefilter
+        if pf is None:
+            self._texts([t for t in strip_ansi(raw) if t], events)
+            return
+        hits = pf.find_lowered(raw.lower())
+        if not hits:
+            if self._seam_hot(raw):
+                # a keyword wrapped across the line break (`session` / `limit.`) shows only across it
+                self._join_left = JOIN_DEPTH
+            elif not self._pending and self._join_left <= 0:
                 self._remember(raw)  # the common case: no keyword, nothing waiting on this line
                 return
-        if joined_hot:
-            self._join_left = JOIN_DEPTH
-        for text in strip_ansi(raw):
-            if text:
-                self._text(text, events)
+        if len(raw) < ROW_GATE:
+            self._texts([t for t in strip_ansi(raw) if t], events)
+            return
+        # A TUI that positions its cursor draws a whole screen as one line: only the rows that hold
+        # a keyword (or that a hit still reads) are cleaned up and read; the others only feed the
+        # join context, as `_text` would have used them.
+        parts = _CSI_ROWS.split(raw)  # row, cursor move, row, ...: rows at even indices
+        ends = list(accumulate(map(len, parts)))
+        keyword_rows = sorted({bisect_right(ends, h[1]) for h in hits})
+        i = 0
+        for j in [*keyword_rows, len(parts)]:
+            while i < len(parts) and (self._pending or self._join_left > 0):
+                self._texts([t for t in strip_ansi(parts[i]) if t], events)  # a hit reads on
+                i += 2
+            if j < i:
+                continue
+            if j > i:
+                self._remember_rows(parts[i:j:2])
+            if j < len(parts):
+                self._texts([t for t in strip_ansi(parts[j]) if t], events)
+            i = j + 2
+
+    def _remember_rows(self, rows: list[bytes]) -> None:
+        """The last rows with visible text, as join context (cleaned up only for those few)."""
+        kept: list[bytes] = []
+        for row in reversed(rows):
+            kept.extend(t.encode() for t in reversed(strip_ansi(row)) if t)
+            if len(kept) >= JOIN_DEPTH:
+                break
+        for text in reversed(kept[:JOIN_DEPTH]):
+            self._remember(text)
+
+    def _texts(self, texts: list[str], events: list[Event]) -> None:
+        i, n = 0, len(texts)
+        while i < n:
+            if self._prefilter is not None and not self._pending and self._join_left <= 0:
+                # skip texts with no keyword (only the last ones are kept, for wrap joins) as
+                # `_text` would, without its work
+                j = i
+                while j < n and not self._prefilter.in_text(texts[j].lower()):
+                    j += 1
+                for text in texts[max(i, j - JOIN_DEPTH):j]:
+                    self._remember(text.encode())
+                if j == n:
+                    break
+                i = j
+            self._text(texts[i], events)
+            i += 1
 
     def _text(self, text: str, events: list[Event]) -> None:
         line = self._lineno
@@ -263,7 +405,7 @@ class Scanner:
         else:
             self._join_left = JOIN_DEPTH
         hit = self._rate_limit(text, low, line, events)
-        if not hit:
+        if not hit and self._may_join_limit(low):
             context = self._context_texts()
             for depth in range(1, len(context) + 1):
                 joined = " ".join(context[-depth:] + [text])
@@ -278,8 +420,21 @@ class Scanner:
         else:
             self._remember(text.encode())
 
+    def _may_join_limit(self, low: str) -> bool:
+        """Whether this text joined to the lines before it could hold a rate-limit keyword: a cheap
+        test on the raw context (keywords are whole in the raw bytes, as for the prefilter), so cost
+        and dialog lines skip cleaning up the context for joins."""
+        if not self._context:
+            return False
+        if self._limit_filter is None:
+            return True
+        return self._limit_filter.maybe(b"\n".join(self._context).lower() + b"\n" + low.encode())
+
     def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
-        candidates = [s for s in self.runtime.rate_limits if _has_keyword(s, low)]
+        found = self._keywords_in(low)
+        if not found and self._all_keyworded:
+            return False
+        candidates = [s for s in self.runtime.rate_limits if _has_keyword(s, found)]
         if not candidates or self._ignored(text, low):
             return False
         for sig in candidates:
@@ -296,11 +451,15 @@ class Scanner:
         return False
 
     def _ignored(self, text: str, low: str) -> bool:
-        return any(_has_keyword(s, low) and _search(s.regex, text) for s in self.runtime.ignores)
+        found = self._keywords_in(low)
+        return any(_has_keyword(s, found) and _search(s.regex, text) for s in self.runtime.ignores)
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
+        found = self._keywords_in(low)
+        if not found and self._all_keyworded:
+            return
         for sig in self.runtime.costs:
-            if not _has_keyword(sig, low):
+            if not _has_keyword(sig, found):
                 continue
             m = _search(sig.regex, text)
             if m is None:
@@ -315,11 +474,13 @@ class Scanner:
                     events.append(event)
 
     def _dialogs(self, text: str, low: str, line: int, events: list[Event]) -> None:
+        if self._all_keyworded and not self._keywords_in(low):
+            return
         for sig in self.runtime.dialogs:
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
-            if _has_keyword(sig, low) and _search(sig.regex, text):
+            if _has_keyword(sig, self._keywords_in(low)) and _search(sig.regex, text):
                 self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
@@ -380,37 +541,103 @@ class Scanner:
 
 
 _WRAP = re.compile(rb"\n[ \t]*")
+_LINE_GAP = re.compile(rb"[\r\n \t]*")
+
+#: A hit: (needle index, start, end) in the bytes searched.
+Hit = tuple[int, int, int]
+
+
+def _loop_matcher(needles: tuple[bytes, ...]) -> Callable[[bytes], list[Hit]]:
+    """Pure-Python stand-in for the Aho-Corasick matcher (used where its wheel is missing)."""
+
+    def find(low: bytes) -> list[Hit]:
+        hits: list[Hit] = []
+        for i, needle in enumerate(needles):
+            at = low.find(needle)
+            while at >= 0:
+                hits.append((i, at, at + len(needle)))
+                at = low.find(needle, at + len(needle))
+        return hits
+
+    return find
+
+
+def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[Hit]]:
+    if engine == "ahocorasick" and _ahocorasick is not None:
+        automaton = _ahocorasick.BytesAhoCorasick(list(needles), matchkind=_ahocorasick.MATCHKIND_LEFTMOST_FIRST)
+        return automaton.find_matches_as_indexes
+    return _loop_matcher(needles)
 
 
 class Prefilter:
-    """A fast necessary condition for "some signature may match here", on raw bytes.
+    """A fast necessary condition for "some signature may match here", on raw bytes, and where.
 
     The needles are the keywords themselves (a keyword that holds another is dropped), looked for in
-    the lower-cased bytes with line breaks (and the indentation after them) turned into one space, so
-    a keyword wrapped across lines still trips it. `bytes.lower`, `replace` and `in` run at memory
-    speed; a regex alternation of many literals is ~5x slower, and single words as needles are not
-    selective enough (measured: "cache" alone is in 90% of a coding agent's 4 KiB reads).
+    the lower-cased bytes. One pass finds them all: ahocorasick_rs (a SIMD literal matcher, 3.6 us per
+    4 KiB read here) where its wheel exists, else a loop of `bytes.find` (about 1.5 us per needle per
+    4 KiB). A keyword wrapped across lines is found in a copy with line breaks (and the indentation
+    after them) folded into one space.
     """
 
-    def __init__(self, keywords: list[str]) -> None:
+    def __init__(self, keywords: list[str], engine: str = "ahocorasick") -> None:
         phrases = {" ".join(k.split()) for k in keywords if k.strip()}
         kept = sorted(p for p in phrases if not any(o != p and o in p for o in phrases))
         self.needles = tuple(p.encode() for p in kept)
-        # On one short line a single alternation beats the loop (measured 2.2 vs 4.0 us); on a whole
-        # 4 KiB read the loop of `in` tests is five times faster than the alternation.
-        self._line_re = re.compile(b"|".join(re.escape(n) for n in self.needles))
+        self.engine = engine if engine == "ahocorasick" and _ahocorasick is not None else "loop"
+        self._find = _matcher(self.needles, self.engine)
+        # A phrase's words up to a line break ("usage\n", "usage\r"): a phrase wrapped there shows
+        # up as one of these, so a read with neither a keyword nor one of these needs no folding.
+        seams = {(p[:i] + end).encode() for p in kept for i, ch in enumerate(p) if ch == " " for end in "\n\r"}
+        self._cold = _matcher(self.needles + tuple(sorted(seams)), self.engine)
+        self.heads = tuple(sorted({p[:i].encode() for p in kept for i, ch in enumerate(p) if ch == " "}))
+        # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
+        # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
+        # a keyword is checked folded too.
+        self._overlapping = any(n.endswith(b" " + w) or n == w for n in self.needles for h in self.heads
+                                for w in _word_prefixes(h))
         self._text_re = re.compile("|".join(re.escape(p) for p in kept))
 
+    def maybe(self, low: bytes) -> bool:
+        """Whether lower-cased `low` holds a keyword, or the start of one wrapped at a line break."""
+        return bool(self._cold(low))
+
+    def scan(self, low: bytes) -> tuple[list[Hit], list[Hit] | None]:
+        """Keyword hits in lower-cased `low`, and the wrap marks there (a phrase's first words at
+        the end of a line: the phrase may go on on the next line); None for the marks when a
+        keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
+        found = self._cold(low)
+        if not found:
+            return found, found
+        n = len(self.needles)
+        hits = [h for h in found if h[0] < n]
+        marks = [h for h in found if h[0] >= n] if len(hits) < len(found) else []
+        return hits, (None if self._overlapping and hits else marks)
+
+    def wraps(self, low: bytes, marks: list[Hit]) -> list[tuple[int, int]]:
+        """Of the wrap marks in `low`, those where the next line goes on with a keyword phrase, as
+        spans from the mark to the first byte of that next line."""
+        spans = []
+        for _, start, end in marks:
+            go_on = _LINE_GAP.match(low, end).end()
+            head = low[start:end - 1]
+            if any(at == 0 for _, at, _ in self._find(head + b" " + low[go_on:go_on + 2 * SEAM])):
+                spans.append((start, go_on + 1))
+        return spans
+
+    def find_lowered(self, low: bytes) -> list[Hit]:
+        """Hits in lower-cased `low` as it is (positions index `low`)."""
+        return self._find(low)
+
+    def find_folded(self, low: bytes) -> list[Hit]:
+        """Hits in lower-cased `low` with line breaks folded (positions are in the folded copy)."""
+        return self._find(_WRAP.sub(b" ", low.replace(b"\r", b"")))
+
     def search(self, data: bytes) -> bool:
-        low = _WRAP.sub(b" ", data.lower().replace(b"\r", b""))
-        for needle in self.needles:  # a plain loop: any() with a generator costs twice as much here
-            if needle in low:
-                return True
-        return False
+        return bool(self.find_folded(data.lower()))
 
     def search_line(self, raw: bytes) -> bool:
         """The same test on one raw line (no line breaks to fold)."""
-        return self._line_re.search(raw.lower()) is not None
+        return bool(self._find(raw.lower()))
 
     def in_text(self, low: str) -> bool:
         """The same test on one lower-cased line of text (ANSI already removed)."""
@@ -419,8 +646,40 @@ class Prefilter:
         return self._text_re.search(low) is not None
 
 
-def _has_keyword(sig: Signature, low: str) -> bool:
-    return not sig.keywords or any(k in low for k in sig.keywords)
+def _word_prefixes(phrase: bytes) -> list[bytes]:
+    """"a b c" -> ["a", "a b", "a b c"]."""
+    words = phrase.split(b" ")
+    return [b" ".join(words[:i]) for i in range(1, len(words) + 1)]
+
+
+def _unfold_spans(low: bytes, hits: list[Hit]) -> list[tuple[int, int]]:
+    """Spans found in the folded copy of `low` (see Prefilter.find_folded), as offsets in `low`."""
+    nocr = low.replace(b"\r", b"")
+    folds = [(m.start(), m.end()) for m in _WRAP.finditer(nocr)]
+    crs: list[int] = []
+    at = low.find(b"\r")
+    while at >= 0:
+        crs.append(at)
+        at = low.find(b"\r", at + 1)
+
+    def back(q: int) -> int:
+        shift = 0
+        for start, end in folds:  # each fold became one space
+            if start - shift >= q:
+                break
+            shift += end - start - 1
+        p = q + shift
+        for cr in crs:  # each carriage return was dropped
+            if cr > p:
+                break
+            p += 1
+        return p
+
+    return [(back(start), back(end - 1) + 1) for _, start, end in hits]
+
+
+def _has_keyword(sig: Signature, found: frozenset[str]) -> bool:
+    return not sig.keywords or not found.isdisjoint(sig.keywords)
 
 
 def _search(pattern: Any, text: str) -> Any:

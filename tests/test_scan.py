@@ -416,6 +416,62 @@ def test_chunking_never_changes_the_events(runtime: Runtime, lines: list[bytes],
         assert scan_chunks(runtime, chunks) == whole
 
 
+NOISE = [b"\x1b[2K\x1b[1G\x1b[38;5;208m\xe2\xa0\x8b\x1b[0m thinking", b"    return self.cache[3]",
+         b"\x1b[7;1H\x1b[2Kread the file then edit it", b"cache read of the index was fast"]
+#: Keywords wrapped across a line break (found), never across cursor-positioned rows (not found: a
+#: keyword must be whole in the raw bytes, or broken only by a line break and indentation).
+WRAPPED = [b"You have hit your session\n  limit. Resets in 5h 15m", b"the usage\nlimit reached the end",
+           b"our usage\n\ncounts"]
+
+
+@settings(max_examples=120, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.sampled_from(POOL + NOISE * 3 + WRAPPED * 2), max_size=30),
+       screen=st.lists(st.sampled_from(POOL + NOISE * 4), max_size=40),
+       ending=st.sampled_from([b"\n", b"\r\n"]), data=st.data())
+def test_prefilter_and_hot_line_path_find_what_the_plain_line_path_finds(
+        runtime: Runtime, lines: list[bytes], screen: list[bytes], ending: bytes, data: st.DataObject) -> None:
+    """The prefilter (both engines), the hot-chunk path that reads only keyword lines and the row
+    gate for cursor-positioned screens must give exactly the events of reading every line, however
+    the output is cut into reads."""
+    # a full-screen redraw: rows placed with cursor moves, no line break (one long raw line)
+    rows = [row for block in screen for row in block.split(b"\n")]  # a wrapped message: consecutive rows
+    redraw = b"".join(b"\x1b[%d;1H\x1b[2K" % (i + 1) + row for i, row in enumerate(rows))
+    at = data.draw(st.integers(0, len(lines)))
+    lines = [*lines[:at], redraw, *lines[at:]]
+    transcript = b"".join(line.replace(b"\n", ending) + ending for line in lines)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(len(transcript) - 1, 1)), max_size=8))))
+    chunks = [transcript[a:b] for a, b in zip([0, *cuts], [*cuts, len(transcript)], strict=True)]
+    expected = None
+    for engine in (None, "loop", "ahocorasick"):
+        sc = scanner(runtime, prefilter=engine)
+        events = [e for chunk in chunks for e in sc.feed(chunk)] + sc.finish()
+        if expected is None:
+            expected = events
+        assert events == expected, engine
+
+
+def test_hot_read_skips_lines_without_a_keyword_but_counts_them(runtime: Runtime) -> None:
+    noise = b"\x1b[32mplain output line\x1b[0m\n" * 200
+    chunk = noise + b"usage limit reached \xe2\x88\x99 resets in 2h\n" + noise + b"partial"
+    sc = scanner(runtime)
+    events = sc.feed(chunk)
+    assert [(e.line, e.signature) for e in events] == [(201, "usage")]
+    assert sc.has_pending()  # the partial line is kept
+    assert [(e.line, e.signature) for e in sc.feed(b" then usage limit reached\n")] == [(402, "usage")]
+
+
+def test_message_wrapped_across_rows_of_a_positioned_screen_is_found(runtime: Runtime) -> None:
+    """A full-screen TUI draws rows with cursor moves and no line breaks; a limit message wrapped
+    over three of its rows, among many rows of noise, is still read whole."""
+    noise = [b"\x1b[38;5;245mread the file then edit it, run the tests\x1b[0m"] * 30
+    rows = noise[:12] + [b"You have hit your", b"\x1b[1msession limit\x1b[0m. Resets in", b"5h 15m"] + noise[12:]
+    screen = b"".join(b"\x1b[%d;1H\x1b[2K" % (i + 1) + row for i, row in enumerate(rows)) + b"\r\n"
+    for engine in (None, "loop", "ahocorasick"):
+        events = scanner(runtime, prefilter=engine).feed(screen)
+        assert [(e.signature, e.reset_text) for e in events] == [("session", "5h 15m")], engine
+
+
 def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -> None:
     path = tmp_path / "d.toml"
     path.write_text("[launch]\nbinary = 'x'\n[[dialog]]\nid = 'keep'\nmatch = 'Keep trying'\n"
