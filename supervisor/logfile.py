@@ -12,10 +12,16 @@ DEFAULT_BACKUPS = 3
 class RotatingLog:
     """Appends raw bytes unchanged; rotates when the file would pass `max_bytes`."""
 
-    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS) -> None:
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS,
+                 hold: int = 0) -> None:
+        """`hold`: bytes kept back and written in one piece (a flood costs one write per `hold`
+        bytes, not one per pty read); the owner calls `flush` when the output goes quiet."""
         self.path = path
         self.max_bytes = max(max_bytes, 1024)
         self.backups = max(backups, 0)
+        self.hold = max(hold, 0)
+        self._held: list[bytes] = []
+        self._held_size = 0
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._fd = self._open()
         self._size = os.fstat(self._fd).st_size
@@ -24,6 +30,27 @@ class RotatingLog:
         return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def write(self, data: bytes) -> None:
+        if self.hold:
+            self._held.append(data)
+            self._held_size += len(data)
+            if self._held_size >= self.hold:
+                self.flush()
+            return
+        self._write(data)
+
+    @property
+    def held(self) -> bool:
+        """True while bytes wait for `flush`."""
+        return self._held_size > 0
+
+    def flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._held_size = 0
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         if self._size + len(data) > self.max_bytes and self._size > 0:
             self._rotate()
         try:
@@ -45,6 +72,7 @@ class RotatingLog:
 
     def close(self) -> None:
         if self._fd >= 0:
+            self.flush()
             os.close(self._fd)
             self._fd = -1
 

@@ -32,7 +32,15 @@ def read_chunk(fd: int) -> bytes | None:
 
 def write_all(fd: int, data: bytes) -> bool:
     """Write every byte (retrying short writes); False when the other side is gone."""
-    view = memoryview(data)
+    try:
+        n = os.write(fd, data)  # the usual case: all of it at once
+    except (InterruptedError, BlockingIOError):
+        n = 0
+    except OSError:
+        return False
+    if n == len(data):
+        return True
+    view = memoryview(data)[n:]
     while view:
         try:
             n = os.write(fd, view)

@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,18 @@ log = logging.getLogger(__name__)
 
 RECORD_DEDUP_SECONDS = 60.0
 GROUP_POLL_SECONDS = 30.0
+#: A runtime quiet this long has finished its partial line (a prompt, a TUI row): it is scanned.
+QUIET_SECONDS = 0.3
+#: Output relayed while more is already waiting is scanned in one piece once this much has come,
+#: or at once when the runtime pauses: a flood costs one scan per batch, a single line no delay.
+SCAN_BATCH = 32 * 1024
+#: Output bytes held before one write to the log; held bytes are written once the runtime pauses
+#: for LOG_FLUSH_SECONDS, before any event is acted on, and when it exits.
+LOG_HOLD = 64 * 1024
+LOG_FLUSH_SECONDS = 0.05
+#: While output floods in, whether the runtime still lives is checked every this many reads (an
+#: exit also wakes the loop through SIGCHLD).
+ALIVE_EVERY = 64
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ class AgentWatch:
         ensure_private_dir(settings.state_dir)
         self.store = Store(settings.mailbox, settings.state_dir / "spool", settings.log_name)
         self.output_log = RotatingLog(settings.state_dir / "logs" / f"{settings.log_name}.log",
-                                      settings.log_max_bytes, settings.log_backups)
+                                      settings.log_max_bytes, settings.log_backups, hold=LOG_HOLD)
         self.scanner = Scanner(settings.runtime, tz=settings.tz)
         self.ledger = CostLedger()
         self.policy = CrashPolicy(
@@ -246,27 +259,57 @@ class AgentWatch:
         resume_deadline: float | None = None
         last_record = -1e18
         next_group_poll = self.clock.mono() + GROUP_POLL_SECONDS
+        reads = 0
+        last_output = time.monotonic()  # real pty quiet, whatever clock the waits run on
+        out_log = self.output_log
+        watch: list[int] = []
+        unscanned: list[bytes] = []  # relayed, not yet scanned: a flood is scanned in batches
+        unscanned_size = 0
+
+        def scan_unscanned() -> list[Event]:
+            nonlocal unscanned_size
+            if not unscanned:
+                return []
+            data = unscanned[0] if len(unscanned) == 1 else b"".join(unscanned)
+            unscanned.clear()
+            unscanned_size = 0
+            return self.scanner.feed(data)
+
         while True:
-            watch = [fd, self._wake_r] + ([self.stdin_fd] if self._keys_open else [])
+            if len(watch) != 2 + self._keys_open:
+                watch = [fd, self._wake_r] + ([self.stdin_fd] if self._keys_open else [])
             timeout = GROUP_POLL_SECONDS
             if self.scanner.has_pending():
-                timeout = 0.3
+                timeout = max(last_output + QUIET_SECONDS - time.monotonic(), 0.0)
+            if out_log.held:
+                timeout = min(timeout, LOG_FLUSH_SECONDS)
             if resume_deadline is not None:
                 timeout = min(timeout, max(resume_deadline - self.clock.wall(), 0.0), 1.0)
+            if unscanned:
+                timeout = 0.0  # more output already waiting joins the batch; else scan it now
             try:
                 ready, _, _ = select.select(watch, [], [], timeout)
             except InterruptedError:
                 ready = []
             events: list[Event] = []
             eof = False
-            if fd in ready:
+            output = fd in ready
+            if output:
+                last_output = time.monotonic()
                 data = ptyio.read_chunk(fd)
                 if data is None:
                     eof = True
                 elif data:
                     ptyio.write_all(self.stdout_fd, data)
-                    self.output_log.write(data)
-                    events = self.scanner.feed(data)
+                    out_log.write(data)
+                    unscanned.append(data)
+                    unscanned_size += len(data)
+                    if unscanned_size >= SCAN_BATCH:
+                        events = scan_unscanned()
+            elif out_log.held:
+                out_log.flush()  # the runtime paused: the log catches up
+            if unscanned and (not output or eof):
+                events += scan_unscanned()
             if self.stdin_fd in ready and self._keys_open:
                 keys = ptyio.read_chunk(self.stdin_fd)
                 if keys is None:
@@ -275,13 +318,17 @@ class AgentWatch:
                     ptyio.write_all(fd, keys)
             if self._wake_r in ready:
                 self._drain_wake()
-            if not ready and self.scanner.has_pending():
+            if not output and self.scanner.has_pending() and time.monotonic() - last_output >= QUIET_SECONDS:
                 events += self.scanner.flush()
-            if not eof and not child.alive():
+            reads += 1
+            if not eof and (not output or reads % ALIVE_EVERY == 0) and not child.alive():
+                events += scan_unscanned()
                 events += self._drain(fd)
                 eof = True
             if eof:
                 events += self.scanner.finish()
+            if events or eof:
+                out_log.flush()  # what the runtime said before a limit or its exit is in the log first
             for event in events:
                 if event.kind is EventKind.RATE_LIMIT:
                     if event.action is Action.RECORD:
@@ -329,7 +376,7 @@ class AgentWatch:
                 self._notice("limit reset: resumed the session")
                 session_hit, resume_deadline = None, None
             self._flags.discard("wake")
-            periodic = self.clock.mono() >= next_group_poll
+            periodic = (not output or reads % ALIVE_EVERY == 0) and self.clock.mono() >= next_group_poll
             if periodic and self.store.has_backlog():
                 self.store.replay_spool()
             group_check = "group" in self._flags or periodic
@@ -540,6 +587,7 @@ class AgentWatch:
 
     def _end_child(self, child: Child) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us."""
+        self.output_log.flush()
         leftovers = _our_children(child.pid)
         if child.alive() or leftovers:
             child.stop(self.s.stop_timeout, extra=leftovers)
