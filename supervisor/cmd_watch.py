@@ -69,7 +69,7 @@ def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
         return None
     from .compose import load_team  # the YAML loader: only when there is a compose tree
 
-    return load_team(team_dir, known_runtimes(team_dir))
+    return load_team(team_dir, known_runtimes(team_dir), cache=True)
 
 
 def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,

@@ -17,11 +17,11 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from .compose_cache import ParseCache
 from .compose_model import (
     COMPOSE_FILE,
     TEAM_DIRNAME,
@@ -117,8 +117,17 @@ _AGENT_KEYS = (
 # YAML reading with key line numbers and duplicate-key detection
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader; a subclass so our tweaks never leak into yaml.SafeLoader."""
+if TYPE_CHECKING:
+    import yaml
+
+
+@cache
+def _loader() -> type:
+    """A SafeLoader subclass, so our tweaks never leak into yaml.SafeLoader. PyYAML is imported
+    here, on the first file not found in the parse cache."""
+    import yaml
+
+    return type("_Loader", (yaml.SafeLoader,), {})
 
 
 def _join(path: str, key: object) -> str:
@@ -135,6 +144,8 @@ def _walk_nodes(node: yaml.Node, path: str, lines: dict[str, int], dups: list[tu
 
     PyYAML silently keeps the last of two equal keys; two `dev:` workers would vanish into one.
     """
+    import yaml
+
     if id(node) in seen:
         return
     seen.add(id(node))
@@ -176,10 +187,11 @@ def _type_name(value: object) -> str:
 class _Checker:
     """Collects problems for one load; `file`/`lines` point at the YAML file being checked."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: ParseCache | None = None) -> None:
         self.problems: list[Problem] = []
         self.file = Path()
         self._lines: dict[Path, dict[str, int]] = {}
+        self.cache = cache
 
     # -- reporting
 
@@ -215,14 +227,27 @@ class _Checker:
         self.file = path
         lines = self._lines.setdefault(path, {})
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
         except FileNotFoundError:
             self.error("", "file not found")
             return _MISSING
         except (OSError, UnicodeDecodeError) as exc:
             self.error("", f"cannot read file: {exc}")
             return _MISSING
-        loader = _Loader(text)
+        cached = self.cache.get(path, raw) if self.cache is not None else None
+        if cached is not None and isinstance(cached[0], dict):
+            lines.update(cached[1])
+            return cached[0]
+        data = self._parse(path, text, lines)
+        if data is not _MISSING and self.cache is not None and not self.has_errors:
+            self.cache.put(path, raw, data, lines)
+        return data
+
+    def _parse(self, path: Path, text: str, lines: dict[str, int]) -> object:
+        import yaml
+
+        loader = _loader()(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -704,18 +729,19 @@ def _parse_project(c: _Checker, ref_path: str, raw_file: str, team_dir: Path, ba
 # Entry point
 
 
-def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None) -> Team:
+def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, cache: bool = False) -> Team:
     """Parse + validate; raises ComposeError listing EVERY problem at once (not just the first).
 
     Warnings (unknown keys, with a did-you-mean) are kept in team.warnings and do not raise.
     `known_runtimes`, when given, makes an agent naming any other runtime an error.
+    `cache`: use and refresh state/cache/compose.json (written only for a tree that loads).
     """
     team_dir = Path(team_dir).expanduser().resolve()
     if not (team_dir / COMPOSE_FILE).is_file() and (team_dir / TEAM_DIRNAME / COMPOSE_FILE).is_file():
         team_dir = team_dir / TEAM_DIRNAME  # tolerate being handed the folder that contains .team
     compose_file = team_dir / COMPOSE_FILE
     base_dir = team_dir.parent if team_dir.name == TEAM_DIRNAME else team_dir
-    c = _Checker()
+    c = _Checker(ParseCache(team_dir / "state" / "cache" / "compose.json") if cache else None)
     data = c.read_yaml(compose_file)
     if data is _MISSING:
         raise ComposeError(c.problems)
@@ -825,6 +851,8 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None) -> 
     ordered = _ordered(c.problems)
     if c.has_errors:
         raise ComposeError(ordered)
+    if c.cache is not None:
+        c.cache.save()
     return Team(
         team_dir=team_dir,
         base_dir=base_dir,

@@ -67,8 +67,8 @@ def load(root: str | None, strict: bool = True) -> Team:
     """
     tdir = team_dir(root)
     if not strict:
-        return load_team(tdir, None)
-    team = load_team(tdir, set(runtime_files(tdir)))
+        return load_team(tdir, None, cache=True)
+    team = load_team(tdir, set(runtime_files(tdir)), cache=True)
     problems = runtime_problems(team)
     if problems:
         raise ComposeError([*problems, *team.warnings])
@@ -239,6 +239,10 @@ def choose_backend(requested: str | None) -> str:
 def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS) -> list[Outcome]:
     """Start every selected agent that is not running; one Outcome per agent, in team order."""
     with store(team) as st:
+        try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
+            load_team(team.team_dir, None, cache=True)
+        except ComposeError:
+            pass  # changed since it was checked: each watcher reads it itself
         register(team, st)
         rows = st.agent_states()
     sessions = _tmux_sessions()
