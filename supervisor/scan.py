@@ -126,9 +126,11 @@ class Scanner:
     """Feed it bytes as they arrive; it returns the events those bytes complete."""
 
     def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = _utcnow,
-                 max_line: int = MAX_LINE, prefilter: str | None = "ahocorasick") -> None:
+                 max_line: int = MAX_LINE, prefilter: str | None = "ahocorasick", count_lines: bool = True) -> None:
         """`prefilter`: "ahocorasick" (the loop of `bytes.find` where its wheel is missing), "loop",
-        or None for none at all (every line through every signature's keywords; tests compare)."""
+        or None for none at all (every line through every signature's keywords; tests compare).
+        `count_lines`: events carry their line number (`signatures test` shows it; the watcher has
+        no use for it and saves a pass over every byte)."""
         self.runtime = runtime
         self.tz = ZoneInfo(runtime.tz) if runtime.tz else tz
         self.clock = clock
@@ -136,6 +138,7 @@ class Scanner:
         self._buf = b""
         self._buf_hot = False
         self._lineno = 1
+        self._count_lines = count_lines
         self._context: deque[bytes] = deque(maxlen=JOIN_DEPTH)
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
@@ -312,7 +315,8 @@ class Scanner:
 
     def _skip(self, buf: bytes) -> None:
         """Fast path for a chunk with no keyword: keep line numbers and the join context only."""
-        self._lineno += buf.count(b"\n")
+        if self._count_lines:
+            self._lineno += buf.count(b"\n")
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
         if cut < 0:
             self._buf = buf[-self.max_line:] if len(buf) > self.max_line else buf
@@ -394,7 +398,7 @@ class Scanner:
             i += 1
 
     def _text(self, text: str, events: list[Event]) -> None:
-        line = self._lineno
+        line = self._lineno if self._count_lines else 0
         self._advance_pending(text, events)
         low = text.lower()
         if self._prefilter is not None and not self._prefilter.in_text(low):

@@ -127,7 +127,7 @@ class AgentWatch:
         self.store = Store(settings.mailbox, settings.state_dir / "spool", settings.log_name)
         self.output_log = RotatingLog(settings.state_dir / "logs" / f"{settings.log_name}.log",
                                       settings.log_max_bytes, settings.log_backups, hold=LOG_HOLD)
-        self.scanner = Scanner(settings.runtime, tz=settings.tz)
+        self.scanner = Scanner(settings.runtime, tz=settings.tz, count_lines=False)
         self.ledger = CostLedger()
         self.policy = CrashPolicy(
             restart=settings.restart, initial=settings.backoff_initial, cap=settings.backoff_max,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -470,6 +471,14 @@ def test_message_wrapped_across_rows_of_a_positioned_screen_is_found(runtime: Ru
     for engine in (None, "loop", "ahocorasick"):
         events = scanner(runtime, prefilter=engine).feed(screen)
         assert [(e.signature, e.reset_text) for e in events] == [("session", "5h 15m")], engine
+
+
+def test_without_line_counting_the_same_events_come_with_line_zero(runtime: Runtime) -> None:
+    counted = scan_chunks(runtime, [TRANSCRIPT])
+    sc = scanner(runtime, count_lines=False)
+    uncounted = sc.feed(TRANSCRIPT) + sc.finish()
+    assert [e.line for e in uncounted] == [0] * len(counted)
+    assert [replace(e, line=0) for e in counted] == uncounted
 
 
 def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -> None:
