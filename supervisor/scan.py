@@ -28,11 +28,6 @@ from .figures import parse_count, parse_figure
 from .resets import parse_reset
 from .signatures import Action, Runtime, Signature
 
-try:  # a compiled multi-literal matcher; the pure-Python loop below stands in without it
-    import ahocorasick_rs as _ahocorasick
-except ImportError:  # pragma: no cover - the wheel exists for the usual platforms
-    _ahocorasick = None
-
 log = logging.getLogger(__name__)
 
 MAX_LINE = 64 * 1024
@@ -126,9 +121,9 @@ class Scanner:
     """Feed it bytes as they arrive; it returns the events those bytes complete."""
 
     def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = _utcnow,
-                 max_line: int = MAX_LINE, prefilter: str | None = "ahocorasick", count_lines: bool = True) -> None:
-        """`prefilter`: "ahocorasick" (the loop of `bytes.find` where its wheel is missing), "loop",
-        or None for none at all (every line through every signature's keywords; tests compare).
+                 max_line: int = MAX_LINE, prefilter: str | None = "auto", count_lines: bool = True) -> None:
+        """`prefilter`: the Prefilter engine ("auto", "ahocorasick", "loop"), or None for none at
+        all (every line through every signature's keywords; tests compare).
         `count_lines`: events carry their line number (`signatures test` shows it; the watcher has
         no use for it and saves a pass over every byte)."""
         self.runtime = runtime
@@ -566,11 +561,26 @@ def _loop_matcher(needles: tuple[bytes, ...]) -> Callable[[bytes], list[Hit]]:
     return find
 
 
+def _ahocorasick() -> Any:
+    """ahocorasick_rs, imported on first use (0.9 MB a watcher that stays quiet never pays), or
+    None where its wheel is missing: the loop of `bytes.find` stands in."""
+    try:
+        import ahocorasick_rs
+    except ImportError:  # pragma: no cover - the wheel exists for the usual platforms
+        return None
+    return ahocorasick_rs
+
+
 def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[Hit]]:
-    if engine == "ahocorasick" and _ahocorasick is not None:
-        automaton = _ahocorasick.BytesAhoCorasick(list(needles), matchkind=_ahocorasick.MATCHKIND_LEFTMOST_FIRST)
-        return automaton.find_matches_as_indexes
+    ac = _ahocorasick() if engine == "ahocorasick" else None
+    if ac is not None:
+        return ac.BytesAhoCorasick(list(needles), matchkind=ac.MATCHKIND_LEFTMOST_FIRST).find_matches_as_indexes
     return _loop_matcher(needles)
+
+
+#: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs:
+#: a quiet agent never loads it, a busy one switches within a second of output.
+AUTO_SWITCH_BYTES = 1 << 20
 
 
 class Prefilter:
@@ -583,16 +593,18 @@ class Prefilter:
     after them) folded into one space.
     """
 
-    def __init__(self, keywords: list[str], engine: str = "ahocorasick") -> None:
+    def __init__(self, keywords: list[str], engine: str = "auto") -> None:
+        """`engine`: "ahocorasick", "loop", or "auto" (the loop first, ahocorasick_rs once
+        AUTO_SWITCH_BYTES have been scanned)."""
         phrases = {" ".join(k.split()) for k in keywords if k.strip()}
         kept = sorted(p for p in phrases if not any(o != p and o in p for o in phrases))
         self.needles = tuple(p.encode() for p in kept)
-        self.engine = engine if engine == "ahocorasick" and _ahocorasick is not None else "loop"
-        self._find = _matcher(self.needles, self.engine)
         # A phrase's words up to a line break ("usage\n", "usage\r"): a phrase wrapped there shows
         # up as one of these, so a read with neither a keyword nor one of these needs no folding.
         seams = {(p[:i] + end).encode() for p in kept for i, ch in enumerate(p) if ch == " " for end in "\n\r"}
-        self._cold = _matcher(self.needles + tuple(sorted(seams)), self.engine)
+        self._marks = tuple(sorted(seams))
+        self._until_switch = AUTO_SWITCH_BYTES if engine == "auto" else -1
+        self._use("loop" if engine == "auto" else engine)
         self.heads = tuple(sorted({p[:i].encode() for p in kept for i, ch in enumerate(p) if ch == " "}))
         # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
         # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
@@ -600,6 +612,11 @@ class Prefilter:
         self._overlapping = any(n.endswith(b" " + w) or n == w for n in self.needles for h in self.heads
                                 for w in _word_prefixes(h))
         self._text_re = re.compile("|".join(re.escape(p) for p in kept))
+
+    def _use(self, engine: str) -> None:
+        self._find = _matcher(self.needles, engine)
+        self._cold = _matcher(self.needles + self._marks, engine)
+        self.engine = "ahocorasick" if engine == "ahocorasick" and _ahocorasick() is not None else "loop"
 
     def maybe(self, low: bytes) -> bool:
         """Whether lower-cased `low` holds a keyword, or the start of one wrapped at a line break."""
@@ -609,6 +626,10 @@ class Prefilter:
         """Keyword hits in lower-cased `low`, and the wrap marks there (a phrase's first words at
         the end of a line: the phrase may go on on the next line); None for the marks when a
         keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
+        if self._until_switch >= 0:
+            self._until_switch -= len(low)
+            if self._until_switch < 0:
+                self._use("ahocorasick")
         found = self._cold(low)
         if not found:
             return found, found

@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 from watchkit import fake_env, rows, wait_for
 
-HEAVY = {"click", "psutil", "regex", "tenacity", "yaml", "logging.handlers"}
+HEAVY = {"click", "psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
 
 # Runs `teamctl rl-watch ARGS` in this process, and writes sys.modules to EARLY once the runtime has

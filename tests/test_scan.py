@@ -481,6 +481,21 @@ def test_without_line_counting_the_same_events_come_with_line_zero(runtime: Runt
     assert [replace(e, line=0) for e in counted] == uncounted
 
 
+def test_auto_engine_switches_to_ahocorasick_after_a_megabyte_with_the_same_events(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet watcher never loads the compiled matcher; a busy one switches, and nothing changes."""
+    from supervisor import scan
+
+    monkeypatch.setattr(scan, "AUTO_SWITCH_BYTES", 600)
+    sc = scanner(runtime)
+    assert sc._prefilter is not None and sc._prefilter.engine == "loop"
+    events = sc.feed(TRANSCRIPT[:300])
+    assert sc._prefilter.engine == "loop"
+    events += sc.feed(TRANSCRIPT[300:]) + sc.finish()
+    assert sc._prefilter.engine == "ahocorasick"
+    assert events == scan_chunks(runtime, [TRANSCRIPT])
+
+
 def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -> None:
     path = tmp_path / "d.toml"
     path.write_text("[launch]\nbinary = 'x'\n[[dialog]]\nid = 'keep'\nmatch = 'Keep trying'\n"
