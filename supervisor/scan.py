@@ -321,11 +321,13 @@ class Scanner:
         self._buf_hot = False
         end = cut
         found: list[bytes] = []
-        while end > 0 and len(found) < JOIN_DEPTH:
+        while len(found) < JOIN_DEPTH:
+            end = len(buf[:end].rstrip(b"\r\n"))  # past a run of empty lines in one step
+            if end == 0:
+                break
             start = max(buf.rfind(b"\n", 0, end), buf.rfind(b"\r", 0, end)) + 1
-            if end - start > 0:
-                found.append(buf[max(start, end - CONTEXT_BYTES):end])
-            end = start - 1
+            found.append(buf[max(start, end - CONTEXT_BYTES):end])
+            end = start
         for raw in reversed(found):
             self._context.append(raw)
 
@@ -427,6 +429,9 @@ class Scanner:
             return False
         if self._limit_filter is None:
             return True
+        assert self._prefilter is not None
+        if self._limit_filter.engine != self._prefilter.engine:
+            self._limit_filter.use(self._prefilter.engine)  # switched with the main one (engine auto)
         return self._limit_filter.maybe(b"\n".join(self._context).lower() + b"\n" + low.encode())
 
     def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
@@ -578,8 +583,9 @@ def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[
     return _loop_matcher(needles)
 
 
-#: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs:
-#: a quiet agent never loads it, a busy one switches within a second of output.
+#: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs
+#: (each call counts at least 512): a quiet agent never loads it, a busy one switches within a
+#: second of output.
 AUTO_SWITCH_BYTES = 1 << 20
 
 
@@ -604,7 +610,7 @@ class Prefilter:
         seams = {(p[:i] + end).encode() for p in kept for i, ch in enumerate(p) if ch == " " for end in "\n\r"}
         self._marks = tuple(sorted(seams))
         self._until_switch = AUTO_SWITCH_BYTES if engine == "auto" else -1
-        self._use("loop" if engine == "auto" else engine)
+        self.use("loop" if engine == "auto" else engine, auto=engine == "auto")
         self.heads = tuple(sorted({p[:i].encode() for p in kept for i, ch in enumerate(p) if ch == " "}))
         # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
         # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
@@ -613,13 +619,25 @@ class Prefilter:
                                 for w in _word_prefixes(h))
         self._text_re = re.compile("|".join(re.escape(p) for p in kept))
 
-    def _use(self, engine: str) -> None:
+    def use(self, engine: str, auto: bool = False) -> None:
+        """Match with `engine` ("ahocorasick" or "loop"); `auto`: keep counting toward the switch."""
+        if not auto:
+            self._until_switch = -1
         self._find = _matcher(self.needles, engine)
         self._cold = _matcher(self.needles + self._marks, engine)
         self.engine = "ahocorasick" if engine == "ahocorasick" and _ahocorasick() is not None else "loop"
 
+    def _tick(self, size: int) -> None:
+        """Engine "auto": count the bytes scanned (a call costs the loop at least as much as 512
+        bytes do); switch to ahocorasick_rs once enough came."""
+        self._until_switch -= max(size, 512)
+        if self._until_switch < 0:
+            self.use("ahocorasick")
+
     def maybe(self, low: bytes) -> bool:
         """Whether lower-cased `low` holds a keyword, or the start of one wrapped at a line break."""
+        if self._until_switch >= 0:
+            self._tick(len(low))
         return bool(self._cold(low))
 
     def scan(self, low: bytes) -> tuple[list[Hit], list[Hit] | None]:
@@ -627,9 +645,7 @@ class Prefilter:
         the end of a line: the phrase may go on on the next line); None for the marks when a
         keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
         if self._until_switch >= 0:
-            self._until_switch -= len(low)
-            if self._until_switch < 0:
-                self._use("ahocorasick")
+            self._tick(len(low))
         found = self._cold(low)
         if not found:
             return found, found
