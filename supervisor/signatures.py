@@ -134,13 +134,32 @@ def runtime_files(team_dir: Path | None = None) -> dict[str, Path]:
     return found
 
 
+_ALIASES: dict[tuple[str, int, int], list[str]] = {}
+
+
 def _peek_aliases(path: Path) -> list[str]:
+    """A descriptor's `aliases`: from its top-level keys only (the text before its first table),
+    and once per file version in a process: every command lists the runtimes, a watcher twice."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key in _ALIASES:
+            return _ALIASES[key]
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return []
+    head = text.split("\n[", 1)[0]
+    try:
+        data = tomllib.loads(head)
+    except tomllib.TOMLDecodeError:
+        try:
+            data = tomllib.loads(text)  # a top-level value spread over lines that start with "["
+        except tomllib.TOMLDecodeError:
+            data = {}
     aliases = data.get("aliases", [])
-    return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+    found = [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+    _ALIASES[key] = found
+    return found
 
 
 def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = True) -> Runtime:

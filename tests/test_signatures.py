@@ -12,7 +12,7 @@ import pytest
 from supervisor import signatures
 from supervisor.lazyre import LazyPattern
 from supervisor.scan import EventKind, Scanner
-from supervisor.signatures import Action, DescriptorError, load_descriptor, load_runtime, regex_hazard
+from supervisor.signatures import Action, DescriptorError, load_descriptor, load_runtime, regex_hazard, runtime_files
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 FAKE = Path(__file__).parent / "fakes" / "runtimes" / "fake.toml"
@@ -344,3 +344,15 @@ def test_legacy_yaml_unknown_key_is_named(tmp_path: Path, builtin_dir: Path) -> 
         load_runtime("legacy", team, generic=False)
     assert info.value.file == path
     assert info.value.where == "rate_limit_patterns[0].resets_capture"
+
+
+def test_aliases_are_read_from_the_top_level_and_again_after_an_edit(tmp_path: Path) -> None:
+    runtimes = tmp_path / "runtimes"
+    runtimes.mkdir()
+    desc = runtimes / "mycli.toml"
+    desc.write_text('name = "mycli"\naliases = [\n  "mc",\n  "my-cli",\n]\n\n[launch]\nbinary = "mycli"\n')
+    files = runtime_files(tmp_path)
+    assert files["mc"] == files["my-cli"] == files["mycli"] == desc
+    desc.write_text('name = "mycli"\naliases = ["mycli2"]\n\n[launch]\nbinary = "mycli"\n')
+    files = runtime_files(tmp_path)
+    assert "mycli2" in files and "mc" not in files
