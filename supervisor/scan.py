@@ -135,6 +135,7 @@ class Scanner:
         self._lineno = 1
         self._count_lines = count_lines
         self._context: deque[bytes] = deque(maxlen=JOIN_DEPTH)
+        self._context_limit: bool | None = None  # a rate-limit keyword in the context (None: not looked)
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
         self._answered: dict[str, datetime] = {}
@@ -143,6 +144,7 @@ class Scanner:
         self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
         self._found_for: str | None = None
         self._found: frozenset[str] = frozenset()
+        self._keyword_index: dict[int, tuple[dict[str, tuple[int, ...]], tuple[int, ...]]] = {}
         # every signature names keywords: a text with none of them needs no signature at all
         self._all_keyworded = all(s.keywords for s in sigs + runtime.ignores)
         limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
@@ -286,11 +288,24 @@ class Scanner:
         """A new runtime process: dialogs may be answered again, no context carries over."""
         self._answered.clear()
         self._context.clear()
+        self._context_limit = None
         self._join_left = 0
         self._pending.clear()
         self._set_partial(b"")
 
     # -- lines ---------------------------------------------------------------------------------
+    def _with_keywords(self, sigs: tuple[Signature, ...], found: frozenset[str]) -> list[Signature]:
+        """The signatures of `sigs` that one of `found` (or no keyword at all) wakes, in order."""
+        index = self._keyword_index.get(id(sigs))
+        if index is None:
+            index = self._keyword_index[id(sigs)] = _index_keywords(sigs)
+        by_keyword, keywordless = index
+        if not found:
+            at = keywordless
+        else:
+            at = sorted(set(keywordless).union(*(by_keyword.get(k, ()) for k in found)))
+        return [sigs[i] for i in at]
+
     def _keywords_in(self, low: str) -> frozenset[str]:
         """The signature keywords in one lower-cased text (one pass, reused by every signature)."""
         if low is not self._found_for:
@@ -301,6 +316,7 @@ class Scanner:
     def _remember(self, raw: bytes) -> None:
         """Keep a line for wrap joins, raw: it is only cleaned up if a later line needs it."""
         self._context.append(raw[-CONTEXT_BYTES:])
+        self._context_limit = None
 
     def _context_texts(self) -> list[str]:
         texts: list[str] = []
@@ -330,6 +346,7 @@ class Scanner:
             end = start
         for raw in reversed(found):
             self._context.append(raw)
+            self._context_limit = None
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
         raw = raw[: self.max_line]
@@ -417,6 +434,7 @@ class Scanner:
         self._dialogs(text, low, line, events)
         if hit:
             self._context.clear()
+            self._context_limit = None
             self._join_left = 0
         else:
             self._remember(text.encode())
@@ -427,18 +445,24 @@ class Scanner:
         and dialog lines skip cleaning up the context for joins."""
         if not self._context:
             return False
-        if self._limit_filter is None:
+        lf = self._limit_filter
+        if lf is None:
             return True
         assert self._prefilter is not None
-        if self._limit_filter.engine != self._prefilter.engine:
-            self._limit_filter.use(self._prefilter.engine)  # switched with the main one (engine auto)
-        return self._limit_filter.maybe(b"\n".join(self._context).lower() + b"\n" + low.encode())
+        if lf.engine != self._prefilter.engine:
+            lf.use(self._prefilter.engine)  # switched with the main one (engine auto)
+        if self._context_limit is None:  # looked at once per change of the context
+            self._context_limit = lf.maybe(b"\n".join(self._context).lower())
+        if self._context_limit:
+            return True
+        text = low.encode()
+        return lf.maybe(text) or lf.maybe(self._context[-1][-SEAM:].lower() + b"\n" + text[:SEAM])
 
     def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
         found = self._keywords_in(low)
         if not found and self._all_keyworded:
             return False
-        candidates = [s for s in self.runtime.rate_limits if _has_keyword(s, found)]
+        candidates = self._with_keywords(self.runtime.rate_limits, found)
         if not candidates or self._ignored(text, low):
             return False
         for sig in candidates:
@@ -456,15 +480,13 @@ class Scanner:
 
     def _ignored(self, text: str, low: str) -> bool:
         found = self._keywords_in(low)
-        return any(_has_keyword(s, found) and _search(s.regex, text) for s in self.runtime.ignores)
+        return any(_search(s.regex, text) for s in self._with_keywords(self.runtime.ignores, found))
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         found = self._keywords_in(low)
         if not found and self._all_keyworded:
             return
-        for sig in self.runtime.costs:
-            if not _has_keyword(sig, found):
-                continue
+        for sig in self._with_keywords(self.runtime.costs, found):
             m = _search(sig.regex, text)
             if m is None:
                 continue
@@ -480,11 +502,11 @@ class Scanner:
     def _dialogs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         if self._all_keyworded and not self._keywords_in(low):
             return
-        for sig in self.runtime.dialogs:
+        for sig in self._with_keywords(self.runtime.dialogs, self._keywords_in(low)):
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
-            if _has_keyword(sig, self._keywords_in(low)) and _search(sig.regex, text):
+            if _search(sig.regex, text):
                 self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
@@ -719,12 +741,18 @@ def _unfold_spans(low: bytes, hits: list[Hit]) -> list[tuple[int, int]]:
     return [(back(start), back(end - 1) + 1) for _, start, end in hits]
 
 
-def _has_keyword(sig: Signature, found: frozenset[str]) -> bool:
-    return not sig.keywords or not found.isdisjoint(sig.keywords)
+def _index_keywords(sigs: tuple[Signature, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """keyword -> positions of the signatures it wakes, and the positions of keywordless ones."""
+    by_keyword: dict[str, list[int]] = {}
+    for i, sig in enumerate(sigs):
+        for k in sig.keywords:
+            by_keyword.setdefault(k, []).append(i)
+    return {k: tuple(v) for k, v in by_keyword.items()}, tuple(i for i, s in enumerate(sigs) if not s.keywords)
 
 
 def _search(pattern: Any, text: str) -> Any:
     """First match in `text` (in windows when long), or None; a search that times out is a miss."""
+    pattern = getattr(pattern, "compiled", pattern)  # a LazyPattern: its compiled pattern, no wrapper call
     try:
         if len(text) <= MATCH_WINDOW:
             return pattern.search(text, timeout=MATCH_TIMEOUT)
