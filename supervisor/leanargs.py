@@ -18,6 +18,7 @@ Every error is a UsageProblem (exit status 2) that names the option, worded as c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,9 +56,12 @@ class Option:
         if self.type is str:
             return value
         try:
-            return self.type(value)
+            converted = self.type(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a valid {_TYPE_NAMES.get(self.type, 'value')}.") from None
+        if self.type is float and not math.isfinite(converted):
+            raise ValueError(f"{value!r} is not a finite number.")  # a wait of nan or inf seconds
+        return converted
 
 
 @dataclass
