@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .figures import parse_count, parse_figure
+from .prefilter import LINE_GAP, SEAM, Prefilter, unfold_spans
 from .resets import parse_reset
 from .signatures import Action, Runtime, Signature
 
@@ -41,8 +42,6 @@ JOIN_DEPTH = 2
 DIALOG_REPEAT = timedelta(seconds=5)
 #: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).
 PROBE_OVERLAP = 256
-#: Bytes on each side of a line break looked at for a keyword wrapped across it.
-SEAM = 64
 #: A raw line this long is read row by row (rows split where the cursor moves to another row).
 ROW_GATE = 512
 #: Bytes of each earlier line kept for wrap joins.
@@ -175,12 +174,12 @@ class Scanner:
                 # a keyword may hide a wrap mark: look again with line breaks folded
                 folded = pf.find_folded(low)
                 if sorted(h[0] for h in folded) != sorted(h[0] for h in hits):
-                    spans = [(start + at, end + at) for start, end in _unfold_spans(low, folded)]
+                    spans = [(start + at, end + at) for start, end in unfold_spans(low, folded)]
             else:
                 # a phrase's first words end a line: read on if the next line goes on with the phrase
                 spans += [(start + at, end + at) for start, end in pf.wraps(low, wrapped)]
             if first_line:
-                spans.append((0, _LINE_GAP.match(buf).end() + 1))  # through the first line with text
+                spans.append((0, LINE_GAP.match(buf).end() + 1))  # through the first line with text
             self._feed_hot_lines(buf, spans, events)
             return events
         self._feed_lines(buf, events)
@@ -564,181 +563,6 @@ class Scanner:
         return Event(EventKind.COST, line, raw, sig.id, usd=usd, input_tokens=inp, output_tokens=out,
                      cached_tokens=cached, cached_in_input=sig.cached_in_input, total=sig.total,
                      model=groups.get("model") or None)
-
-
-_WRAP = re.compile(rb"\n[ \t]*")
-_LINE_GAP = re.compile(rb"[\r\n \t]*")
-
-#: A hit: (needle index, start, end) in the bytes searched.
-Hit = tuple[int, int, int]
-
-
-def _loop_matcher(needles: tuple[bytes, ...]) -> Callable[[bytes], list[Hit]]:
-    """Pure-Python stand-in for the Aho-Corasick matcher (used where its wheel is missing)."""
-
-    def find(low: bytes) -> list[Hit]:
-        hits: list[Hit] = []
-        for i, needle in enumerate(needles):
-            at = low.find(needle)
-            while at >= 0:
-                hits.append((i, at, at + len(needle)))
-                at = low.find(needle, at + len(needle))
-        return hits
-
-    return find
-
-
-def _ahocorasick() -> Any:
-    """ahocorasick_rs, imported on first use (0.9 MB a watcher that stays quiet never pays), or
-    None where its wheel is missing: the loop of `bytes.find` stands in."""
-    try:
-        import ahocorasick_rs
-    except ImportError:  # pragma: no cover - the wheel exists for the usual platforms
-        return None
-    return ahocorasick_rs
-
-
-def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[Hit]]:
-    ac = _ahocorasick() if engine == "ahocorasick" else None
-    if ac is not None:
-        return ac.BytesAhoCorasick(list(needles), matchkind=ac.MATCHKIND_LEFTMOST_FIRST).find_matches_as_indexes
-    return _loop_matcher(needles)
-
-
-#: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs
-#: (each call counts at least 512): a quiet agent never loads it, a busy one switches within a
-#: second of output.
-AUTO_SWITCH_BYTES = 1 << 20
-
-
-class Prefilter:
-    """A fast necessary condition for "some signature may match here", on raw bytes, and where.
-
-    The needles are the keywords themselves (a keyword that holds another is dropped), looked for in
-    the lower-cased bytes. One pass finds them all: ahocorasick_rs (a SIMD literal matcher, 3.6 us per
-    4 KiB read here) where its wheel exists, else a loop of `bytes.find` (about 1.5 us per needle per
-    4 KiB). A keyword wrapped across lines is found in a copy with line breaks (and the indentation
-    after them) folded into one space.
-    """
-
-    def __init__(self, keywords: list[str], engine: str = "auto") -> None:
-        """`engine`: "ahocorasick", "loop", or "auto" (the loop first, ahocorasick_rs once
-        AUTO_SWITCH_BYTES have been scanned)."""
-        phrases = {" ".join(k.split()) for k in keywords if k.strip()}
-        kept = sorted(p for p in phrases if not any(o != p and o in p for o in phrases))
-        self.needles = tuple(p.encode() for p in kept)
-        # A phrase's words up to a line break ("usage\n", "usage\r"): a phrase wrapped there shows
-        # up as one of these, so a read with neither a keyword nor one of these needs no folding.
-        seams = {(p[:i] + end).encode() for p in kept for i, ch in enumerate(p) if ch == " " for end in "\n\r"}
-        self._marks = tuple(sorted(seams))
-        self._until_switch = AUTO_SWITCH_BYTES if engine == "auto" else -1
-        self.use("loop" if engine == "auto" else engine, auto=engine == "auto")
-        self.heads = tuple(sorted({p[:i].encode() for p in kept for i, ch in enumerate(p) if ch == " "}))
-        # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
-        # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
-        # a keyword is checked folded too.
-        self._overlapping = any(n.endswith(b" " + w) or n == w for n in self.needles for h in self.heads
-                                for w in _word_prefixes(h))
-        self._text_re = re.compile("|".join(re.escape(p) for p in kept))
-
-    def use(self, engine: str, auto: bool = False) -> None:
-        """Match with `engine` ("ahocorasick" or "loop"); `auto`: keep counting toward the switch."""
-        if not auto:
-            self._until_switch = -1
-        self._find = _matcher(self.needles, engine)
-        self._cold = _matcher(self.needles + self._marks, engine)
-        self.engine = "ahocorasick" if engine == "ahocorasick" and _ahocorasick() is not None else "loop"
-
-    def _tick(self, size: int) -> None:
-        """Engine "auto": count the bytes scanned (a call costs the loop at least as much as 512
-        bytes do); switch to ahocorasick_rs once enough came."""
-        self._until_switch -= max(size, 512)
-        if self._until_switch < 0:
-            self.use("ahocorasick")
-
-    def maybe(self, low: bytes) -> bool:
-        """Whether lower-cased `low` holds a keyword, or the start of one wrapped at a line break."""
-        if self._until_switch >= 0:
-            self._tick(len(low))
-        return bool(self._cold(low))
-
-    def scan(self, low: bytes) -> tuple[list[Hit], list[Hit] | None]:
-        """Keyword hits in lower-cased `low`, and the wrap marks there (a phrase's first words at
-        the end of a line: the phrase may go on on the next line); None for the marks when a
-        keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
-        if self._until_switch >= 0:
-            self._tick(len(low))
-        found = self._cold(low)
-        if not found:
-            return found, found
-        n = len(self.needles)
-        hits = [h for h in found if h[0] < n]
-        marks = [h for h in found if h[0] >= n] if len(hits) < len(found) else []
-        return hits, (None if self._overlapping and hits else marks)
-
-    def wraps(self, low: bytes, marks: list[Hit]) -> list[tuple[int, int]]:
-        """Of the wrap marks in `low`, those where the next line goes on with a keyword phrase, as
-        spans from the mark to the first byte of that next line."""
-        spans = []
-        for _, start, end in marks:
-            go_on = _LINE_GAP.match(low, end).end()
-            head = low[start:end - 1]
-            if any(at == 0 for _, at, _ in self._find(head + b" " + low[go_on:go_on + 2 * SEAM])):
-                spans.append((start, go_on + 1))
-        return spans
-
-    def find_lowered(self, low: bytes) -> list[Hit]:
-        """Hits in lower-cased `low` as it is (positions index `low`)."""
-        return self._find(low)
-
-    def find_folded(self, low: bytes) -> list[Hit]:
-        """Hits in lower-cased `low` with line breaks folded (positions are in the folded copy)."""
-        return self._find(_WRAP.sub(b" ", low.replace(b"\r", b"")))
-
-    def search(self, data: bytes) -> bool:
-        return bool(self.find_folded(data.lower()))
-
-    def search_line(self, raw: bytes) -> bool:
-        """The same test on one raw line (no line breaks to fold)."""
-        return bool(self._find(raw.lower()))
-
-    def in_text(self, low: str) -> bool:
-        """The same test on one lower-cased line of text (ANSI already removed)."""
-        if "  " in low:
-            low = " ".join(low.split())
-        return self._text_re.search(low) is not None
-
-
-def _word_prefixes(phrase: bytes) -> list[bytes]:
-    """"a b c" -> ["a", "a b", "a b c"]."""
-    words = phrase.split(b" ")
-    return [b" ".join(words[:i]) for i in range(1, len(words) + 1)]
-
-
-def _unfold_spans(low: bytes, hits: list[Hit]) -> list[tuple[int, int]]:
-    """Spans found in the folded copy of `low` (see Prefilter.find_folded), as offsets in `low`."""
-    nocr = low.replace(b"\r", b"")
-    folds = [(m.start(), m.end()) for m in _WRAP.finditer(nocr)]
-    crs: list[int] = []
-    at = low.find(b"\r")
-    while at >= 0:
-        crs.append(at)
-        at = low.find(b"\r", at + 1)
-
-    def back(q: int) -> int:
-        shift = 0
-        for start, end in folds:  # each fold became one space
-            if start - shift >= q:
-                break
-            shift += end - start - 1
-        p = q + shift
-        for cr in crs:  # each carriage return was dropped
-            if cr > p:
-                break
-            p += 1
-        return p
-
-    return [(back(start), back(end - 1) + 1) for _, start, end in hits]
 
 
 def _index_keywords(sigs: tuple[Signature, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:

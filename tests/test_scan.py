@@ -484,9 +484,9 @@ def test_without_line_counting_the_same_events_come_with_line_zero(runtime: Runt
 def test_auto_engine_switches_to_ahocorasick_after_a_megabyte_with_the_same_events(
         runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """A quiet watcher never loads the compiled matcher; a busy one switches, and nothing changes."""
-    from supervisor import scan
+    from supervisor import prefilter
 
-    monkeypatch.setattr(scan, "AUTO_SWITCH_BYTES", 600)
+    monkeypatch.setattr(prefilter, "AUTO_SWITCH_BYTES", 600)
     sc = scanner(runtime)
     assert sc._prefilter is not None and sc._prefilter.engine == "loop"
     events = sc.feed(TRANSCRIPT[:300])
