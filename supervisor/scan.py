@@ -147,6 +147,7 @@ class Scanner:
         # every signature names keywords: a text with none of them needs no signature at all
         self._all_keyworded = all(s.keywords for s in sigs + runtime.ignores)
         limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
+        self._limit_keywords = frozenset(limit_words)
         self._limit_filter = Prefilter(limit_words, engine=prefilter) \
             if prefilter is not None and limit_words and all(s.keywords for s in runtime.rate_limits) else None
         usable = prefilter is not None and words and all(s.keywords for s in sigs)
@@ -419,8 +420,8 @@ class Scanner:
                 self._remember(text.encode())
                 return
             self._join_left -= 1
-        else:
-            self._join_left = JOIN_DEPTH
+        elif self._prefilter is None or not self._limit_keywords.isdisjoint(self._keywords_in(low)):
+            self._join_left = JOIN_DEPTH  # a limit message may go on over the next lines: join them
         hit = self._rate_limit(text, low, line, events)
         if not hit and self._may_join_limit(low):
             context = self._context_texts()
