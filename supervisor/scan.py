@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,7 +49,6 @@ RAW_MAX = 2000
 
 # CSI sequences that move the cursor to another row start a new visual line; cursor-forward is a gap.
 _CSI_NEWLINE = re.compile(rb"\x1b\[[0-9;?]*[HfABEFd]")
-_CSI_ROWS = re.compile(rb"(\x1b\[[0-9;?]*[HfABEFd])")  # the same, kept by split
 _CSI_GAP = re.compile(rb"\x1b\[[0-9]*[CG]")
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
@@ -101,6 +98,24 @@ class _Pending:
     groups: dict[str, str | None]
     left: int
     extra: list[str] = field(default_factory=list)
+
+
+def _row_start(raw: bytes, at: int, floor: int) -> tuple[int, int]:
+    """(start of the screen row holding offset `at`, start of the cursor move before that row): the
+    row starts just past the last move before `at`, or at `floor` (then the move is -1)."""
+    e = raw.rfind(b"\x1b[", floor, at)
+    while e >= 0:
+        m = _CSI_NEWLINE.match(raw, e)
+        if m is not None and m.end() <= at:
+            return m.end(), e
+        e = raw.rfind(b"\x1b[", floor, e)
+    return floor, -1
+
+
+def _row_end(raw: bytes, start: int) -> tuple[int, int]:
+    """(end of the row that starts at `start`, start of the row after it)."""
+    m = _CSI_NEWLINE.search(raw, start)
+    return (m.start(), m.end()) if m is not None else (len(raw), len(raw))
 
 
 def strip_ansi(raw: bytes) -> list[str]:
@@ -368,29 +383,36 @@ class Scanner:
         # A TUI that positions its cursor draws a whole screen as one line: only the rows that hold
         # a keyword (or that a hit still reads) are cleaned up and read; the others only feed the
         # join context, as `_text` would have used them.
-        parts = _CSI_ROWS.split(raw)  # row, cursor move, row, ...: rows at even indices
-        ends = list(accumulate(map(len, parts)))
-        keyword_rows = sorted({bisect_right(ends, h[1]) for h in hits})
-        i = 0
-        for j in [*keyword_rows, len(parts)]:
-            while i < len(parts) and (self._pending or self._join_left > 0):
-                self._texts([t for t in strip_ansi(parts[i]) if t], events)  # a hit reads on
-                i += 2
-            if j < i:
-                continue
-            if j > i:
-                self._remember_rows(parts[i:j:2])
-            if j < len(parts):
-                self._texts([t for t in strip_ansi(parts[j]) if t], events)
-            i = j + 2
-
-    def _remember_rows(self, rows: list[bytes]) -> None:
-        """The last rows with visible text, as join context (cleaned up only for those few)."""
-        kept: list[bytes] = []
-        for row in reversed(rows):
-            kept.extend(t.encode() for t in reversed(strip_ansi(row)) if t)
-            if len(kept) >= JOIN_DEPTH:
+        # Rows are found around the keywords only, not by splitting the whole screen.
+        starts = sorted({h[1] for h in hits})
+        pos = k = 0  # pos: where the first row not yet read begins
+        while True:
+            while pos < len(raw) and (self._pending or self._join_left > 0):  # a hit reads on
+                row = pos
+                end, pos = _row_end(raw, row)
+                self._texts([t for t in strip_ansi(raw[row:end]) if t], events)
+            while k < len(starts) and starts[k] < pos:
+                k += 1
+            if k == len(starts):
                 break
+            row, move = _row_start(raw, starts[k], pos)
+            if move >= pos:
+                self._remember_back(raw, pos, move)  # the quiet rows before it: join context
+            end, pos = _row_end(raw, row)
+            self._texts([t for t in strip_ansi(raw[row:end]) if t], events)
+        if pos < len(raw):
+            self._remember_back(raw, pos, len(raw))
+
+    def _remember_back(self, raw: bytes, start: int, end: int) -> None:
+        """The last rows with visible text in raw[start:end] (which ends where a row does), as join
+        context: found walking back from `end`, so only those few are cleaned up."""
+        kept: list[bytes] = []
+        while len(kept) < JOIN_DEPTH:
+            row, move = _row_start(raw, end, start)
+            kept.extend(t.encode() for t in reversed(strip_ansi(raw[row:end])) if t)
+            if move < 0:
+                break
+            end = move
         for text in reversed(kept[:JOIN_DEPTH]):
             self._remember(text)
 
