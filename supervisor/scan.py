@@ -118,6 +118,17 @@ def _row_end(raw: bytes, start: int) -> tuple[int, int]:
     return (m.start(), m.end()) if m is not None else (len(raw), len(raw))
 
 
+def _text_end(buf: bytes, end: int) -> int:
+    """Offset just past the last byte before `end` that is not a line break (0 if there is none):
+    a run of empty lines is passed in a few C-speed steps, copying only a short tail at a time."""
+    lo = max(end - 512, 0)
+    while True:
+        kept = len(buf[lo:end].rstrip(b"\r\n"))
+        if kept or lo == 0:
+            return lo + kept
+        end, lo = lo, max(lo - 65536, 0)
+
+
 def strip_ansi(raw: bytes) -> list[str]:
     """Visible text of one raw line, split where the cursor jumped to another row."""
     raw = _CSI_NEWLINE.sub(b"\n", raw)
@@ -353,7 +364,7 @@ class Scanner:
         end = cut
         found: list[bytes] = []
         while len(found) < JOIN_DEPTH:
-            end = len(buf[:end].rstrip(b"\r\n"))  # past a run of empty lines in one step
+            end = _text_end(buf, end)  # past a run of empty lines
             if end == 0:
                 break
             start = max(buf.rfind(b"\n", 0, end), buf.rfind(b"\r", 0, end)) + 1
