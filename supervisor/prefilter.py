@@ -82,6 +82,13 @@ class Prefilter:
         self._until_switch = AUTO_SWITCH_BYTES if engine == "auto" else -1
         self.use("loop" if engine == "auto" else engine, auto=engine == "auto")
         self.heads = tuple(sorted({p[:i].encode() for p in kept for i, ch in enumerate(p) if ch == " "}))
+        # A phrase's first words -> what may follow them on the next line to make a keyword.
+        rests: dict[bytes, list[bytes]] = {}
+        for p in kept:
+            for i, ch in enumerate(p):
+                if ch == " ":
+                    rests.setdefault(p[:i].encode(), []).append(p[i + 1:].encode())
+        self._rests = {head: tuple(r) for head, r in rests.items()}
         # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
         # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
         # a keyword is checked folded too.
@@ -130,8 +137,7 @@ class Prefilter:
         spans = []
         for _, start, end in marks:
             go_on = LINE_GAP.match(low, end).end()
-            head = low[start:end - 1]
-            if any(at == 0 for _, at, _ in self._find(head + b" " + low[go_on:go_on + 2 * SEAM])):
+            if low.startswith(self._rests[low[start:end - 1]], go_on):
                 spans.append((start, go_on + 1))
         return spans
 
