@@ -65,8 +65,9 @@ class Prefilter:
     The needles are the keywords themselves (a keyword that holds another is dropped), looked for in
     the lower-cased bytes. One pass finds them all: ahocorasick_rs (a SIMD literal matcher, 3.6 us per
     4 KiB read here) where its wheel exists, else a loop of `bytes.find` (about 1.5 us per needle per
-    4 KiB). A keyword wrapped across lines is found in a copy with line breaks (and the indentation
-    after them) folded into one space.
+    4 KiB). The same pass finds wrap marks, a phrase's first words at the end of a line: a keyword
+    wrapped there is confirmed by what starts the next line (`wraps`). When a keyword could hide a
+    mark (`_overlapping`), the read is searched again with line breaks folded into one space.
     """
 
     def __init__(self, keywords: list[str], engine: str = "auto") -> None:
