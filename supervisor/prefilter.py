@@ -105,25 +105,18 @@ class Prefilter:
         self._cold = _matcher(self.needles + self._marks, engine)
         self.engine = "ahocorasick" if engine == "ahocorasick" and _ahocorasick() is not None else "loop"
 
-    def _tick(self, size: int) -> None:
-        """Engine "auto": count the bytes scanned (a call costs the loop at least as much as 512
-        bytes do); switch to ahocorasick_rs once enough came."""
-        self._until_switch -= max(size, 512)
-        if self._until_switch < 0:
-            self.use("ahocorasick")
-
     def maybe(self, low: bytes) -> bool:
         """Whether lower-cased `low` holds a keyword, or the start of one wrapped at a line break."""
-        if self._until_switch >= 0:
-            self._tick(len(low))
         return bool(self._cold(low))
 
     def scan(self, low: bytes) -> tuple[list[Hit], list[Hit] | None]:
         """Keyword hits in lower-cased `low`, and the wrap marks there (a phrase's first words at
         the end of a line: the phrase may go on on the next line); None for the marks when a
         keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
-        if self._until_switch >= 0:
-            self._tick(len(low))
+        if self._until_switch >= 0:  # engine "auto": count the bytes scanned until the switch
+            self._until_switch -= max(len(low), 512)  # a call costs the loop at least this much
+            if self._until_switch < 0:
+                self.use("ahocorasick")
         found = self._cold(low)
         if not found:
             return found, found

@@ -169,12 +169,14 @@ class Scanner:
         self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
         self._found_for: str | None = None
         self._found: frozenset[str] = frozenset()
-        self._keyword_index: dict[int, tuple[dict[str, tuple[int, ...]], tuple[int, ...]]] = {}
-        # every signature names keywords: a text with none of them needs no signature at all
-        self._all_keyworded = all(s.keywords for s in sigs + runtime.ignores)
+        self._limits = _KeywordIndex(runtime.rate_limits)
+        self._ignores = _KeywordIndex(runtime.ignores)
+        self._cost_sigs = _KeywordIndex(runtime.costs)
+        self._dialog_sigs = _KeywordIndex(runtime.dialogs)
         limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
         self._limit_keywords = frozenset(limit_words)
-        self._limit_filter = Prefilter(limit_words, engine=prefilter) \
+        # its engine follows the main prefilter's (see _may_join_limit): it never switches on its own
+        self._limit_filter = Prefilter(limit_words, engine="loop" if prefilter == "auto" else prefilter) \
             if prefilter is not None and limit_words and all(s.keywords for s in runtime.rate_limits) else None
         usable = prefilter is not None and words and all(s.keywords for s in sigs)
         self._prefilter = Prefilter(words, engine=prefilter) if usable else None
@@ -320,18 +322,6 @@ class Scanner:
         self._set_partial(b"")
 
     # -- lines ---------------------------------------------------------------------------------
-    def _with_keywords(self, sigs: tuple[Signature, ...], found: frozenset[str]) -> list[Signature]:
-        """The signatures of `sigs` that one of `found` (or no keyword at all) wakes, in order."""
-        index = self._keyword_index.get(id(sigs))
-        if index is None:
-            index = self._keyword_index[id(sigs)] = _index_keywords(sigs)
-        by_keyword, keywordless = index
-        if not found:
-            at = keywordless
-        else:
-            at = sorted(set(keywordless).union(*(by_keyword.get(k, ()) for k in found)))
-        return [sigs[i] for i in at]
-
     def _keywords_in(self, low: str) -> frozenset[str]:
         """The signature keywords in one lower-cased text (one pass, reused by every signature)."""
         if low is not self._found_for:
@@ -492,10 +482,7 @@ class Scanner:
         return lf.maybe(text) or lf.maybe(self._context[-1][-SEAM:].lower() + b"\n" + text[:SEAM])
 
     def _rate_limit(self, text: str, low: str, line: int, events: list[Event]) -> bool:
-        found = self._keywords_in(low)
-        if not found and self._all_keyworded:
-            return False
-        candidates = self._with_keywords(self.runtime.rate_limits, found)
+        candidates = self._limits.woken(self._keywords_in(low))
         if not candidates or self._ignored(text, low):
             return False
         for sig in candidates:
@@ -512,14 +499,10 @@ class Scanner:
         return False
 
     def _ignored(self, text: str, low: str) -> bool:
-        found = self._keywords_in(low)
-        return any(_search(s.regex, text) for s in self._with_keywords(self.runtime.ignores, found))
+        return any(_search(s.regex, text) for s in self._ignores.woken(self._keywords_in(low)))
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
-        found = self._keywords_in(low)
-        if not found and self._all_keyworded:
-            return
-        for sig in self._with_keywords(self.runtime.costs, found):
+        for sig in self._cost_sigs.woken(self._keywords_in(low)):
             m = _search(sig.regex, text)
             if m is None:
                 continue
@@ -533,9 +516,7 @@ class Scanner:
                     events.append(event)
 
     def _dialogs(self, text: str, low: str, line: int, events: list[Event]) -> None:
-        if self._all_keyworded and not self._keywords_in(low):
-            return
-        for sig in self._with_keywords(self.runtime.dialogs, self._keywords_in(low)):
+        for sig in self._dialog_sigs.woken(self._keywords_in(low)):
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
@@ -599,13 +580,25 @@ class Scanner:
                      model=groups.get("model") or None)
 
 
-def _index_keywords(sigs: tuple[Signature, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
-    """keyword -> positions of the signatures it wakes, and the positions of keywordless ones."""
-    by_keyword: dict[str, list[int]] = {}
-    for i, sig in enumerate(sigs):
-        for k in sig.keywords:
-            by_keyword.setdefault(k, []).append(i)
-    return {k: tuple(v) for k, v in by_keyword.items()}, tuple(i for i, s in enumerate(sigs) if not s.keywords)
+class _KeywordIndex:
+    """Signatures by the keywords that wake them: a text's keywords give its candidates at once,
+    in the order the descriptor lists them, instead of each signature testing its own."""
+
+    def __init__(self, sigs: tuple[Signature, ...]) -> None:
+        self.sigs = sigs
+        by_keyword: dict[str, list[int]] = {}
+        for i, sig in enumerate(sigs):
+            for k in sig.keywords:
+                by_keyword.setdefault(k, []).append(i)
+        self.by_keyword = {k: tuple(v) for k, v in by_keyword.items()}
+        self.keywordless = tuple(i for i, sig in enumerate(sigs) if not sig.keywords)
+
+    def woken(self, found: frozenset[str]) -> list[Signature]:
+        """The signatures one of `found` wakes, and those with no keyword, in order."""
+        if not found:
+            return [self.sigs[i] for i in self.keywordless]
+        at = set(self.keywordless).union(*(self.by_keyword.get(k, ()) for k in found))
+        return [self.sigs[i] for i in sorted(at)]
 
 
 def _search(pattern: Any, text: str) -> Any:
