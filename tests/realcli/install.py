@@ -1,0 +1,84 @@
+"""Install the pinned real agent CLIs into a cache outside the tree, once per version.
+
+Run by `.ci/run`; the real-CLI tests call `binary(name)`, which fails (never skips) when a CLI is
+missing. The cache is `$TEAMCTL_REALCLI_CACHE`, else `~/.cache/teamctl-supervisor/realcli`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+from pathlib import Path
+
+PINS_FILE = Path(__file__).with_name("pins.toml")
+
+
+def cache_dir() -> Path:
+    """Where installed CLIs live: one folder per pin, `<name>-<version>`."""
+    env = os.environ.get("TEAMCTL_REALCLI_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "teamctl-supervisor" / "realcli"
+
+
+def pins() -> dict[str, dict[str, str]]:
+    with PINS_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _home(name: str, pin: dict[str, str]) -> Path:
+    return cache_dir() / f"{name}@{pin['version']}"
+
+
+def binary(name: str) -> Path:
+    """The installed executable of pin `name`; AssertionError naming the fix when it is missing."""
+    pin = pins()[name]
+    path = _home(name, pin) / pin["bin"]
+    assert path.exists(), f"{name} {pin['version']} is not installed: run python3 tests/realcli/install.py"
+    return path
+
+
+def _install_one(name: str, pin: dict[str, str], dest: Path) -> None:
+    spec = f"{pin['package']}@{pin['version']}"
+    if pin["kind"] == "npm-pack":
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            (tgz,) = Path(tmp).glob("*.tgz")
+            with tarfile.open(tgz) as tar:
+                tar.extractall(dest, filter="tar")
+    elif pin["kind"] == "npm":
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(dest), spec],
+                       check=True)
+    elif pin["kind"] == "pip":
+        subprocess.run([sys.executable, "-m", "venv", str(dest / "venv")], check=True)
+        subprocess.run([str(dest / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+                        f"{pin['package']}=={pin['version']}"], check=True)
+    else:
+        raise SystemExit(f"{PINS_FILE}: [{name}] kind: unknown {pin['kind']!r}")
+
+
+def install(names: list[str] | None = None) -> None:
+    """Install every pin (or `names`) not yet in the cache; a half-done install is never kept."""
+    for name, pin in pins().items():
+        if names and name not in names:
+            continue
+        dest = _home(name, pin)
+        if (dest / pin["bin"]).exists():
+            continue
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        print(f"installing {name} ({pin['package']} {pin['version']})", flush=True)
+        _install_one(name, pin, partial)
+        assert (partial / pin["bin"]).exists(), f"{name}: {pin['bin']} missing after install"
+        shutil.rmtree(dest, ignore_errors=True)
+        partial.rename(dest)
+
+
+if __name__ == "__main__":
+    install(sys.argv[1:] or None)
+    for n in pins():
+        print(n, binary(n))
