@@ -34,11 +34,10 @@ FAKES = REPO / "tests" / "fakes"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
+from teamctl_supervisor.core.scan import EventKind, Scanner, strip_ansi  # noqa: E402
+from teamctl_supervisor.core.signatures import BUILTIN_DIR, load_runtime  # noqa: E402
+from teamctl_supervisor.store.mailbox import Store  # noqa: E402
 from transcript import FAKE_COSTS, FAKE_LIMITS, generate  # noqa: E402
-
-from supervisor.scan import EventKind, Scanner, strip_ansi  # noqa: E402
-from supervisor.signatures import BUILTIN_DIR, load_runtime  # noqa: E402
-from supervisor.store import Store  # noqa: E402
 
 PY = sys.executable
 CHUNK = 65536
@@ -215,7 +214,7 @@ def relay_watch(path: Path, stamp: Path, root: Path, runtime: str, agent: str) -
     """The real path: `rl-watch ... -- cat FILE`, stdout to /dev/null, log file on, a fresh state dir.
     Returns (seconds from cat's start to rl-watch's exit, seconds from spawn to exit)."""
     shutil.rmtree(root / "state", ignore_errors=True)
-    argv = [PY, "-m", "supervisor", "rl-watch", agent, "--runtime", runtime, "--root", str(root),
+    argv = [PY, "-m", "teamctl_supervisor", "rl-watch", agent, "--runtime", runtime, "--root", str(root),
             "--restart", "never", "--", *_timed_cat(path, stamp)]
     with open(os.devnull, "wb") as null:
         t0 = time.perf_counter()
@@ -339,7 +338,7 @@ def bench_latency(tmp: Path, quick: bool) -> None:
     (root / "runtimes" / "benchlat.toml").write_text(LATENCY_TOML)
     out = root / "lat.json"
     mailbox = root / "state" / "mailbox.db"
-    argv = [PY, "-m", "supervisor", "rl-watch", "bench:lat", "--runtime", "benchlat", "--root", str(root),
+    argv = [PY, "-m", "teamctl_supervisor", "rl-watch", "bench:lat", "--runtime", "benchlat", "--root", str(root),
             "--restart", "never", "--margin", "0", "--", str(BENCH / "limit_writer.py"), str(mailbox), str(n),
             str(out)]
     with open(os.devnull, "wb") as null:
@@ -436,7 +435,7 @@ def bench_team(tmp: Path, quick: bool) -> None:
     idle_s = 5.0 if quick else 60.0
     team = make_team(tmp, n)
     env = bench_env()
-    teamctl = [PY, "-m", "supervisor"]
+    teamctl = [PY, "-m", "teamctl_supervisor"]
     # baselines: n bare interpreters started at once (the floor of starting n Python watchers), and the
     # CLI's own import floor (`teamctl --version`)
     t0 = time.perf_counter()
@@ -595,7 +594,7 @@ def bench_startup(tmp: Path, quick: bool) -> None:
     (root / "runtimes").mkdir(parents=True)
     shutil.copy(FAKES / "runtimes" / "fake.toml", root / "runtimes" / "fake.toml")
     env = bench_env()
-    argv = [PY, "-m", "supervisor", "rl-watch", "bench:start", "--runtime", "fake", "--root", str(root),
+    argv = [PY, "-m", "teamctl_supervisor", "rl-watch", "bench:start", "--runtime", "fake", "--root", str(root),
             "--restart", "never", "--", "true"]
     base, watch = [], []
     for _ in range(reps):

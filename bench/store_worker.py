@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from supervisor.store import Store  # noqa: E402
+from teamctl_supervisor.store.mailbox import Store  # noqa: E402
 
 
 def main() -> int:

@@ -7,10 +7,11 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 
 def teamctl(*args: str) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "supervisor", *args, "--json"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "--json"], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out)
 
@@ -18,6 +19,7 @@ def teamctl(*args: str) -> list[dict]:
 def main() -> int:
     deadline = time.monotonic() + 90
     last = ""
+    explained = False
     while time.monotonic() < deadline:
         agents = teamctl("status")
         hits = teamctl("rate-limits")
@@ -32,6 +34,8 @@ def main() -> int:
         if line[10:] != last:
             print(line, flush=True)
             last = line[10:]
+        if not explained:
+            explained = _explain_margin(agents, hits)
         done = hits and all(h["handled"] for h in hits) and all(
             a["state"] == "running" and (a["uptime_seconds"] or 0) >= 2.5 for a in agents)  # resumed work done
         if done:
@@ -39,6 +43,19 @@ def main() -> int:
         time.sleep(1)
     print("demo: the team did not get past its rate limit within 90 s", file=sys.stderr)
     return 1
+
+
+def _explain_margin(agents: list[dict], hits: list[dict]) -> bool:
+    """Say once why the countdown ends later than the reset `teamctl rate-limits` shows."""
+    resets = {h["agent"]: datetime.fromisoformat(h["resets_at"]).timestamp() for h in hits if h.get("resets_at")}
+    for a in agents:
+        if a["state"] == "rate_limited" and a.get("until") and a["id"] in resets:
+            margin = a["until"] - resets[a["id"]]
+            print(f"demo: the countdown runs to the reset plus the margin (rate_limits.margin_seconds, here "
+                  f"{margin:.0f}s), so it ends that much after the RESETS time `teamctl rate-limits` shows",
+                  flush=True)
+            return True
+    return False
 
 
 if __name__ == "__main__":

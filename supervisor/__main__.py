@@ -1,7 +1,7 @@
-"""`python -m supervisor` is `teamctl`."""
+"""`python -m teamctl_supervisor` is `teamctl`."""
 
 import sys
 
-from .entry import main
+from .cli import main
 
 sys.exit(main())

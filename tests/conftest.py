@@ -24,10 +24,16 @@ FAKE_AGENT = TESTS / "fakes" / "fake_agent.py"
 UPSTREAM = next((p for p in (TESTS.parent.parent / "shared" / "upstream-examples",
                              Path("/work/shared/upstream-examples")) if p.is_dir()),
                 TESTS.parent.parent / "shared" / "upstream-examples")
+# Working dirs to create, relative to the example's folder, where upstream resolves `project.cwd`:
+# against `.team/`. The older examples say `cwd: ./workspace` while their READMEs `mkdir` beside
+# `.team/` (docs/compose.md lists them); the newer ones ship their folder (`cwd: ../workspace`).
 EXAMPLE_DIRS = {
     "hello-team": [],
-    "startup-team": ["workspace"],
-    "newsletter-office": ["newsroom-workspace", "blog-site-workspace"],
+    "startup-team": [".team/workspace"],
+    "newsletter-office": [".team/newsroom-workspace", ".team/blog-site-workspace"],
+    "solo-founder-ops": [".team/workspace"],
+    "autonomous-prototyper": [],
+    "product-team": [],
 }
 FAKE_BINARIES = ("claude", "codex", "gemini")
 

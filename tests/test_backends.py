@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for
-
-from supervisor import report
-from supervisor import team as ops
-from supervisor.backends import process as process_backend
-from supervisor.backends import tmux as tmux_backend
-from supervisor.store import AgentState
+from teamctl_supervisor.store.mailbox import AgentState
+from teamctl_supervisor.team import ops as ops
+from teamctl_supervisor.team import report
+from teamctl_supervisor.team.backends import process as process_backend
+from teamctl_supervisor.team.backends import tmux as tmux_backend
 
 DUMP = "import json, sys; json.dump(sys.argv[1:], open(sys.argv[1], 'w')); import time; time.sleep(30)"
 

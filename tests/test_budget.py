@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from teamctl_supervisor.agent.budget import Caps, check_caps, load_prices, next_midnight, tokens_to_usd
+from teamctl_supervisor.agent.settings import settings_for_agent
+from teamctl_supervisor.agent.watch import AgentWatch
+from teamctl_supervisor.cli import cli
+from teamctl_supervisor.store.mailbox import Store
+from teamctl_supervisor.team.compose import load_compose
 from watchkit import FAKES, TeamWatcher, make_team, rows, state, wait_for
-
-from supervisor.budget import Caps, check_caps, load_prices, next_midnight, tokens_to_usd
-from supervisor.cli import cli
-from supervisor.cmd_watch import load_compose, settings_for_agent
-from supervisor.store import Store
-from supervisor.watch import AgentWatch
 
 COST = "print:session cost: ${usd} (1k in, 100 out)"
 BUDGET = ("budget:\n  daily_usd_limit: 100\n  per_project_usd_limit: 0.5\n  warn_threshold_pct: 50\n"
@@ -181,8 +181,8 @@ def test_tokens_without_a_price_are_priced_from_the_table(root, watchers):
 
 
 def test_a_model_missing_from_the_price_table_records_usd_0_and_says_so_once(caplog):
-    from supervisor.budget import Pricer
-    from supervisor.costs import Spend
+    from teamctl_supervisor.agent.budget import Pricer
+    from teamctl_supervisor.core.costs import Spend
 
     pricer = Pricer(load_prices())
     tokens_only = Spend(0.0, 1000, 100, priced=False)

@@ -8,9 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import UPSTREAM
-
-from supervisor.compose import (
+from conftest import EXAMPLE_DIRS, UPSTREAM
+from teamctl_supervisor.team.compose import (
     WAIT_HOOK,
     Agent,
     ComposeError,
@@ -22,11 +21,7 @@ from supervisor.compose import (
 )
 
 RUNTIMES = {"claude-code", "codex", "gemini"}
-EXAMPLE_DIRS = {
-    "hello-team": [],
-    "startup-team": ["workspace"],
-    "newsletter-office": ["newsroom-workspace", "blog-site-workspace"],
-}
+
 
 needs_upstream = pytest.mark.skipif(not UPSTREAM.is_dir(), reason="upstream examples not present")
 
@@ -94,13 +89,13 @@ def test_upstream_examples_load(tmp_path: Path, name: str, prefix: str, ids: lis
 @needs_upstream
 def test_example_details(tmp_path: Path) -> None:
     hello = load_team(copy_example("hello-team", tmp_path) / ".team")
-    assert hello.base_dir == hello.projects[0].cwd  # cwd "." is the folder holding .team
+    assert hello.team_dir == hello.projects[0].cwd  # cwd "." is .team itself, as upstream resolves it
     assert hello.agent("dev").reports_to == "manager"
     assert hello.agent("hello:manager").permission_mode == "auto"
     news = load_team(copy_example("newsletter-office", tmp_path) / ".team")
     assert [p.id for p in news.projects] == ["newsroom", "blog-site"]
     assert news.project("blog-site").name == "Blog Site"
-    assert news.project("newsroom").cwd == news.base_dir / "newsroom-workspace"
+    assert news.project("newsroom").cwd == news.team_dir / "newsroom-workspace"
     assert news.budget.daily_usd_limit == 20.0 and news.budget.message_ttl_hours == 72
     startup = load_team(copy_example("startup-team", tmp_path) / ".team")
     assert startup.agent("eng_ic").model == "gpt-5-codex"
@@ -198,7 +193,7 @@ version: 2
 project:
   id: app
   name: App
-  cwd: ./work
+  cwd: ../work
 managers:
   lead:
     runtime: claude-code

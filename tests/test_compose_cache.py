@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 from conftest import copy_example
-
-from supervisor.compose import load_team
+from teamctl_supervisor.team.compose import load_team
 
 # Loads the tree in a fresh interpreter and prints whether PyYAML had to be imported.
 PROBE = (
-    "import sys, json; from supervisor.compose import load_team; "
+    "import sys, json; from teamctl_supervisor.team.compose import load_team; "
     "t = load_team(sys.argv[1], None, cache=True); "
     "print(json.dumps({'yaml': 'yaml' in sys.modules, 'agents': [a.id for a in t.agents], "
     "'models': [a.model for a in t.agents]}))"

@@ -7,11 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from supervisor.costs import CostLedger, Spend
-from supervisor.figures import parse_count, parse_figure
-from supervisor.scan import Event, EventKind, Scanner
-from supervisor.signatures import load_descriptor
+from teamctl_supervisor.core.costs import CostLedger, Spend
+from teamctl_supervisor.core.figures import parse_count, parse_figure
+from teamctl_supervisor.core.scan import Event, EventKind, Scanner
+from teamctl_supervisor.core.signatures import load_descriptor
 
 
 def cost(usd: float | None = None, inp: int | None = None, out: int | None = None, *, total: bool = False,

@@ -27,6 +27,7 @@ def test_demo_script_runs_the_team_past_its_rate_limit_and_down(backend, tmp_pat
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "rate-limited until" in out  # the countdown while the agents wait
+    assert "the countdown runs to the reset plus the margin (rate_limits.margin_seconds, here 2s)" in out
     assert "You’ve hit your usage limit · resets in 6s" in out  # the hit, as `rate-limits` shows it
     assert "yes" in out.split("teamctl rate-limits")[1]  # handled
     budget_line = next(line for line in out.split("teamctl budget")[1].splitlines() if line.startswith("20"))

@@ -10,9 +10,8 @@ import time
 
 import psutil
 import pytest
+from teamctl_supervisor.agent import procs
 from watchkit import fake_env, pids_alive, rows, start, state, wait_for
-
-from supervisor import procs
 
 
 def test_sigkilled_watcher_takes_its_runtime_along_and_escaped_grandchildren_are_findable(root, watchers):
@@ -69,7 +68,7 @@ def test_unusable_mailbox_keeps_the_agent_running_and_loses_nothing(root, watche
     spool = state_dir / "spool" / "solo-dev.jsonl"
     assert spool.exists() and oct(spool.stat().st_mode & 0o777) == "0o600"
     db.unlink()  # the mailbox is usable again
-    from supervisor.store import Store
+    from teamctl_supervisor.store.mailbox import Store
 
     with Store(db, state_dir / "spool", "solo-dev") as store:
         assert store.replay_spool()
@@ -96,7 +95,8 @@ def test_huge_line_without_newline_keeps_memory_bounded_and_the_relay_going(root
         "import time; time.sleep(3600)\n")
     import sys
 
-    argv = [sys.executable, "-m", "supervisor", "rl-watch", "solo:dev", "--runtime", "fake", "--root", str(root),
+    argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", "solo:dev", "--runtime", "fake",
+            "--root", str(root),
             "--fallback-wait", "3600", "--", sys.executable, str(blob)]
     import subprocess
 
@@ -153,7 +153,7 @@ def test_secrets_in_the_environment_never_reach_logs_or_state(root, watchers):
 
 
 def test_fifty_writers_at_once_lose_no_rows(tmp_path):
-    from supervisor.store import Store
+    from teamctl_supervisor.store.mailbox import Store
 
     db = tmp_path / "state" / "mailbox.db"
     errors: list[BaseException] = []
@@ -196,7 +196,7 @@ def test_down_after_a_sigkilled_watcher_ends_the_escaped_grandchild(tmp_path):
         assert len(pids_alive(pidfile)) == 1  # the grandchild escaped
 
         def teamctl(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "supervisor", *args, "-C", str(team)],
+            return subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "-C", str(team)],
                                   env=fake_env(team), capture_output=True, text=True, timeout=60)
 
         import json

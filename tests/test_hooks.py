@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from supervisor.compose import HookSpec
-from supervisor.hooks import HookRunner, split_chain, substitute
-from supervisor.store import Store
+from teamctl_supervisor.agent.hooks import HookRunner, split_chain, substitute
+from teamctl_supervisor.store.mailbox import Store
+from teamctl_supervisor.team.compose import HookSpec
 
 HOSTILE = (
     "usage limit reached; touch {x} && echo \"pwned\" 'single' `touch {x}` $(touch {x})"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from supervisor.launch import build_argv, fill, find_binary
-from supervisor.signatures import Runtime, load_descriptor
+from teamctl_supervisor.agent.launch import build_argv, fill, find_binary
+from teamctl_supervisor.core.signatures import Runtime, load_descriptor
 
 DESCRIPTOR = """\
 # Test launch table modelled on @anthropic-ai/claude-code's flags.

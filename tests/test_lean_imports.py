@@ -1,4 +1,4 @@
-"""An idle watcher holds only what it needs: click, psutil, the regex engine, tenacity, yaml and
+"""An idle watcher holds only what it needs: psutil, the regex engine, tenacity, yaml and
 logging.handlers load when something calls for them (a keyword hit, a stop, a crash), not at start.
 
 One watcher runs per agent, for days, fifty at once: these imports were most of its memory."""
@@ -14,7 +14,9 @@ from pathlib import Path
 import pexpect
 from watchkit import fake_env, rows, wait_for
 
-HEAVY = {"click", "psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs"}
+# click is the one option parser, rl-watch included (its memory is accepted); the team layer is not loaded.
+HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs",
+         "teamctl_supervisor.team.ops", "teamctl_supervisor.team.report", "teamctl_supervisor.team.backends"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
 
 # Runs `teamctl rl-watch ARGS` in this process, and writes sys.modules to EARLY once the runtime has
@@ -37,7 +39,7 @@ def when_idle():
 
 threading.Thread(target=when_idle, daemon=True).start()
 atexit.register(dump, late)
-from supervisor.entry import main
+from teamctl_supervisor.cli import main
 sys.exit(main(["rl-watch", *sys.argv[4:]]))
 """
 
@@ -55,7 +57,8 @@ def test_idle_watcher_in_a_real_pty_loads_none_of_the_heavy_modules_until_a_keyw
     try:
         wait_for(early.exists, timeout=30, what="the idle watcher's module list")
         idle = modules(early)
-        assert {"supervisor.watch", "supervisor.scan", "sqlite3", "pexpect"} <= idle  # it is the watcher
+        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan", "sqlite3", "pexpect"}
+        assert expected <= idle  # it is the watcher
         assert not HEAVY & idle, sorted(HEAVY & idle)
         hit = wait_for(lambda: rows(root, "SELECT raw_match FROM rate_limits"), timeout=30, what="the hit row")
         assert hit[0]["raw_match"] == HIT
@@ -76,7 +79,7 @@ def run(code: str) -> list:
 def test_crash_policy_loads_tenacity_with_the_first_restart_decision() -> None:
     before, after, decision = run(
         "import json, sys\n"
-        "from supervisor.policy import CrashPolicy\n"
+        "from teamctl_supervisor.core.policy import CrashPolicy\n"
         "p = CrashPolicy(initial=2.0, jitter=0.0)\n"
         "before = 'tenacity' in sys.modules\n"
         "d = p.on_exit(1, 0.5, 100.0)\n"
@@ -89,7 +92,7 @@ def test_reset_and_figure_patterns_compile_with_the_first_text_read() -> None:
         "import json\n"
         "from datetime import UTC, datetime\n"
         "from zoneinfo import ZoneInfo\n"
-        "from supervisor import figures, resets\n"
+        "from teamctl_supervisor.core import figures, resets\n"
         "at_import = resets._CLOCK.is_compiled or figures._NUMBER.is_compiled\n"
         "now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)\n"
         "r = resets.parse_reset('resets 4pm (Europe/Berlin)', 'auto', now, ZoneInfo('UTC'))\n"

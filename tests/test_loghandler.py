@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from supervisor.loghandler import RotatingLogHandler
+from teamctl_supervisor.agent.loghandler import RotatingLogHandler
 
 
 def test_records_rotate_by_size_into_numbered_private_files(tmp_path: Path) -> None:

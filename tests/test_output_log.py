@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from teamctl_supervisor.agent.logfile import RotatingLog
 from watchkit import start, wait_for
-
-from supervisor.logfile import RotatingLog
 
 
 def test_held_bytes_reach_the_file_on_flush_when_full_and_on_close(tmp_path: Path) -> None:

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from supervisor.policy import CrashPolicy, Decision, Restart, plan_wait
-from supervisor.waiting import WaitEnd, countdown_line, human_duration, local_clock, wait_until
+from teamctl_supervisor.agent.waiting import WaitEnd, countdown_line, human_duration, local_clock, wait_until
+from teamctl_supervisor.core.policy import CrashPolicy, Decision, Restart, plan_wait
 
 # -- crash policy ----------------------------------------------------------------------------------
 

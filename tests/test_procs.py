@@ -10,8 +10,7 @@ import time
 
 import psutil
 import pytest
-
-from supervisor import procs
+from teamctl_supervisor.agent import procs
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from supervisor.scan import EventKind, Scanner
-from supervisor.signatures import generic_patterns_path, load_descriptor, load_runtime
+from teamctl_supervisor.core.scan import EventKind, Scanner
+from teamctl_supervisor.core.signatures import generic_patterns_path, load_descriptor, load_runtime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_lines"
 RUNTIMES = ("claude-code", "codex", "gemini", "aider", "qwen-code")
@@ -98,7 +97,7 @@ def test_signatures_test_command_prints_json_events_for_a_real_transcript(tmp_pa
     transcript = tmp_path / "t.txt"
     transcript.write_bytes("● Working…\n\x1b[31mYou've hit your session limit · resets 4pm (Europe/Berlin)\x1b[39m\n"
                            .encode())
-    done = subprocess.run([sys.executable, "-m", "supervisor", "signatures", "test", "claude-code",
+    done = subprocess.run([sys.executable, "-m", "teamctl_supervisor", "signatures", "test", "claude-code",
                            str(transcript), "--json", "--now", "2026-11-27T10:00:00Z", "--tz", "Europe/Berlin"],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -109,7 +108,7 @@ def test_signatures_test_command_prints_json_events_for_a_real_transcript(tmp_pa
 
 
 def test_builtin_regexes_have_no_hazardous_shape():
-    from supervisor.signatures import BUILTIN_DIR, regex_hazard
+    from teamctl_supervisor.core.signatures import BUILTIN_DIR, regex_hazard
 
     for path in (Path(generic_patterns_path()), *sorted(BUILTIN_DIR.glob("*.toml"))):
         data = tomllib.loads(path.read_text(encoding="utf-8"))

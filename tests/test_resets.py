@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from supervisor.resets import (
+from teamctl_supervisor.core.resets import (
     ABBREVIATIONS,
+    JUST_PASSED,
     KINDS,
     _host_zone,
     parse_duration,
@@ -91,9 +91,19 @@ def test_bare_clock_already_past_today_means_tomorrow(zone: ZoneInfo) -> None:
     assert parse_reset("16:00", "auto", now, zone) == at(zone, 2026, 6, 16, 16, 0)
 
 
-def test_bare_clock_equal_to_now_means_tomorrow() -> None:
+def test_bare_clock_equal_to_now_is_the_reset_that_just_passed() -> None:
     now = at(BERLIN, 2026, 6, 15, 16, 0)
-    assert parse_reset("16:00", "clock", now, BERLIN) == at(BERLIN, 2026, 6, 16, 16, 0)
+    assert parse_reset("16:00", "clock", now, BERLIN) == at(BERLIN, 2026, 6, 15, 16, 0)
+
+
+def test_minute_rounded_clock_seen_just_after_it_is_not_tomorrow() -> None:
+    """A reset at 21:26:14 shown as "resets 9:26pm", seen again at 21:26:40: it just passed."""
+    now = at(BERLIN, 2026, 12, 1, 21, 26) + timedelta(seconds=40)
+    assert parse_reset("resets 9:26pm", "clock", now, BERLIN) == at(BERLIN, 2026, 12, 1, 21, 26)
+    now = at(BERLIN, 2026, 12, 1, 9, 0) + timedelta(seconds=30)  # "resets 9am" seen at 09:00:30
+    assert parse_reset("9am", "clock", now, BERLIN) == at(BERLIN, 2026, 12, 1, 9, 0)
+    later = at(BERLIN, 2026, 12, 1, 9, 11)  # more than a few minutes past: the next one
+    assert parse_reset("9am", "clock", later, BERLIN) == at(BERLIN, 2026, 12, 2, 9, 0)
 
 
 def test_bare_clock_past_on_last_day_of_year_rolls_into_new_year() -> None:
@@ -284,10 +294,10 @@ def test_new_york_fall_back_overlap_picks_first_then_repeated() -> None:
 
 
 def test_new_york_clock_across_fall_back_is_25_hours_away() -> None:
-    now = at(NEW_YORK, 2026, 10, 31, 16, 1)
+    now = at(NEW_YORK, 2026, 10, 31, 16, 11)
     got = parse_reset("4pm", "clock", now, NEW_YORK)
     assert got == at(NEW_YORK, 2026, 11, 1, 16, 0)
-    assert got is not None and got - now == timedelta(hours=24, minutes=59)
+    assert got is not None and got - now == timedelta(hours=24, minutes=49)
 
 
 def test_lord_howe_half_hour_gap_shifts_forward_thirty_minutes() -> None:
@@ -300,7 +310,7 @@ def test_lord_howe_half_hour_gap_shifts_forward_thirty_minutes() -> None:
 def test_lord_howe_half_hour_overlap() -> None:
     first = parse_reset("1:45am", "clock", at(LORD_HOWE, 2026, 4, 5, 0, 0), LORD_HOWE)
     assert first == utc(2026, 4, 4, 14, 45)
-    repeated = parse_reset("1:45am", "clock", utc(2026, 4, 4, 14, 50), LORD_HOWE)
+    repeated = parse_reset("1:45am", "clock", utc(2026, 4, 4, 14, 56), LORD_HOWE)
     assert repeated == utc(2026, 4, 4, 15, 15)
 
 
@@ -582,7 +592,7 @@ def test_bare_clock_is_next_occurrence_within_25_hours(
 ) -> None:
     result = parse_reset(f"{hour}:{minute:02d}", "clock", now, zone)
     assert result is not None
-    assert now < result <= now + timedelta(hours=25)
+    assert now - JUST_PASSED < result <= now + timedelta(hours=25)
     local = result.astimezone(zone)
     if (local.hour, local.minute) != (hour, minute):
         assert is_gap(zone, local.date(), hour, minute) or is_gap(
@@ -591,7 +601,7 @@ def test_bare_clock_is_next_occurrence_within_25_hours(
     # It is the next one: every occurrence of that wall time before it is not after now.
     for day in (local.date() - timedelta(days=1), local.date()):
         for occurrence in occurrences(zone, day, hour, minute):
-            assert occurrence >= result or occurrence <= now
+            assert occurrence >= result or occurrence <= now - JUST_PASSED
 
 
 @settings(max_examples=200, deadline=None)
@@ -612,7 +622,7 @@ def test_date_without_year_is_within_the_next_year(
     text = f"{date(2001, month, 1):%b} {day}, {hour}:00"
     result = parse_reset(text, "clock", now, zone)
     assert result is not None
-    assert now < result <= now + timedelta(days=367)
+    assert now - JUST_PASSED < result <= now + timedelta(days=367)
 
 
 UNITS = {"s": 1, "sec": 1, "seconds": 1, "m": 60, "min": 60, "minutes": 60, "h": 3600, "hrs": 3600,

@@ -8,11 +8,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from supervisor import signatures
-from supervisor.lazyre import LazyPattern
-from supervisor.scan import EventKind, Scanner
-from supervisor.signatures import Action, DescriptorError, load_descriptor, load_runtime, regex_hazard, runtime_files
+from teamctl_supervisor.core import signatures
+from teamctl_supervisor.core.lazyre import LazyPattern
+from teamctl_supervisor.core.scan import EventKind, Scanner
+from teamctl_supervisor.core.signatures import (
+    Action,
+    DescriptorError,
+    load_descriptor,
+    load_runtime,
+    regex_hazard,
+    runtime_files,
+)
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 FAKE = Path(__file__).parent / "fakes" / "runtimes" / "fake.toml"
@@ -315,10 +321,10 @@ def test_legacy_yaml_override_loads_and_matches(tmp_path: Path, builtin_dir: Pat
     (team / "runtimes").mkdir(parents=True)
     (team / "runtimes" / "beta.yaml").write_text(textwrap.dedent("""\
         rate_limit_patterns:
-          - match: 'Claude AI usage limit reached\\|(\\d{10})'
-            resets_at_capture: 1
-          - match: 'rate limited, try again in (?P<wait>\\d+ minutes)'
-            resets_in_capture: wait
+          - match: 'Claude AI usage limit reached'
+            resets_at_capture: 'reached\\|(\\d{10})'
+          - match: 'rate limited'
+            resets_in_capture: 'try again in (\\d+ minutes)'
           - match: 'overloaded'
         """))
     rt = load_runtime("beta", team, generic=False)

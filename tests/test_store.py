@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from supervisor import store
-from supervisor.store import Store, connect, model_covered
+from teamctl_supervisor.store import mailbox as store
+from teamctl_supervisor.store.mailbox import Store, connect, model_covered
 
 EXPECTED_COLUMNS = {
     # (name, type, notnull, pk) as in team_core/mailbox.rs
@@ -283,8 +282,7 @@ def test_shared_schema_is_the_seed_verbatim() -> None:
     import re
 
     from conftest import UPSTREAM
-
-    from supervisor.schema import SHARED_SCHEMA
+    from teamctl_supervisor.store.schema import SHARED_SCHEMA
 
     seed = (UPSTREAM.parent / "seed" / "mailbox.rs.txt").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(seed) if "pub const SCHEMA" in line)

@@ -17,12 +17,11 @@ import psutil
 import pytest
 import yaml
 from conftest import FakeBin, alive, copy_example, tree_pids, wait_for
-
-from supervisor import report
-from supervisor import team as ops
-from supervisor.backends import tmux as tmux_backend
-from supervisor.cli import main
-from supervisor.store import Store
+from teamctl_supervisor.cli import main
+from teamctl_supervisor.store.mailbox import Store
+from teamctl_supervisor.team import ops as ops
+from teamctl_supervisor.team import report
+from teamctl_supervisor.team.backends import tmux as tmux_backend
 
 
 @pytest.fixture(autouse=True)
@@ -449,7 +448,8 @@ def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
     logs.mkdir(parents=True)
     log = logs / "hello-dev.log"
     log.write_bytes(b"old 1\r\nold 2\r\n")
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor", "logs", "dev", "-f", "-n", "1", "-C", str(root)],
+    proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "logs", "dev", "-f", "-n", "1",
+                             "-C", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline() == "old 2\n"

@@ -167,7 +167,7 @@ def test_output_is_relayed_unchanged_to_stdout_and_log(root, watchers):
 
 def test_missing_binary_exits_127_with_a_clear_message(root, tmp_path):
     env = fake_env(root)
-    proc = pexpect.run(f"{sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} "
+    proc = pexpect.run(f"{sys.executable} -m teamctl_supervisor rl-watch solo:dev --runtime fake --root {root} "
                        "-- no-such-agent-cli", env=env, withexitstatus=True, timeout=20)
     out, status = proc
     assert status == 127
@@ -175,7 +175,7 @@ def test_missing_binary_exits_127_with_a_clear_message(root, tmp_path):
 
 
 def test_bad_agent_id_is_refused_with_status_2(root):
-    out, status = pexpect.run(f"{sys.executable} -m supervisor rl-watch 'bad;id' --runtime fake --root {root} "
+    out, status = pexpect.run(f"{sys.executable} -m teamctl_supervisor rl-watch 'bad;id' --runtime fake --root {root} "
                               "-- fake_agent.py", env=fake_env(root), withexitstatus=True, timeout=20)
     assert status == 2
     assert b"PROJECT:AGENT" in out
@@ -190,7 +190,7 @@ def _modes(child: pexpect.spawn) -> str:
 
 def test_interactive_terminal_forwards_keys_and_is_restored(root):
     env = fake_env(root)
-    script = (f"stty -g; {sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} "
+    script = (f"stty -g; {sys.executable} -m teamctl_supervisor rl-watch solo:dev --runtime fake --root {root} "
               f"--restart never -- fake_agent.py print:ready echo-input exit:0; echo rc=$?; stty -g")
     child = pexpect.spawn("/bin/sh", ["-c", script], env=env, dimensions=(30, 100), timeout=20)
     try:
@@ -216,7 +216,7 @@ def test_window_size_is_passed_to_the_runtime_and_follows_resizes(root, tmp_path
         "show()\n"
         "sys.stdin.readline()\n")
     env = fake_env(root)
-    cmd = (f"{sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} --restart never "
+    cmd = (f"{sys.executable} -m teamctl_supervisor rl-watch solo:dev --runtime fake --root {root} --restart never "
            f"-- {sys.executable} {probe}")
     child = pexpect.spawn("/bin/sh", ["-c", cmd], env=env, dimensions=(30, 100), timeout=20)
     try:
@@ -233,7 +233,7 @@ def test_detached_runtime_gets_a_wide_window(root, tmp_path, watchers):
     probe = tmp_path / "size.py"
     probe.write_text("import os\nc, r = os.get_terminal_size(0)\nprint(f'size={r}x{c}', flush=True)\n")
     env = fake_env(root)
-    out, status = pexpect.run(f"/bin/sh -c '{sys.executable} -m supervisor rl-watch solo:dev --runtime fake "
+    out, status = pexpect.run(f"/bin/sh -c '{sys.executable} -m teamctl_supervisor rl-watch solo:dev --runtime fake "
                               f"--root {root} --restart never -- {sys.executable} {probe} < /dev/null'",
                               env=env, withexitstatus=True, timeout=20)
     assert status == 0
@@ -272,7 +272,7 @@ def test_hook_chain_runs_send_before_and_run_after_the_wait(tmp_path):
     env = fake_env(team)
     hostile = r"$(touch PWNED) {agent} \"q usage limit reached \u00b7 resets in 1s"
     out, status = pexpect.run(
-        f"{sys.executable} -m supervisor rl-watch p:dev -- fake_agent.py '1@print:{hostile}' 1@hang exit:0",
+        f"{sys.executable} -m teamctl_supervisor rl-watch p:dev -- fake_agent.py '1@print:{hostile}' 1@hang exit:0",
         cwd=str(base), env=env, withexitstatus=True, timeout=30)
     assert status == 0, out
     import json
@@ -305,7 +305,7 @@ def test_model_scoped_hit_pauses_only_the_group_members_on_that_model(root, watc
 
 
 def test_ctrl_c_during_an_attached_wait_stops_cleanly_and_restores_the_terminal(root):
-    script = (f"stty -g; {sys.executable} -m supervisor rl-watch solo:dev --runtime fake --root {root} "
+    script = (f"stty -g; {sys.executable} -m teamctl_supervisor rl-watch solo:dev --runtime fake --root {root} "
               f"--fallback-wait 3600 -- fake_agent.py 'print:usage limit reached' hang; echo rc=$?; stty -g")
     child = pexpect.spawn("/bin/sh", ["-c", script], env=fake_env(root), dimensions=(30, 100), timeout=20)
     try:

@@ -60,7 +60,7 @@ class Watcher:
         self.root = root
         self.agent = agent
         self.out_path = root / f"{agent.replace(':', '-')}.out"
-        argv = [sys.executable, "-m", "supervisor", "rl-watch", agent, *options, "--", "fake_agent.py", *steps]
+        argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", agent, *options, "--", "fake_agent.py", *steps]
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=subprocess.STDOUT)

@@ -19,8 +19,8 @@ import sys
 import termios
 import time
 import tty
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def record(out: Path, argv: list[str]) -> int:

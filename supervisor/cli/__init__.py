@@ -1,0 +1,93 @@
+"""`teamctl`: the command line. click parses every command; the layers below do the work;
+errors.run_guarded maps errors to exit codes (0 ok, 1 a runtime or operation failed, 2 bad usage or
+configuration). A command's module is imported only when it runs, so a watcher carries no team code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..core.errors import UsageProblem as UsageProblem  # defined in errors.py; imported from here too
+from ..core.errors import run_guarded
+
+#: Each command's module (in this package) and attribute, imported on first use.
+_COMMANDS = {
+    "rl-watch": ("watch", "rl_watch"),
+    "up": ("team", "up"),
+    "down": ("team", "down"),
+    "status": ("team", "status"),
+    "ps": ("team", "ps"),
+    "logs": ("team", "logs"),
+    "restart": ("team", "restart"),
+    "wake": ("team", "wake"),
+    "attach": ("team", "attach"),
+    "rate-limits": ("team", "rate_limits"),
+    "budget": ("budget", "budget"),
+    "validate": ("team", "validate"),
+    "signatures": ("signatures", "signatures"),
+    "init": ("init", "init"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        module, attr = _COMMANDS[name]
+        loaded = importlib.import_module(f"{__package__}.{module}")
+        return getattr(loaded, attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="teamctl")
+@click.option("-C", "--root", "root", metavar="DIR", help="Team root, as for every command (like git -C).")
+def cli(root: str | None) -> None:
+    """Supervise a team of AI coding-agent CLIs: keep them alive, within budget, past their limits."""
+    if root is not None:
+        # every command finds its root through TEAMCTL_ROOT when it is not given its own -C
+        os.environ["TEAMCTL_ROOT"] = os.path.abspath(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status instead of raising it."""
+    args = sys.argv[1:] if argv is None else argv
+    if "rl-watch" not in args:
+        _notices_to_stderr()
+    return run_guarded(lambda: _run_click(argv))
+
+
+def _notices_to_stderr() -> None:
+    """A command's warnings from the layers below (a damaged mailbox moved aside, a mailbox not
+    writable) reach the user as one `teamctl: ...` line each; a watcher has its own log instead."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("teamctl: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger(__package__.rsplit(".", 1)[0]).addHandler(handler)
+
+
+def _run_click(argv: list[str] | None) -> object:
+    """click's own errors here; ours (and Ctrl-C, SystemExit) in run_guarded, shared with rl-watch."""
+    try:
+        return cli.main(args=argv, prog_name="teamctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code in (1, 2) else exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

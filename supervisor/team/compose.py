@@ -1,0 +1,253 @@
+"""Load and validate a teamctl compose tree (`.team/team-compose.yaml` + `projects/*.yaml`).
+
+The loader turns the YAML into frozen dataclasses so the rest of the supervisor never touches raw
+dicts, and it reports every problem in one pass (with file and dotted key) because a user fixing a
+compose tree should not have to rerun `validate` once per typo.
+
+Path rules (same as upstream teamctl): `broker.path`, `projects[].file` and `role_prompt` are
+relative to the team dir (the folder holding team-compose.yaml), and so is a project's `cwd`:
+upstream's `up` does `compose.root.join(&project.project.cwd)` with the root being `.team/`, so
+`cwd: ../workspace` is a folder beside `.team/`.
+
+The work is split by job: compose_checker (YAML and typed getters), compose_sections (the global
+sections), compose_projects (project files and agents); this module walks the tree and cross-checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from ..core.compose_model import (
+    COMPOSE_FILE,
+    TEAM_DIRNAME,
+    WAIT_HOOK,
+    Agent,
+    BudgetSettings,
+    ComposeError,
+    FrozenMap,
+    HookSpec,
+    Problem,
+    Project,
+    RateLimitSettings,
+    Team,
+    UnknownAgentError,
+    did_you_mean,
+    find_root,
+)
+from ..core.signatures import runtime_files
+from .compose_cache import ParseCache
+from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
+from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
+from .compose_sections import (
+    HOOK_ACTIONS,
+    check_passthrough,
+    check_version,
+    parse_budget,
+    parse_rate_limits,
+)
+
+__all__ = [
+    "COMPOSE_FILE",
+    "HOOK_ACTIONS",
+    "RESTART_POLICIES",
+    "WAIT_HOOK",
+    "Agent",
+    "BudgetSettings",
+    "ComposeError",
+    "FrozenMap",
+    "HookSpec",
+    "Problem",
+    "Project",
+    "RateLimitSettings",
+    "Team",
+    "UnknownAgentError",
+    "find_root",
+    "load_team",
+]
+
+DEFAULT_TMUX_PREFIX = "t-"
+DEFAULT_MAILBOX = "state/mailbox.db"
+
+# Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
+_TOP_KEYS = (
+    "version", "broker", "supervisor", "budget", "hitl", "interfaces", "projects", "rate_limits",
+    "telegram", "attachments",
+)
+_BROKER_KEYS = ("type", "path")
+_SUPERVISOR_KEYS = ("type", "tmux_prefix", "drain_timeout_secs")
+_PROJECT_REF_KEYS = ("file",)
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, cache: bool = False) -> Team:
+    """Parse + validate; raises ComposeError listing EVERY problem at once (not just the first).
+
+    Warnings (unknown keys, with a did-you-mean) are kept in team.warnings and do not raise.
+    `known_runtimes`, when given, makes an agent naming any other runtime an error.
+    `cache`: use and refresh state/cache/compose.json (written only for a tree that loads).
+    """
+    team_dir = Path(team_dir).expanduser().resolve()
+    if not (team_dir / COMPOSE_FILE).is_file() and (team_dir / TEAM_DIRNAME / COMPOSE_FILE).is_file():
+        team_dir = team_dir / TEAM_DIRNAME  # tolerate being handed the folder that contains .team
+    compose_file = team_dir / COMPOSE_FILE
+    base_dir = team_dir.parent if team_dir.name == TEAM_DIRNAME else team_dir
+    c = Checker(ParseCache(team_dir / "state" / "cache" / "compose.json") if cache else None)
+    data = c.read_yaml(compose_file)
+    if data is MISSING:
+        raise ComposeError(c.problems)
+    assert isinstance(data, dict)
+
+    c.keys(data, _TOP_KEYS, "")
+    check_version(c, data)
+    broker = c.mapping(data, "broker", "")
+    c.keys(broker, _BROKER_KEYS, "broker")
+    btype = c.string(broker, "type", "broker", default="sqlite")
+    if btype != "sqlite":
+        c.error("broker.type", f"unsupported broker {btype!r}; only 'sqlite' is supported")
+    mailbox_raw = c.string(broker, "path", "broker", default=DEFAULT_MAILBOX) or DEFAULT_MAILBOX
+    mailbox_path = resolve(team_dir, mailbox_raw)
+    sup = c.mapping(data, "supervisor", "")
+    c.keys(sup, _SUPERVISOR_KEYS, "supervisor")
+    c.string(sup, "type", "supervisor")
+    tmux_prefix = c.string(sup, "tmux_prefix", "supervisor", default=DEFAULT_TMUX_PREFIX)
+    tmux_prefix = DEFAULT_TMUX_PREFIX if tmux_prefix is None else tmux_prefix
+    if not PREFIX_RE.fullmatch(tmux_prefix):
+        c.error("supervisor.tmux_prefix", f"{tmux_prefix!r} is not allowed: at most 32 of letters, "
+                                          "digits, '_', '.', '-' and do not start with '-' or '.'")
+    check_passthrough(c, data)
+    stray = base_dir / "runtimes"
+    if team_dir.name == TEAM_DIRNAME and stray.is_dir():  # a natural guess, and silently unused
+        c.warn("", f"ignored: team runtimes are read from {team_dir / 'runtimes'}/, not from this folder "
+                   "beside .team/ (move the files there)", stray)
+    rate_limits, hook_where = parse_rate_limits(c, data)
+    budget = parse_budget(c, data)
+
+    projects: list[Project] = []
+    raw_agents: list[RawAgent] = []
+    refs = data.get("projects")
+    if refs is None:
+        c.error("projects", "missing: list the project files, e.g. `projects: [{file: projects/x.yaml}]`")
+        refs = []
+    elif not isinstance(refs, list):
+        c.error("projects", f"must be a list of {{file: ...}} entries, got {type_name(refs)}")
+        refs = []
+    elif not refs:
+        c.error("projects", "is empty: a team needs at least one project")
+    parsed_refs: list[tuple[str, str]] = []
+    for i, ref in enumerate(refs):
+        rp = index("projects", i)
+        if isinstance(ref, str):
+            ref = {"file": ref}  # tolerate the short form `- projects/x.yaml`
+        if not isinstance(ref, dict):
+            c.error(rp, f"must be a mapping with a 'file' key, got {type_name(ref)}")
+            continue
+        c.keys(ref, _PROJECT_REF_KEYS, rp)
+        f = c.string(ref, "file", rp, required=True)
+        if f:
+            parsed_refs.append((join(rp, "file"), f))
+
+    first_seen: dict[str, Path] = {}
+    for ref_path, f in parsed_refs:
+        result = parse_project(c, ref_path, f, team_dir, compose_file, known_runtimes)
+        c.file = compose_file
+        if result is None:
+            continue
+        project, agents = result
+        if project.id in first_seen:
+            c.error(ref_path, f"duplicate project id {project.id!r} (also in {first_seen[project.id]})")
+            continue
+        first_seen[project.id] = project.file
+        projects.append(project)
+        raw_agents.extend(agents)
+
+    # Cross-references that need the whole tree.
+    def check_hooks(names: Sequence[str], key: str, file: Path) -> None:
+        for i, n in enumerate(names):
+            if n not in hook_where:
+                c.error(index(key, i) if len(names) > 1 else key,
+                        f"unknown hook {n!r}{did_you_mean(n, hook_where)}; declare it under "
+                        f"rate_limits.hooks (known: {', '.join(sorted(hook_where))})", file)
+
+    check_hooks(rate_limits.default_on_hit, "rate_limits.default_on_hit", compose_file)
+    check_hooks(budget.on_cap, "budget.on_cap", compose_file)
+    check_hooks(budget.on_warn, "budget.on_warn", compose_file)
+    for ra in raw_agents:
+        check_hooks(ra.agent.on_rate_limit, join(ra.path, "on_rate_limit"), ra.file)
+    no_wait = "chain has no 'wait' hook: the agent is respawned without waiting for the limit to reset"
+    if "wait" not in rate_limits.default_on_hit:
+        c.warn("rate_limits.default_on_hit", no_wait, compose_file)
+    for ra in raw_agents:
+        if ra.agent.on_rate_limit and "wait" not in ra.agent.on_rate_limit:
+            c.warn(join(ra.path, "on_rate_limit"), no_wait, ra.file)
+    if isinstance(budget.per_project_usd_limit, dict):
+        for pid in budget.per_project_usd_limit:
+            if pid not in first_seen:
+                c.error(join("budget.per_project_usd_limit", pid),
+                        f"no project {pid!r}{did_you_mean(pid, first_seen)}")
+
+    agents = tuple(ra.agent for ra in raw_agents)
+    hooks = list(rate_limits.hooks)
+    for i, h in enumerate(hooks):
+        if h.action != "send" or h.to is None:
+            continue
+        resolved = _resolve_recipient(h.to, agents)
+        if resolved is None:
+            # `known-project:typo` is surely a mistake; anything else may be a non-agent recipient
+            # (e.g. an interface address), so it only warns.
+            report = c.error if h.to.split(":", 1)[0] in first_seen and ":" in h.to else c.warn
+            report(join(hook_where.get(h.name or "", "rate_limits.hooks"), "to"),
+                   f"{h.to!r} does not name an agent in this team"
+                   f"{did_you_mean(h.to, [a.id for a in agents])}", compose_file)
+        elif resolved != h.to:
+            hooks[i] = dataclasses.replace(h, to=resolved)
+    rate_limits = dataclasses.replace(rate_limits, hooks=tuple(hooks))
+
+    ordered = _ordered(c.problems)
+    if c.has_errors:
+        raise ComposeError(ordered)
+    if c.cache is not None:
+        c.cache.save()
+    return Team(
+        team_dir=team_dir,
+        base_dir=base_dir,
+        compose_file=compose_file,
+        tmux_prefix=tmux_prefix,
+        mailbox_path=mailbox_path,
+        state_dir=team_dir / "state",
+        rate_limits=rate_limits,
+        budget=budget,
+        projects=tuple(projects),
+        agents=agents,
+        warnings=tuple(ordered),
+    )
+
+
+def _ordered(problems: Sequence[Problem]) -> list[Problem]:
+    """Group by file (in the order files were first read), then by line, so output reads top-down."""
+    first: dict[Path, int] = {}
+    for p in problems:
+        first.setdefault(p.file, len(first))
+    return sorted(problems, key=lambda p: (first[p.file], p.line is None, p.line or 0))
+
+
+def _resolve_recipient(to: str, agents: Sequence[Agent]) -> str | None:
+    """Full agent id for a `send` recipient given as `project:agent` or a unique bare name."""
+    if any(a.id == to for a in agents):
+        return to
+    matches = [a.id for a in agents if a.name == to]
+    return matches[0] if len(matches) == 1 else None
+
+
+
+def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
+    """The team at --root / TEAMCTL_ROOT / the nearest .team above cwd, or None when there is none."""
+    team_dir = find_root(root, os.environ, cwd or Path.cwd())
+    if team_dir is None:
+        return None
+    return load_team(team_dir, set(runtime_files(team_dir)), cache=True)

@@ -1,0 +1,392 @@
+"""What `teamctl status`, `logs` and `rate-limits` show: read-only views of a running team.
+
+Lifecycle (up, down, wake) lives in team.py; this module only reads the mailbox, the process table
+and the log files, so it is safe to run at any time, as often as `status --watch` likes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import psutil
+
+from ..agent.budget import day_start
+from ..agent.logfile import log_files
+from ..core.resets import resolve_zone
+from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
+from ..store.mailbox import Store
+from .backends import tmux as tmux_backend
+from .compose import Agent, Team
+from .ops import _LIVE, _marker, session_name, store, watcher_process
+
+# --------------------------------------------------------------------------------------------------
+# status
+
+
+@dataclass
+class Status:
+    id: str
+    runtime: str
+    state: str
+    text: str
+    until: float | None = None
+    detail: str | None = None
+    pid: int | None = None
+    watcher_pid: int | None = None
+    uptime: float | None = None
+    restarts: int = 0
+    cpu_percent: float | None = None
+    rss: int | None = None
+    cost_today: float = 0.0
+    session: str | None = None
+    stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "runtime": self.runtime, "state": self.state, "text": self.text,
+            "until": self.until, "detail": self.detail, "pid": self.pid, "watcher_pid": self.watcher_pid,
+            "uptime_seconds": None if self.uptime is None else round(self.uptime, 1),
+            "restarts": self.restarts,
+            "cpu_percent": None if self.cpu_percent is None else round(self.cpu_percent, 1),
+            "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
+            "stopped_by_signal": list(self.stopped_by_signal),
+        }
+
+
+@dataclass
+class Report:
+    agents: list[Status]
+    notices: list[str] = field(default_factory=list)
+
+
+def costs_today(team: Team, st: Store, now: float) -> dict[str, float]:
+    since = day_start(now, resolve_zone(team.budget.tz, dict(os.environ)))
+    rows = st.query("SELECT agent_id, SUM(usd) AS usd FROM budget"
+                    " WHERE observed_at>=? AND agent_id IS NOT NULL GROUP BY agent_id", [since])
+    return {r["agent_id"]: float(r["usd"] or 0.0) for r in rows}
+
+
+def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None = None) -> Report:
+    """One Status per agent: one query for states, one for costs, psutil once per process."""
+    now = now or time.time()
+    agents = list(agents if agents is not None else team.agents)
+    rows, costs = {}, {}
+    if team.mailbox_path.exists():  # a team never started has no mailbox, and status makes none
+        with store(team) as st:
+            rows = st.agent_states()
+            costs = costs_today(team, st, now)
+    sessions = tmux_backend.sessions()
+    ppids = _ppid_map() if any(r.pid for r in rows.values()) else {}
+    out: list[Status] = []
+    stale_in_tmux = 0
+    for agent in agents:
+        row = rows.get(agent.id)
+        name = session_name(team, agent)
+        s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
+                   session=name if sessions and name in sessions else None)
+        out.append(s)
+        if row is None:
+            if s.session:
+                s.state, s.text = "starting", "starting"
+            continue
+        s.restarts, s.until, s.detail = row.restarts, row.until, row.detail
+        s.state, s.text = row.state, state_text(row, now)
+        # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
+        # server means the server died under the agent (its watcher got SIGHUP, or was killed).
+        server_gone = sessions is None and _marker(team, agent).exists()
+        if row.state in _LIVE:
+            if watcher_process(agent.id, row) is None:
+                s.state, s.text = "stale", "stale"
+                stale_in_tmux += server_gone
+                continue
+            s.watcher_pid = row.watcher_pid
+            if row.pid:
+                m = _metrics(row.pid, ppids)
+                if m is not None:
+                    s.pid, s.cpu_percent, s.rss = row.pid, m[0], m[1]
+                    s.uptime = now - row.started_at if row.started_at else m[2]
+            _mark_signal_stopped(s)
+        elif server_gone and row.state == AgentState.STOPPED.value:
+            s.text = "stopped (tmux server gone)"
+            stale_in_tmux += 1
+    report = Report(out)
+    if stale_in_tmux:
+        many = stale_in_tmux != 1
+        report.notices.append(f"tmux server not running: {stale_in_tmux} agent{'s' if many else ''}"
+                              f" it ran {'are' if many else 'is'} down; run `teamctl up`")
+    return report
+
+
+def _mark_signal_stopped(s: Status) -> None:
+    """A watcher or runtime stopped by SIGSTOP/SIGTSTP is alive but does nothing: say so."""
+    for who, pid in (("watcher", s.watcher_pid), ("runtime", s.pid)):
+        try:
+            if pid and psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+                s.stopped_by_signal.append(who)
+        except psutil.Error:
+            pass
+    if s.stopped_by_signal:  # the state stays what the row says; the text and JSON tell the truth
+        s.text = f"{s.text} (stopped by signal)"
+
+
+def _ppid_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for p in psutil.process_iter(["ppid"]):
+        ppid = p.info.get("ppid")
+        if ppid is not None:
+            children.setdefault(ppid, []).append(p.pid)
+    return children
+
+
+def _metrics(pid: int, children: dict[int, list[int]]) -> tuple[float, int, float] | None:
+    """CPU % since start (summed over the tree), RSS of the tree, uptime of `pid`; no sampling interval."""
+    pids, todo = [], [pid]
+    while todo:
+        cur = todo.pop()
+        pids.append(cur)
+        todo.extend(children.get(cur, ()))
+    cpu, rss, uptime, now = 0.0, 0, None, time.time()
+    for p_id in pids:
+        try:
+            p = psutil.Process(p_id)
+            with p.oneshot():
+                created = p.create_time()
+                times = p.cpu_times()
+                rss += p.memory_info().rss
+                cpu += (times.user + times.system) / max(now - created, 1e-3) * 100
+                if p_id == pid:
+                    uptime = now - created
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if p_id == pid:
+                return None
+    return cpu, rss, uptime or 0.0
+
+
+def human_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "K", "M", "G"):
+        if n < 1024 or unit == "G":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def status_table(report: Report) -> list[str]:
+    header = ("AGENT", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY")
+    rows = [header]
+    for s in report.agents:
+        rows.append((s.id, s.runtime, s.text, str(s.pid) if s.pid else "-",
+                     human_uptime(s.uptime) if s.pid else "-", str(s.restarts),
+                     "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}", human_bytes(s.rss),
+                     f"${s.cost_today:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    return lines + report.notices
+
+
+# --------------------------------------------------------------------------------------------------
+# logs
+
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    r"|\x1b[()*+#%][0-~]?"  # charset selection
+    r"|\x1b[@-Z\\-_0-9=<>a-z]?"  # two-byte escapes, lone ESC
+    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # other control characters (\t, \n, \r kept)
+)
+
+
+def clean_line(line: str) -> str:
+    """A log line as a terminal would have shown it: escapes removed, only the text after the last \\r."""
+    line = line.rstrip("\r")
+    if "\r" in line:
+        parts = [p for p in line.split("\r") if _ANSI.sub("", p).strip()]
+        line = parts[-1] if parts else ""
+    return _ANSI.sub("", line)
+
+
+def tail_lines(path: Path, n: int) -> list[str]:
+    """The last `n` lines of the log and its rotations (newest last), decoded, not cleaned."""
+    return tail(path, n)[0]
+
+
+def tail(path: Path, n: int, partial: bool = True) -> tuple[list[str], int]:
+    """Like `tail_lines`, plus the offset in `path` where the lines end (where `follow` goes on).
+
+    `partial=False` leaves an unfinished last line out (and the offset before it), for `follow`.
+    """
+    collected: list[bytes] = []
+    offset = 0
+    for f in reversed(log_files(path)):
+        try:
+            data = f.read_bytes()
+        except OSError:
+            continue
+        if f == path:
+            offset = len(data)
+            if not partial and not data.endswith(b"\n"):
+                offset = data.rfind(b"\n") + 1
+                data = data[:offset]
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        collected = lines + collected
+        if len(collected) >= n:
+            break
+    if n <= 0:
+        return [], offset
+    return [b.decode("utf-8", "replace") for b in collected[-n:]], offset
+
+
+def follow(path: Path, poll: float = 0.25, stop: float | None = None, start: int | None = None) -> Iterator[str]:
+    """Lines written to `path` after `start` (default: its end at this call, not at the first `next()`);
+    survives rotation (the old file is read to its end first).
+
+    `stop`: give up after that many seconds (tests); None follows until the caller stops iterating.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+        fh.seek(0, os.SEEK_END)
+        if start is not None and start <= fh.tell():
+            fh.seek(start)
+    except FileNotFoundError:
+        fh = None  # it appears later: read it from its start
+    return _follow(path, fh, poll, None if stop is None else time.monotonic() + stop)
+
+
+def _follow(path: Path, fh: BinaryIO | None, poll: float, end: float | None) -> Iterator[str]:
+    ino = os.fstat(fh.fileno()).st_ino if fh is not None else None
+    buf = b""
+    try:
+        while end is None or time.monotonic() < end:
+            if fh is None:
+                try:
+                    fh = open(path, "rb")  # noqa: SIM115
+                    ino = os.fstat(fh.fileno()).st_ino
+                except FileNotFoundError:
+                    time.sleep(poll)
+                    continue
+            chunk = fh.read()
+            if chunk:
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+                continue
+            try:
+                st = os.stat(path)
+                rotated = st.st_ino != ino or st.st_size < fh.tell()
+            except FileNotFoundError:
+                rotated = True
+            if rotated:  # the old file has been read to its end: go on with the new one
+                fh.close()
+                fh = None
+                continue
+            time.sleep(poll)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# rate limits
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: float) -> float:
+    """`2h`, `30m`, `3d`, an ISO date-time (local when it names no zone) or a date (its local midnight)."""
+    m = _DURATION.match(text)
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2).lower()]
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: use a duration (2h, 30m, 3d), an ISO time or a date") from exc
+    return when.timestamp()
+
+
+@dataclass
+class Hit:
+    agent_id: str
+    runtime: str
+    hit_at: float
+    resets_at: float | None
+    handled_at: float | None
+    raw_match: str
+
+    @property
+    def waited(self) -> float | None:
+        return None if self.handled_at is None else self.handled_at - self.hit_at
+
+    def as_dict(self) -> dict[str, object]:
+        iso = _iso
+        return {"agent": self.agent_id, "runtime": self.runtime, "hit_at": iso(self.hit_at),
+                "resets_at": iso(self.resets_at), "handled_at": iso(self.handled_at),
+                "waited_seconds": None if self.waited is None else round(self.waited, 1),
+                "handled": self.handled_at is not None, "raw_match": self.raw_match}
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -> list[Hit]:
+    ids = list(agent_ids or [])
+    sql = "SELECT * FROM rate_limits WHERE hit_at>=?"
+    params: list[object] = [since]
+    if ids:
+        sql += f" AND agent_id IN ({','.join('?' * len(ids))})"
+        params += ids
+    if not team.mailbox_path.exists():
+        return []  # read-only: a team never started gets no mailbox from this
+    with store(team) as st:
+        rows = st.query(sql + " ORDER BY hit_at, id", params)
+    return [Hit(r["agent_id"], r["runtime"], r["hit_at"], r["resets_at"], r["handled_at"], r["raw_match"])
+            for r in rows]
+
+
+def hits_table(hits: Sequence[Hit], now: float, width: int = 60) -> list[str]:
+    def when(ts: float | None) -> str:
+        if ts is None:
+            return "-"
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+    header = ("AGENT", "HIT", "RESETS", "WAITED", "HANDLED", "MATCH")
+    rows = [header]
+    for h in hits:
+        raw = " ".join(h.raw_match.split())
+        raw = raw if len(raw) <= width else raw[: width - 1] + "…"
+        waited = human_uptime(h.waited) if h.waited is not None else (
+            f"waiting ({human_uptime(now - h.hit_at)})" if h.resets_at and h.resets_at > now else "-")
+        handled = "yes" if h.handled_at else "no"
+        rows.append((h.agent_id, when(h.hit_at), when(h.resets_at), waited, handled, raw))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+
+
+def default_since(now: float) -> float:
+    return (datetime.fromtimestamp(now) - timedelta(hours=24)).timestamp()

@@ -1,0 +1,74 @@
+"""Files under state/ (issue 13 items 6, 7, 8): no symlink followed, private modes, no secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from reliakit import hanging_team, kill_all, team_procs, teamctl
+from teamctl_supervisor.store.mailbox import Store
+from watchkit import start, state, wait_for
+
+
+def test_planted_log_links_are_replaced_never_written_through(root, watchers, tmp_path):
+    victims = {name: tmp_path / f"victim-{name}" for name in ("solo-dev.log", "solo-dev.supervisor.log")}
+    logs = root / "state" / "logs"
+    logs.mkdir(parents=True, mode=0o700)
+    for name, victim in victims.items():
+        victim.write_text("precious\n")
+        (logs / name).symlink_to(victim)
+    start(watchers, root, ["print:hello through the pty", "hang"])
+    wait_for(lambda: state(root) and state(root)["state"] == "running", what="running")
+    wait_for(lambda: b"hello through" in (logs / "solo-dev.log").read_bytes(), what="output logged")
+    for name, victim in victims.items():
+        assert victim.read_text() == "precious\n"
+        assert not (logs / name).is_symlink()
+
+
+def test_a_planted_spool_link_is_replaced_never_appended_through(tmp_path):
+    state_dir = tmp_path / "state"
+    (state_dir / "mailbox.db").mkdir(parents=True)  # a mailbox that cannot be opened: writes spool
+    (state_dir / "spool").mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (state_dir / "spool" / "w.jsonl").symlink_to(victim)
+    with Store(state_dir / "mailbox.db", state_dir / "spool", "w") as st:
+        assert st.record_rate_limit("p:a", "fake", 1.0, None, "usage limit") is False
+    assert victim.read_text() == "precious\n"
+    assert "usage limit" in (state_dir / "spool" / "w.jsonl").read_text()
+
+
+def test_a_state_dir_linked_outside_the_team_is_refused(tmp_path):
+    team = hanging_team(tmp_path, 1)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o755)
+    os.chmod(outside, 0o755)
+    (team / "state").symlink_to(outside)
+    out = teamctl(team, "up", "--backend", "process")
+    assert out.returncode == 2 and "symlink" in out.stderr and "outside the team" in out.stderr, out.stderr
+    assert stat.S_IMODE(os.stat(outside).st_mode) == 0o755 and list(outside.iterdir()) == []
+    assert team_procs(team) == []
+
+
+def test_tmux_marker_link_is_not_followed_and_every_file_is_private_under_umask_000(tmp_path, tmux_socket):
+    team = hanging_team(tmp_path, 2, extra="    env: {API_TOKEN: s3cr3t-value-42}\n")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    for d in (team / "state", team / "state" / "run"):
+        d.mkdir(mode=0o700)
+    (team / "state" / "run" / "p-a0.tmux").symlink_to(victim)
+    try:
+        out = teamctl(team, "up", "--backend", "tmux", umask=0)
+        assert out.returncode == 0, out.stdout + out.stderr
+        wait_for(lambda: len(team_procs(team)) == 4, what="two watchers and runtimes")
+        assert victim.read_text() == "precious\n"
+        assert teamctl(team, "status", umask=0).returncode == 0
+        for path in (team / "state").rglob("*"):
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert not path.is_symlink(), path
+            assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+            if path.is_file():
+                assert b"s3cr3t-value-42" not in path.read_bytes(), path
+    finally:
+        teamctl(team, "down")
+        kill_all(team_procs(team))
