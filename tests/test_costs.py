@@ -40,10 +40,12 @@ def test_running_total_that_drops_records_nothing() -> None:
     assert spend is not None and spend.usd == pytest.approx(0.5)
 
 
-def test_running_totals_are_kept_per_signature() -> None:
+def test_two_signatures_of_one_session_total_count_once() -> None:
+    # Codex's /status and its exit line, Claude Code's "Total cost" and JSON result: one session's total
     ledger = CostLedger()
     assert ledger.observe(cost(1.0, total=True, sig="a")) == Spend(1.0, 0, 0, True)
-    assert ledger.observe(cost(1.0, total=True, sig="b")) == Spend(1.0, 0, 0, True)
+    assert ledger.observe(cost(1.0, total=True, sig="b")) is None
+    assert ledger.observe(cost(1.5, total=True, sig="b")) == Spend(0.5, 0, 0, True)
 
 
 def test_new_session_resets_the_running_total() -> None:

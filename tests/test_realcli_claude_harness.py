@@ -23,8 +23,8 @@ VERSIONS = pytest.mark.parametrize("version", claude.VERSIONS)
 #   2.1.333: "You've hit your 5-hour limit · resets 12:51am (UTC)"
 #   2.1.197: "You've hit your session limit · resets 12:51am (UTC)"
 LIMIT_NAME = {"2.1.333": "5-hour limit", "2.1.197": "session limit"}
-LIMIT_LINE = re.compile(r"You've hit your (?P<name>[\w -]+?) · resets (?P<h>1[0-2]|[1-9])(?::(?P<m>\d\d))?(?P<ampm>am|pm)"
-                        r" \((?P<tz>[^)]+)\)")
+LIMIT_LINE = re.compile(r"You've hit your (?P<name>[\w -]+?) · resets "
+                        r"(?P<h>1[0-2]|[1-9])(?::(?P<m>\d\d))?(?P<ampm>am|pm) \((?P<tz>[^)]+)\)")
 
 
 @pytest.fixture

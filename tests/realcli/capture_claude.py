@@ -238,7 +238,8 @@ def hooks(s: Session) -> None:
                 payload = json.loads(f.read_text())
                 (d / f"hook-{ev}.stdin.json").write_text(json.dumps(payload, indent=4))
                 if ev in ("Stop", "StopFailure"):
-                    shutil.copy(payload["transcript_path"], d / ("transcript-limit.jsonl" if lim else "transcript.jsonl"))
+                    name = "transcript-limit.jsonl" if lim else "transcript.jsonl"
+                    shutil.copy(payload["transcript_path"], d / name)
                 f.unlink()
 
 

@@ -9,6 +9,7 @@ notices, "You've hit your 5-hour limit ...").
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shlex
@@ -132,6 +133,7 @@ class Pane:
         self._tmux("-f", "/dev/null", "new-session", "-d", "-s", "cc", "-x", str(cols), "-y", str(rows),
                    "bash", "-c", cmd + "; sleep 3600")
         self._tmux("set-option", "-t", "cc", "remain-on-exit", "on")
+        atexit.register(self.close)  # a caller that fails before close() leaves no tmux server behind
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,

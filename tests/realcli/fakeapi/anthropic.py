@@ -55,7 +55,8 @@ def _model(ex: Exchange) -> str:
 
 
 def _common_headers() -> dict[str, str]:
-    return {"request-id": f"req_fake{next(_ids):06d}", "anthropic-organization-id": "00000000-0000-0000-0000-000000000000"}
+    return {"request-id": f"req_fake{next(_ids):06d}",
+            "anthropic-organization-id": "00000000-0000-0000-0000-000000000000"}
 
 
 def _warning_headers(api: FakeAPI) -> dict[str, str]:
@@ -75,6 +76,15 @@ def _warning_headers(api: FakeAPI) -> dict[str, str]:
         f"anthropic-ratelimit-unified-{win}-surpassed-threshold": str(w.get("threshold", 0.9)),
     }
     return h
+
+
+RATE_LIMIT_MESSAGE = "This request would exceed your account's rate limit. Please try again later."
+CREDIT_MESSAGE = ("Your credit balance is too low to access the Anthropic API. "
+                  "Please go to Plans & Billing to upgrade or purchase credits.")
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
 
 
 def _limit_answer(ex: Exchange) -> bool:
@@ -102,16 +112,11 @@ def _limit_answer(ex: Exchange) -> bool:
             "retry-after": str(max(1, int(math.ceil(reset - time.time())))),
         })
         headers.update({k.lower(): str(v) for k, v in lim.extra.get("headers", {}).items()})
-        ex.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                      "message": "This request would exceed your account's rate limit. Please try again later."}},
-                     headers=headers, answered=lim.kind)
+        ex.send_json(429, _error("rate_limit_error", RATE_LIMIT_MESSAGE), headers=headers, answered=lim.kind)
     elif lim.kind == "quota":
-        ex.send_json(400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                      "message": "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}},
-                     headers=headers, answered=lim.kind)
+        ex.send_json(400, _error("invalid_request_error", CREDIT_MESSAGE), headers=headers, answered=lim.kind)
     else:  # overload
-        ex.send_json(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-                     headers=headers, answered=lim.kind)
+        ex.send_json(529, _error("overloaded_error", "Overloaded"), headers=headers, answered=lim.kind)
     return True
 
 
