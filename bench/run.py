@@ -34,6 +34,7 @@ FAKES = REPO / "tests" / "fakes"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
+from pairs import PAIRS, Paired, interleave, ratio_text, spread  # noqa: E402
 from teamctl_supervisor.core.scan import EventKind, Scanner, strip_ansi  # noqa: E402
 from teamctl_supervisor.core.signatures import BUILTIN_DIR, load_runtime  # noqa: E402
 from teamctl_supervisor.store.mailbox import Store  # noqa: E402
@@ -43,7 +44,7 @@ PY = sys.executable
 CHUNK = 65536
 #: In-process scans feed the size a Linux pty read returns (measured mean 4.4 KB with 64 KiB reads).
 SCAN_CHUNK = 4096
-RELAY_RUNS = 3
+RELAY_PAIRS = PAIRS
 NAIVE_SHARE = 4
 UP_RUNS = 3
 UTC = ZoneInfo("UTC")
@@ -275,18 +276,26 @@ def bench_relay(tmp: Path, quick: bool) -> None:
     note(f"transcript: {made.size / 1e6:.1f} MB, {made.limits} limit + {made.costs} cost lines "
          f"({src_name} signatures), generated in {time.perf_counter() - t0:.1f}s")
     mb = made.size / 1e6
-    # best of RELAY_RUNS each, taken in turns: this machine's pty throughput alone varies by half
+    # interleaved pairs (bare, rl-watch), the throughput ratio taken pair by pair
     stamp = tmp / "relay-start"
-    runs = [(relay_bare(made.path, stamp), relay_watch(made.path, stamp, root, "bench", "bench:relay"))
-            for _ in range(RELAY_RUNS)]
-    bare = min(r[0][0] for r in runs)
-    watch = min(r[1][0] for r in runs)
-    a, b = mb / bare, mb / watch
-    figure("relay_throughput", f"{b:.1f} MB/s", f"bare pexpect loop {a:.1f} MB/s", f"{b / a:.2f}",
-           verdict(b / a >= 0.75, ">= 0.75"))
-    note("relay runs, from cat's start to the end (from spawn), MB/s: bare "
-         + ", ".join(f"{mb / r[0][0]:.0f} ({mb / r[0][1]:.0f})" for r in runs) + "; rl-watch "
-         + ", ".join(f"{mb / r[1][0]:.0f} ({mb / r[1][1]:.0f})" for r in runs))
+    spawn: list[tuple[float, float]] = []
+
+    def bare() -> float:
+        relay, from_spawn = relay_bare(made.path, stamp)
+        spawn.append((relay, from_spawn))
+        return mb / relay
+
+    def watch() -> float:
+        relay, from_spawn = relay_watch(made.path, stamp, root, "bench", "bench:relay")
+        spawn.append((relay, from_spawn))
+        return mb / relay
+
+    pr = interleave(watch, bare, RELAY_PAIRS)
+    figure("relay_throughput", f"{spread(pr.a, '{:.1f}')} MB/s", f"bare pexpect loop {spread(pr.b, '{:.1f}')} MB/s",
+           ratio_text(pr), verdict(pr.ratio >= 0.85, ">= 0.85 (median of pairs)"))
+    note("relay pairs, MB/s from cat's start (from spawn): "
+         + ", ".join(f"bare {mb / spawn[2 * i][0]:.0f} ({mb / spawn[2 * i][1]:.0f}) / rl-watch "
+                     f"{mb / spawn[2 * i + 1][0]:.0f} ({mb / spawn[2 * i + 1][1]:.0f})" for i in range(len(pr.a))))
     # what rl-watch itself found in that run: one rate_limits row (record, 60 s dedup), one budget row per cost line
     conn = sqlite3.connect(root / "state" / "mailbox.db")
     n_rl = conn.execute("SELECT count(*) FROM rate_limits").fetchone()[0]
@@ -300,18 +309,25 @@ def bench_relay(tmp: Path, quick: bool) -> None:
     chunks = [data[i:i + SCAN_CHUNK] for i in range(0, len(data), SCAN_CHUNK)]
     del data
     t_real, lim_r, cost_r = scan_real(chunks, runtime)
-    # the naive baseline runs at ~2 MB/s: it scans the first quarter, and the Scanner that quarter too
-    part = chunks[: max(len(chunks) // NAIVE_SHARE, 1)]
+    # the naive baseline runs at ~2 MB/s: pairs over the first 5 MB (quick: the first quarter)
+    part = chunks[: max(len(chunks) // NAIVE_SHARE if quick else 5_000_000 // SCAN_CHUNK, 1)]
     part_mb = sum(map(len, part)) / 1e6
-    t_naive, lim_n, cost_n = scan_naive(part, runtime)
+    naive_counts: list[int] = []
+
+    def naive() -> float:
+        dt, lim_n, cost_n = scan_naive(part, runtime)
+        naive_counts.append(lim_n + cost_n)
+        return part_mb / dt
+
+    pr = interleave(lambda: part_mb / scan_real(part, runtime)[0], naive, PAIRS)
     _, lim_p, cost_p = scan_real(part, runtime)
-    figure("scan_throughput", f"{mb / t_real:.1f} MB/s",
-           f"naive every-regex-every-line {part_mb / t_naive:.1f} MB/s over the first {part_mb:.0f} MB",
-           f"{(mb / t_real) / (part_mb / t_naive):.2f}")
+    figure("scan_throughput", f"{spread(pr.a, '{:.1f}')} MB/s over the first {part_mb:.0f} MB "
+           f"(whole {mb:.0f} MB once: {mb / t_real:.1f} MB/s)",
+           f"naive every-regex-every-line {spread(pr.b, '{:.1f}')} MB/s", ratio_text(pr, "{:.1f}"))
     expected = made.limits + made.costs
     found = lim_r + cost_r
     figure("events_found", f"{found}/{expected} events ({lim_r}/{made.limits} limit, {cost_r}/{made.costs} cost)",
-           f"naive {lim_n + cost_n}/{lim_p + cost_p} in the first {part_mb:.0f} MB", f"{found / expected:.2f}",
+           f"naive {naive_counts[-1]}/{lim_p + cost_p} in the first {part_mb:.0f} MB", f"{found / expected:.2f}",
            verdict(found == expected and n_budget == made.costs, "all found (and rl-watch budget rows)"))
 
 
@@ -333,40 +349,56 @@ resume_keys = "continue\\r"
 
 def bench_latency(tmp: Path, quick: bool) -> None:
     n = 20 if quick else 200
+    pairs = PAIRS
     root = tmp / "latency"
     (root / "runtimes").mkdir(parents=True)
     (root / "runtimes" / "benchlat.toml").write_text(LATENCY_TOML)
-    out = root / "lat.json"
-    mailbox = root / "state" / "mailbox.db"
-    argv = [PY, "-m", "teamctl_supervisor", "rl-watch", "bench:lat", "--runtime", "benchlat", "--root", str(root),
-            "--restart", "never", "--margin", "0", "--", str(BENCH / "limit_writer.py"), str(mailbox), str(n),
-            str(out)]
-    with open(os.devnull, "wb") as null:
-        proc = popen(argv, cwd=root, env=bench_env(BENCH), stdin=subprocess.DEVNULL, stdout=null,
-                     stderr=subprocess.PIPE)
-        _, err = proc.communicate(timeout=300)
-    if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"latency run exited {proc.returncode}: {err.decode()[-500:]}")
-    lat = [x * 1000 for x in json.loads(out.read_text())]
-    missing = sum(1 for x in lat if x != x)
-    lat = [x for x in lat if x == x]
-    # baseline: the same work in-process, no pty and no process: Scanner.feed + Store.record_rate_limit commit
     runtime = load_runtime("benchlat", root)
-    scanner = Scanner(runtime, tz=UTC)
-    store = Store(tmp / "latency-inproc" / "mailbox.db", tmp / "latency-inproc" / "spool", "inproc")
-    store.conn()  # schema created before timing, as the watcher does at start
-    base = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        for ev in scanner.feed(f"bench limit hit #{i} resets in 0s\n".encode()):
-            store.record_rate_limit("bench:lat", "benchlat", time.time(), None, ev.raw)
-        base.append((time.perf_counter() - t0) * 1000)
-    store.close()
-    p50, p99 = pct(lat, 50), pct(lat, 99)
-    b50, b99 = pct(base, 50), pct(base, 99)
-    figure("detection_latency", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(lat)} hits ({missing} missed)",
-           f"in-process scan+commit p50 {b50:.2f} ms, p99 {b99:.2f} ms", f"p99 {p99 / b99:.1f}x",
-           verdict(p99 < 50 and missing == 0, "p99 < 50 ms"))
+    missing_all = 0
+    lats: list[list[float]] = []
+
+    def watched() -> float:
+        nonlocal missing_all
+        out = root / "lat.json"
+        out.unlink(missing_ok=True)
+        shutil.rmtree(root / "state", ignore_errors=True)
+        mailbox = root / "state" / "mailbox.db"
+        argv = [PY, "-m", "teamctl_supervisor", "rl-watch", "bench:lat", "--runtime", "benchlat", "--root",
+                str(root), "--restart", "never", "--margin", "0", "--", str(BENCH / "limit_writer.py"),
+                str(mailbox), str(n), str(out)]
+        with open(os.devnull, "wb") as null:
+            proc = popen(argv, cwd=root, env=bench_env(BENCH), stdin=subprocess.DEVNULL, stdout=null,
+                         stderr=subprocess.PIPE)
+            _, err = proc.communicate(timeout=300)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"latency run exited {proc.returncode}: {err.decode()[-500:]}")
+        lat = [x * 1000 for x in json.loads(out.read_text())]
+        missing_all += sum(1 for x in lat if x != x)
+        lat = [x for x in lat if x == x]
+        lats.append(lat)
+        return pct(lat, 99)
+
+    def inproc() -> float:
+        # the same work in-process, no pty and no process: Scanner.feed + Store.record_rate_limit commit
+        d = tmp / "latency-inproc"
+        shutil.rmtree(d, ignore_errors=True)
+        scanner = Scanner(runtime, tz=UTC)
+        store = Store(d / "mailbox.db", d / "spool", "inproc")
+        store.conn()  # schema created before timing, as the watcher does at start
+        base = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            for ev in scanner.feed(f"bench limit hit #{i} resets in 0s\n".encode()):
+                store.record_rate_limit("bench:lat", "benchlat", time.time(), None, ev.raw)
+            base.append((time.perf_counter() - t0) * 1000)
+        store.close()
+        return pct(base, 99)
+
+    pr = interleave(watched, inproc, pairs)
+    p50s = [pct(x, 50) for x in lats]
+    figure("detection_latency", f"p99 {spread(pr.a)} ms, p50 {spread(p50s)} ms, {pairs} runs of {n} hits "
+           f"({missing_all} missed)", f"in-process scan+commit p99 {spread(pr.b)} ms", ratio_text(pr, "{:.1f}"),
+           verdict(max(pr.a) < 50 and missing_all == 0, "p99 < 50 ms in every run"))
 
 
 # -- 3 + 4. scale and idle ----------------------------------------------------------------------------
@@ -379,7 +411,7 @@ args = ["print:ready", "hang"]
 
 
 def make_team(tmp: Path, n: int) -> Path:
-    base = tmp / "scale"
+    base = tmp / f"scale-{n}"
     team = base / ".team"
     for d in ("projects", "runtimes", "roles"):
         (team / d).mkdir(parents=True)
@@ -431,110 +463,153 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def bench_team(tmp: Path, quick: bool) -> None:
-    n = 5 if quick else 50
-    idle_s = 5.0 if quick else 60.0
+    """up, status, down, idle CPU at 10, 50 and 200 agents (quick: 10), then the per-agent cost."""
+    sizes = (10,) if quick else (10, 50, 200)
+    per_agent: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        per_agent[n] = bench_team_size(tmp, n, quick, memory=n == sizes[-1])
+    small, big = sizes[0], sizes[-1]
+    cols = ", ".join(f"{n}: up {c['up'] * 1000:.0f} ms, status {c['status'] * 1000:.2f} ms, down {c['down'] * 1000:.0f} ms, "
+                     f"idle {c['idle'] * 1000:.2f} m%" for n, c in per_agent.items())
+    grow = per_agent[big]["up"] / per_agent[small]["up"]
+    figure("scale_growth", f"per agent at {cols}", f"the per-agent cost at {small} agents",
+           f"up per agent at {big} / at {small}: {grow:.2f}",
+           verdict(grow <= 1.5, "linear or better (<= 1.5)"))
+
+
+def bench_team_size(tmp: Path, n: int, quick: bool, memory: bool) -> dict[str, float]:
+    """One team of n fake agents: PAIRS (bare n interpreters, up) pairs, status and down each paired
+    with `teamctl --version`, idle CPU over PAIRS windows; memory once. Returns per-agent medians."""
+    pairs = PAIRS
+    window = 1.0 if quick else (6.0 if n >= 200 else 10.0)
     team = make_team(tmp, n)
     env = bench_env()
     teamctl = [PY, "-m", "teamctl_supervisor"]
-    # baselines: n bare interpreters started at once (the floor of starting n Python watchers), and the
-    # CLI's own import floor (`teamctl --version`)
-    t0 = time.perf_counter()
-    bare = [popen([PY, "-c", "pass"]) for _ in range(n)]
-    for p in bare:
-        p.wait()
-    t_bare = time.perf_counter() - t0
-    t_cli = statistics.median(timed(teamctl + ["--version"], env=env)[0] for _ in range(3))
-
     watcher_pids: list[int] = []
     runtime_pids: list[int] = []
+    ups: list[tuple[float, bool, int]] = []
+    downs: list[tuple[float, int, int]] = []
+    statuses: list[float] = []
+    listed: list[int] = []
+    idle: list[float] = []
+    idle_rt: list[float] = []
 
-    def start() -> tuple[float, bool, int]:
-        """`teamctl up` until every state row says running: (seconds, all running, up's exit)."""
+    def bare_at_once() -> float:
         t0 = time.perf_counter()
-        up = popen(teamctl + ["up", "--backend", "process", "--root", str(team)], env=env, cwd=team.parent,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        bare = [popen([PY, "-c", "pass"]) for _ in range(n)]
+        for p in bare:
+            p.wait()
+        return time.perf_counter() - t0
+
+    def version() -> float:
+        return timed(teamctl + ["--version"], env=env)[0]
+
+    def up() -> float:
+        """`teamctl up` until every state row says running."""
+        t0 = time.perf_counter()
+        proc = popen(teamctl + ["up", "--backend", "process", "--root", str(team)], env=env, cwd=team.parent,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
         def all_running() -> bool:
             rows = state_rows(team)
             return len(rows) == n and all(r["state"] == "running" for r in rows)
 
-        ok_up = wait_for(all_running, 60)
+        ok_up = wait_for(all_running, 120)
         t_running = time.perf_counter() - t0
-        up_out, _ = up.communicate(timeout=120)
+        up_out, _ = proc.communicate(timeout=120)
         rows = state_rows(team)
         watcher_pids[:] = [r["watcher_pid"] for r in rows if r["watcher_pid"]]
         runtime_pids[:] = [r["pid"] for r in rows if r["pid"]]
         STARTED.update(watcher_pids + runtime_pids)
         if not ok_up:
-            note(f"teamctl up: not all running: {up_out.decode()[-800:]}")
-        return max(t_running, time.perf_counter() - t0), ok_up, up.returncode
+            note(f"teamctl up ({n}): not all running: {up_out.decode()[-800:]}")
+        dt = max(t_running, time.perf_counter() - t0)
+        ups.append((dt, ok_up, proc.returncode))
+        return dt
 
-    def stop() -> tuple[float, int, int]:
-        """`teamctl down`: (seconds, processes left, exit status)."""
+    def status() -> float:
+        dt, res = timed(teamctl + ["status", "--json", "--root", str(team)], env=env, cwd=team.parent)
+        listed.append(len(json.loads(res.stdout or b"[]")) if res.returncode == 0 else -1)
+        statuses.append(dt)
+        return dt
+
+    def down() -> float:
         dt, res = timed(teamctl + ["down", "--root", str(team)], env=env, cwd=team.parent)
-        return dt, len([p for p in watcher_pids + runtime_pids if _running(p)]), res.returncode
+        left = len([p for p in watcher_pids + runtime_pids if _running(p)])
+        downs.append((dt, left, res.returncode))
+        return dt
 
+    p_up = Paired([], [])
+    p_status = Paired([], [])
+    p_down = Paired([], [])
     try:
-        ups = [start()]
-        t_status = []
-        for _ in range(3):
-            dt, res = timed(teamctl + ["status", "--json", "--root", str(team)], env=env, cwd=team.parent)
-            t_status.append(dt)
-        listed = len(json.loads(res.stdout or b"[]")) if res.returncode == 0 else -1
-        ts = statistics.median(t_status)
-        figure("scale_status", f"{ts:.3f} s for {listed} agents (median of 3)", f"`teamctl --version` {t_cli:.3f} s",
-               f"{ts / t_cli:.1f}x", verdict(ts < 0.5 and listed == n, "< 0.5 s"))
-
-        # idle: CPU of the watchers only (not the runtimes), over idle_s, after a 1 s settle
-        bare_py = popen([PY, "-c", "import time; time.sleep(600)"])
-        time.sleep(1.0)
-        c0, r0 = cpu_seconds(watcher_pids), cpu_seconds(runtime_pids)
-        t0 = time.perf_counter()
-        time.sleep(idle_s)
-        wall = time.perf_counter() - t0
-        c1, r1 = cpu_seconds(watcher_pids), cpu_seconds(runtime_pids)
-        cpu_pct = (c1 - c0) / wall * 100
-        rt_pct = (r1 - r0) / wall * 100
-        figure("idle_cpu", f"{cpu_pct:.3f} % of one core for {len(watcher_pids)} watchers over {wall:.0f} s "
-               f"({c1 - c0:.2f} CPU s)", f"their {len(runtime_pids)} idle runtimes {rt_pct:.3f} %",
-               f"{cpu_pct / 0.5:.2f} of target", verdict(cpu_pct < 0.5, "< 0.5 %"))
-        rss, uss = [], []
-        for pid in watcher_pids:
-            try:
-                m = psutil.Process(pid).memory_full_info()
-                rss.append(m.rss / 2**20)
-                uss.append(m.uss / 2**20)
-            except psutil.Error:
-                pass
-        bm = psutil.Process(bare_py.pid).memory_full_info()
-        bare_py.kill()
-        bare_py.wait()
-        mr, mu = statistics.median(rss), statistics.median(uss)
-        figure("idle_memory", f"RSS {mr:.1f} MiB ({mr * 2**20 / 1e6:.1f} MB), USS {mu:.1f} MiB per watcher "
-               f"(median of {len(rss)})", f"bare python RSS {bm.rss / 2**20:.1f} MiB, USS {bm.uss / 2**20:.1f} MiB",
-               f"RSS {mr / (bm.rss / 2**20):.1f}x", verdict(mr < 20, "RSS < 20 MiB"))
-
-        downs = [stop()]
-        for _ in range(0 if quick else UP_RUNS - 1):  # up and down again: the median of several
-            ups.append(start())
-            downs.append(stop())
-        t_up = statistics.median(u[0] for u in ups)
-        ok_up = all(u[1] and u[2] == 0 for u in ups)
-        figure("scale_up", f"{t_up:.2f} s for {n} agents (median of {len(ups)}: "
-               + ", ".join(f"{u[0]:.2f}" for u in ups) + f"; all running, exit 0: {ok_up})",
-               f"{n} bare `python -c pass` at once {t_bare:.2f} s", f"{t_up / t_bare:.1f}x",
-               verdict(ok_up and t_up < 5, "< 5 s"))
-        dt = statistics.median(d[0] for d in downs)
-        left = sum(d[1] for d in downs)
-        ok_down = left == 0 and all(d[2] == 0 for d in downs)
-        figure("scale_down", f"{dt:.2f} s for {n} agents (median of {len(downs)}: "
-               + ", ".join(f"{d[0]:.2f}" for d in downs) + f"), {left} processes left",
-               f"`teamctl --version` {t_cli:.3f} s", f"{dt / t_cli:.1f}x",
-               verdict(dt < 5 and ok_down, "< 5 s, nothing left"))
+        for i in range(pairs):
+            p_up.b.append(bare_at_once())
+            p_up.a.append(up())
+            p_status.b.append(version())
+            p_status.a.append(status())
+            if i == 0:  # idle: CPU of the watchers only (not the runtimes), PAIRS windows after a 1 s settle
+                time.sleep(1.0)
+                for _ in range(pairs):
+                    c0, r0, t0 = cpu_seconds(watcher_pids), cpu_seconds(runtime_pids), time.perf_counter()
+                    time.sleep(window)
+                    wall = time.perf_counter() - t0
+                    idle.append((cpu_seconds(watcher_pids) - c0) / wall * 100)
+                    idle_rt.append((cpu_seconds(runtime_pids) - r0) / wall * 100)
+                if memory:
+                    bench_memory(watcher_pids)
+            p_down.b.append(version())
+            p_down.a.append(down())
     finally:
         rows = state_rows(team)  # also the watchers of an interrupted `up`
         kill_pids(set(watcher_pids + runtime_pids) | {r["watcher_pid"] for r in rows if r["watcher_pid"]}
                   | {r["pid"] for r in rows if r["pid"]})
+    ok_up = all(u[1] and u[2] == 0 for u in ups)
+    t_up, t_status, t_down = (statistics.median(x.a) for x in (p_up, p_status, p_down))
+    up_target = n / 10
+    figure(f"scale_up_{n}", f"{spread(p_up.a)} s for {n} agents (all running, exit 0: {ok_up})",
+           f"{n} bare `python -c pass` at once {spread(p_up.b)} s", ratio_text(p_up, "{:.1f}"),
+           verdict(ok_up and t_up < up_target, f"< {up_target:g} s"))
+    figure(f"scale_status_{n}", f"{spread(p_status.a, '{:.3f}')} s for {min(listed)}-{max(listed)} agents",
+           f"`teamctl --version` {spread(p_status.b, '{:.3f}')} s", ratio_text(p_status, "{:.1f}"),
+           verdict(t_status < 1 and min(listed) == n, "< 1 s"))
+    left = sum(d[1] for d in downs)
+    ok_down = left == 0 and all(d[2] == 0 for d in downs)
+    figure(f"scale_down_{n}", f"{spread(p_down.a)} s for {n} agents, {left} processes left after {len(downs)} downs",
+           f"`teamctl --version` {spread(p_down.b, '{:.3f}')} s", ratio_text(p_down, "{:.1f}"),
+           verdict(ok_down, "nothing left"))
+    cpu_pct = statistics.median(idle)
+    figure(f"idle_cpu_{n}", f"{spread(idle, '{:.3f}')} % of one core for {len(watcher_pids)} watchers "
+           f"({len(idle)} windows of {window:g} s)", f"their idle runtimes {spread(idle_rt, '{:.3f}')} %",
+           f"{cpu_pct / 1.0:.3f} of target", verdict(cpu_pct < 1.0, "< 1 %"))
+    return {"up": t_up / n, "status": t_status / n, "down": t_down / n, "idle": cpu_pct / 100 / n}
+
+
+def bench_memory(watcher_pids: list[int]) -> None:
+    """RSS and USS of the idle watchers against PAIRS bare sleeping interpreters (paired in order)."""
+    bare = [popen([PY, "-c", "import time; time.sleep(600)"]) for _ in range(PAIRS)]
+    try:
+        time.sleep(1.0)
+        bm = [psutil.Process(p.pid).memory_full_info() for p in bare]
+    finally:
+        for p in bare:
+            p.kill()
+            p.wait()
+    rss, uss = [], []
+    for pid in watcher_pids:
+        try:
+            m = psutil.Process(pid).memory_full_info()
+            rss.append(m.rss / 2**20)
+            uss.append(m.uss / 2**20)
+        except psutil.Error:
+            pass
+    b_rss = [m.rss / 2**20 for m in bm]
+    pr = Paired(rss[:PAIRS], b_rss[: len(rss[:PAIRS])])  # watcher i against bare interpreter i
+    mr, mb = statistics.median(rss), statistics.median(b_rss)
+    figure("idle_memory", f"RSS {spread(rss, '{:.1f}')} MiB, USS {spread(uss, '{:.1f}')} MiB per watcher "
+           f"(over {len(rss)} watchers)", f"bare python RSS {spread(b_rss, '{:.1f}')} MiB, USS "
+           f"{statistics.median(m.uss for m in bm) / 2**20:.1f} MiB", ratio_text(pr),
+           verdict(mr <= mb + 10, f"RSS <= bare + 10 MiB = {mb + 10:.1f} MiB"))
 
 
 def _running(pid: int) -> bool:
@@ -577,35 +652,49 @@ def run_writers(tmp: Path, name: str, n: int, duration: float) -> tuple[dict[str
 
 def bench_store(tmp: Path, quick: bool) -> None:
     n = 50
-    duration = 1.0 if quick else 10.0
-    base, base_rows, base_d = run_writers(tmp, "store1", 1, 1.0 if quick else 3.0)
-    tot, rows, d = run_writers(tmp, "store50", n, duration)
-    lost = tot["attempted"] - rows
-    rate, base_rate = rows / d, base_rows / base_d
-    figure("store_contention", f"{rate:.0f} rows/s from {n} processes over {d:.0f} s, {rows} rows, lost {lost}, "
-           f"errors {tot['errors']}, spooled {tot['spooled']}", f"1 process alone {base_rate:.0f} rows/s",
-           f"{rate / base_rate:.2f}", verdict(lost == 0 and tot["errors"] == 0, "0 lost, 0 errors"))
+    duration = 1.0 if quick else 3.0
+    pairs = 1 if quick else PAIRS
+    totals = {"lost": 0, "errors": 0, "spooled": 0, "rows": 0}
+    runs = iter(range(1000))
+
+    def many() -> float:
+        tot, rows, d = run_writers(tmp, f"store50-{next(runs)}", n, duration)
+        totals["lost"] += tot["attempted"] - rows
+        totals["errors"] += tot["errors"]
+        totals["spooled"] += tot["spooled"]
+        totals["rows"] += rows
+        return rows / d
+
+    def alone() -> float:
+        _, rows, d = run_writers(tmp, f"store1-{next(runs)}", 1, duration)
+        return rows / d
+
+    pr = interleave(many, alone, pairs)
+    figure("store_contention", f"{spread(pr.a, '{:.0f}')} rows/s from {n} processes, {pairs} runs of {duration:.0f} s, "
+           f"{totals['rows']} rows, lost {totals['lost']}, errors {totals['errors']}, spooled {totals['spooled']}",
+           f"1 process alone {spread(pr.b, '{:.0f}')} rows/s", ratio_text(pr) + (" (quick: 1 pair)" if quick else ""),
+           verdict(totals["lost"] == 0 and totals["errors"] == 0, "0 lost, 0 errors"))
 
 
 # -- 6. start-up --------------------------------------------------------------------------------------
 def bench_startup(tmp: Path, quick: bool) -> None:
-    reps = 3 if quick else 10
+    reps = PAIRS if quick else 10
     root = tmp / "startup"
     (root / "runtimes").mkdir(parents=True)
     shutil.copy(FAKES / "runtimes" / "fake.toml", root / "runtimes" / "fake.toml")
     env = bench_env()
     argv = [PY, "-m", "teamctl_supervisor", "rl-watch", "bench:start", "--runtime", "fake", "--root", str(root),
             "--restart", "never", "--", "true"]
-    base, watch = [], []
-    for _ in range(reps):
-        base.append(timed([PY, "-c", "pass"], env=env)[0])
+
+    def watch() -> float:
         dt, res = timed(argv, env=env, cwd=root)
         if res.returncode != 0:
             raise RuntimeError(f"rl-watch -- true exited {res.returncode}: {res.stderr.decode()[-400:]}")
-        watch.append(dt)
-    w, b = statistics.median(watch), statistics.median(base)
-    figure("startup", f"{w * 1000:.0f} ms rl-watch import+spawn+exit (median of {reps})",
-           f"`python -c pass` {b * 1000:.0f} ms", f"{w / b:.1f}x")
+        return dt * 1000
+
+    pr = interleave(watch, lambda: timed([PY, "-c", "pass"], env=env)[0] * 1000, reps)
+    figure("startup", f"{spread(pr.a, '{:.0f}')} ms rl-watch import+spawn+exit",
+           f"`python -c pass` {spread(pr.b, '{:.0f}')} ms", ratio_text(pr, "{:.1f}"))
 
 
 # -- main ----------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_exec_at_a_far_usage_limit_prints_the_date(tmp_path: Path) -> None:
         p = _exec(tmp_path, api, tz="UTC")
     m = LIMIT_LINE.search(p.stderr)
     assert m and m["date"], p.stderr[-800:]
-    local = dt.datetime.fromtimestamp(math.ceil(reset), dt.timezone.utc)
+    local = dt.datetime.fromtimestamp(math.ceil(reset), dt.UTC)
     day = local.day
     suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     assert m["date"] == f"{local:%b} {day}{suffix}, {local.year}"

@@ -433,7 +433,7 @@ def test_status_is_fast_with_many_agents(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(Store, "query",
                         lambda self, sql, params=(): queries.append(sql) or real_query(self, sql, params))
     rep = report.status(team)
-    assert len(queries) == 2  # all states, all of today's costs
+    assert len(queries) == 3  # all states, all of today's costs, all usage windows
     assert len(rep.agents) == 50
     assert all(s.state == "running" and s.pid == me and s.rss and s.cost_today == 0.5 for s in rep.agents)
 

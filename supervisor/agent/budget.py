@@ -67,7 +67,8 @@ def load_prices(team_dir: Path | None = None) -> dict[str, Price]:
 
 
 # Compiled with the first cost line priced, not at every watcher's start.
-_TAGGED = LazyPattern(r"^(?P<base>.+?)(?:-\d{8}|@[\w.-]+|-latest|-preview(?:-[\w-]+)?)$")
+# A context tag as Claude Code names it (`claude-opus-4-8[1m]`) is a tag too.
+_TAGGED = LazyPattern(r"^(?P<base>.+?)(?:-\d{8}|@[\w.-]+|-latest|-preview(?:-[\w-]+)?|\[\w+\])$")
 
 
 def find_price(prices: Mapping[str, Price], model: str | None) -> Price | None:

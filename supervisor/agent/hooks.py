@@ -102,13 +102,9 @@ class HookRunner:
             if hook.text:
                 body["text"] = substitute(hook.text, values)
             data = json.dumps(body, default=str).encode()
-            import urllib.request  # only webhooks need it: kept out of every watcher's memory
-
             method = getattr(hook, "method", "POST") or "POST"
-            req = urllib.request.Request(url, data=None if method == "GET" else data, method=method,
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=hook.timeout) as resp:  # noqa: S310 (url from compose)
-                return f"{method} {resp.status}"
+            status = post_within(url, method, None if method == "GET" else data, hook.timeout)
+            return f"{method} {status}"
         if hook.action == "run":
             argv = [substitute(arg, values) for arg in hook.argv]
             import subprocess  # only `run` hooks need it (with selectors and locale): not every watcher
@@ -119,3 +115,50 @@ class HookRunner:
                 raise RuntimeError(f"exit {done.returncode}: {done.stderr.decode(errors='replace')[:200]}")
             return "exit 0"
         raise RuntimeError(f"unknown action {hook.action!r}")
+
+
+def post_within(url: str, method: str, data: bytes | None, timeout: float) -> int:
+    """One HTTP request with a deadline for the whole of it (a server that trickles a byte every few
+    seconds never trips a per-read socket timeout); the response status."""
+    import http.client  # only webhooks need these: kept out of every watcher's memory
+    import socket
+    import threading
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuntimeError(f"not an http(s) URL: {url!r}")
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    result: dict[str, Any] = {}
+
+    def request() -> None:
+        try:
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read(65536)
+            result["status"] = resp.status
+        except Exception as exc:  # reported by the caller
+            result["error"] = exc
+
+    worker = threading.Thread(target=request, name="webhook", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        conn.close()
+        raise TimeoutError(f"no complete answer within {timeout:g}s")
+    conn.close()
+    if "error" in result:
+        raise result["error"]
+    if not 200 <= result["status"] < 400:
+        raise RuntimeError(f"HTTP {result['status']}")
+    return int(result["status"])

@@ -30,8 +30,10 @@ from ..core.states import AgentState
 from ..store.mailbox import Store
 from . import procs, ptyio
 from .budget import BudgetGuard, Pricer
+from .channels import ChannelTailer
 from .child import Child
 from .hooks import HookRunner, split_chain
+from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .settings import WatchSettings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, local_clock, wait_until
@@ -55,6 +57,8 @@ LOG_FLUSH_SECONDS = 0.05
 ALIVE_EVERY = 64
 #: The longest the loop sleeps in a session: the reactor's ticks (resumes, polls, stalls) need no finer.
 TICK_SECONDS = 1.0
+#: The longest a Wait (or the watcher's exit) waits for queued hooks to finish.
+HOOK_DRAIN_SECONDS = 30.0
 RECORD_DEDUP_SECONDS = r.RECORD_DEDUP_SECONDS
 GROUP_POLL_SECONDS = r.GROUP_POLL_SECONDS
 
@@ -76,7 +80,8 @@ class AgentWatch:
                                       settings.log_max_bytes, settings.log_backups, hold=LOG_HOLD)
         self.scanner = Scanner(settings.runtime, tz=settings.tz, count_lines=False)
         self.ledger = CostLedger()
-        self.hooks = HookRunner(settings.hooks, send=self._send_message, env=settings.env)
+        # hooks run on their own thread, with their own mailbox connection for `send` hooks
+        self.hooks = HookQueue(self._hook_runner)
         pre, post = split_chain(settings.chain)
         self.group = settings.limit_group or settings.runtime.name
         stall = settings.runtime.stall
@@ -95,7 +100,8 @@ class AgentWatch:
         self._wake_r, self._wake_w = os.pipe()
         self.pricer = Pricer(settings.prices)
         self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
-                                  settings.runtime.name, self.hooks.run_chain, self._notice, self._tell_capped)
+                                  settings.runtime.name, self.hooks.submit, self._notice, self._tell_capped)
+        self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -121,6 +127,7 @@ class AgentWatch:
             if isinstance(cmd, r.Spawn):
                 pending.extend(self._session(cmd.resume))
             elif isinstance(cmd, r.Wait):
+                self._drain_hooks()  # the wait follows what precedes it in the chain
                 end = self._wait(cmd.state, cmd.deadline, cmd.label, cmd.detail)
                 pending.extend(self.reactor.waited(cmd.kind, end, self._now()))
             else:
@@ -152,6 +159,7 @@ class AgentWatch:
         argv = list(self.s.argv)
         if resume and self.s.runtime.launch.resume_args:
             argv += [a for a in self.s.runtime.launch.resume_args if a not in argv]
+        argv += self.channels.launch_args(argv)
         size = ptyio.window_size(self.stdin_fd) or ptyio.window_size(self.stdout_fd) \
             if self.interactive else None
         rows, cols = size or ptyio.DETACHED_SIZE
@@ -161,7 +169,7 @@ class AgentWatch:
         env[procs.TAG_STATE] = str(self.s.state_dir)
         child = Child(argv, str(self.s.cwd), env, rows, cols)
         self.scanner.new_session()
-        self.ledger.new_session()
+        self.ledger.new_session(resumed=resume)
         return child
 
     def _relay(self, child: Child) -> None:
@@ -237,7 +245,7 @@ class AgentWatch:
         elif isinstance(cmd, r.Log):
             log.log(logging.WARNING if cmd.level == "warning" else logging.INFO, "%s", cmd.text)
         elif isinstance(cmd, r.RunHooks):
-            self.hooks.run_chain(list(cmd.names), self._hook_values(cmd.hit))
+            self.hooks.submit(cmd.names, self._hook_values(cmd.hit))
         elif isinstance(cmd, r.MarkHandled):
             self.store.mark_handled(self.s.agent_id, cmd.hit.hit_at, self.clock.wall())
         elif isinstance(cmd, r.PokeGroup):
@@ -265,8 +273,21 @@ class AgentWatch:
             "raw_match": hit.event.raw,
         }
 
-    def _send_message(self, recipient: str, text: str) -> None:
-        self.store.send_message(self.s.project_id, "cli", recipient, text, self.clock.wall())
+    def _drain_hooks(self) -> None:
+        """Let queued hooks finish (bounded), without holding up a stop signal."""
+        deadline = time.monotonic() + HOOK_DRAIN_SECONDS
+        while self._stop_signal is None and time.monotonic() < deadline:
+            if self.hooks.drain(0.2):
+                return
+
+    def _hook_runner(self) -> HookRunner:
+        """The hook thread's runner; its `send` hooks write through a mailbox connection of its own."""
+        store = Store(self.s.mailbox, self.s.state_dir / "spool", f"{self.s.log_name}.hooks")
+
+        def send(recipient: str, text: str) -> None:
+            store.send_message(self.s.project_id, "cli", recipient, text, self.clock.wall())
+
+        return HookRunner(self.s.hooks, send=send, env=self.s.env)
 
     def _group_deadline(self) -> float | None:
         """The latest reset (+ margin) of an active limit in our group that covers our model."""
@@ -369,6 +390,7 @@ class AgentWatch:
     def _cleanup(self) -> None:
         if self.child is not None:
             self._end_child(self.child)
+        self.hooks.close(0.5 if self._stop_signal is not None else HOOK_DRAIN_SECONDS)
         self.output_log.close()
         self.store.close()
 
@@ -478,7 +500,10 @@ class _Relay:
         return seen
 
     def maintain(self) -> None:
-        """Between reads: nothing here yet that the reactor's polls do not do."""
+        """Between reads: the structured channels (they poll at most once a second)."""
+        events = self.w.channels.poll(self.w.clock.wall())
+        if events:
+            self.w._execute(self.w.reactor.output(self.w._now(), events, False, False))
 
     def _note_content(self, data: bytes) -> None:
         if self._content:

@@ -31,6 +31,8 @@ _COMMANDS = {
     "validate": ("team", "validate"),
     "signatures": ("signatures", "signatures"),
     "init": ("init", "init"),
+    "rl-hit": ("channels", "rl_hit"),
+    "budget-record": ("channels", "budget_record"),
 }
 
 

@@ -1,10 +1,12 @@
-"""`teamctl signatures list|show|test`: see and try the signatures rl-watch uses, on real transcripts."""
+"""`teamctl signatures list|show|test|audit`: see and try the signatures rl-watch uses, on real transcripts."""
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -124,3 +126,106 @@ def _print(event: Event, as_json: bool) -> None:
         return
     details = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("line", "kind", "raw") and v is not None)
     click.echo(f"line {data['line']}: {data['kind']} {details}\n    {data['raw']}")
+
+
+#: How `signatures audit` reads a file, by its name; other files are read as binaries when they
+#: start like one (ELF, Mach-O, PE), else skipped.
+_AUDIT_READERS = {".py": "python", ".js": "js", ".mjs": "js", ".cjs": "js", ".json": "js"}
+_BINARY_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")
+_AUDIT_SKIP_DIRS = {"__pycache__", ".git"}
+
+
+def _audit_files(path: Path) -> Iterator[tuple[Path, str]]:
+    """The files under `path` (or `path` itself) with how each is read; symlinks inside are skipped
+    (node_modules/.bin would give every file twice)."""
+    if path.is_file():
+        yield path, _AUDIT_READERS.get(path.suffix, "binary")
+        return
+    for folder, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in _AUDIT_SKIP_DIRS)
+        for name in sorted(names):
+            file = Path(folder) / name
+            if file.is_symlink() or name.endswith((".d.ts", ".map")):
+                continue
+            reader = _AUDIT_READERS.get(file.suffix)
+            if reader is None:
+                try:
+                    with open(file, "rb") as fh:
+                        head = fh.read(4)
+                except OSError:
+                    continue
+                reader = "binary" if head.startswith(_BINARY_MAGIC) else None
+            if reader:
+                yield file, reader
+
+
+def _audit_strings(file: Path, reader: str) -> Iterator[str]:
+    from ..core import pkgstrings
+    from ..core.audit import WANTED
+
+    if reader == "binary":
+        with open(file, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield from pkgstrings.binary_strings(data, WANTED)  # type: ignore[arg-type]
+        return
+    text = file.read_bytes().decode("utf-8", "replace")
+    if not WANTED.search(text):
+        return
+    yield from (pkgstrings.python_literals(text) if reader == "python" else pkgstrings.js_literals(text))
+
+
+@signatures.command("audit")
+@click.argument("runtime")
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: every string, its covers, the counts.")
+@click.option("--uncovered", is_flag=True, help="List only the strings no signature covers.")
+@click.option("--root", "-C")
+def audit(runtime: str, package: Path, as_json: bool, uncovered: bool, root: str | None) -> None:
+    """Every limit-, quota-, usage-, cost- or token-like string in PACKAGE (an unpacked package folder,
+    a JS bundle or an executable), marked with the RUNTIME signatures that read it, or as uncovered."""
+    from ..core.audit import audit as run_audit
+    from ..core.audit import summary
+
+    rt = load_runtime(runtime, _team_dir(root))
+    if not package.exists():
+        raise click.BadParameter(f"{package}: no such file or directory", param_hint="PACKAGE")
+    files = list(_audit_files(package))
+    if not files:
+        raise click.BadParameter(f"{package}: no JS, Python or executable file in it", param_hint="PACKAGE")
+    base = package if package.is_dir() else package.parent
+
+    def strings() -> Iterator[tuple[str, str]]:
+        for file, reader in files:
+            where = str(file.relative_to(base))
+            try:
+                for text in _audit_strings(file, reader):
+                    yield text, where
+            except OSError as exc:
+                click.echo(f"{file}: cannot read: {exc.strerror or exc}", err=True)
+
+    findings = run_audit(rt, strings())
+    counts = summary(findings)
+    shown = [f for f in findings if not (uncovered and f.covered)]
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "runtime": rt.name, "descriptor": str(rt.path), "package": str(package), "files": len(files),
+            "summary": counts,
+            "strings": [{"text": f.display, "where": f.where, "category": f.category, "covered": f.covered,
+                         "notice": f.notice, "seen": f.seen,
+                         "covers": [{"kind": c.kind, "id": c.id, "how": c.how, "keyword": c.keyword,
+                                     "descriptor": Path(c.source).name} for c in f.covers]}
+                        for f in shown],
+        }, ensure_ascii=False, indent=1) + "\n")
+        return
+    click.echo(f"{rt.name} ({rt.path.name}) against {package}: {len(files)} file{'s' if len(files) != 1 else ''}")
+    for f in shown:
+        mark = "covered  " if f.covered else "UNCOVERED" if f.notice else "uncovered"
+        names = ", ".join(f"{c.kind} {c.id}" + (" (prefix)" if c.how == "prefix" else "")
+                          + ("" if c.keyword else " (regex only: no keyword in it)") for c in f.covers)
+        click.echo(f"{mark} {f.category:<5} {f.display}")
+        click.echo(f"          {f.where}" + (f"  <- {names}" if names else ""))
+    for name, row in counts.items():
+        click.echo(f"{name:<6} {row['strings']:>5} strings {row['covered']:>5} covered {row['uncovered']:>5} uncovered"
+                   f" ({row['uncovered_notices']} reading like a notice: UNCOVERED)")

@@ -301,9 +301,15 @@ def rate_limits(agent: str | None, since: str | None, as_json: bool, root: str |
     hits = report.rate_limit_hits(team, ids, start)
     if as_json:
         click.echo(json.dumps([h.as_dict() for h in hits], indent=2))
-    elif not hits:
-        click.echo("no rate-limit hits since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(start)))
     else:
-        for line in report.hits_table(hits, now):
-            click.echo(line)
+        if not hits:
+            click.echo("no rate-limit hits since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(start)))
+        else:
+            for line in report.hits_table(hits, now):
+                click.echo(line)
+        windows = report.windows_table(team, ids, now)
+        if windows:
+            click.echo("")
+            for line in windows:
+                click.echo(line)
     return 0

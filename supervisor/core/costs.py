@@ -64,6 +64,7 @@ class CostLedger:
         self._turns: dict[str, _Figures] = {}  # source: per-turn lines added up
         self._counted = _Figures()
         self._priced = False
+        self._structured = False  # a structured channel has reported this session's spend
 
     def new_session(self, resumed: bool = False) -> None:
         """A new runtime process. `resumed`: it continues the last session (its totals go on from
@@ -74,6 +75,7 @@ class CostLedger:
         self._turns.clear()
         self._counted = _Figures()
         self._priced = False
+        self._structured = False
 
     def observe(self, event: Event, source: str = SCREEN) -> Spend | None:
         """The spend this event adds, or None when it adds nothing or is not believable.
@@ -81,6 +83,11 @@ class CostLedger:
         `source`: where the event was read ("screen", or a structured channel's name). Views from
         every source are weighed together, so a turn seen on the screen and in a channel counts once.
         """
+        source = getattr(event, "source", None) or source  # a channel's event names its own
+        if source != SCREEN:
+            self._structured = True
+        elif self._structured:
+            return None  # a structured channel reports this session: the screen's copy is not counted
         figures = self._figures(event)
         if figures is None:
             return None

@@ -177,6 +177,7 @@ class Scanner:
         self.max_line = max_line
         self._buf = b""
         self._buf_hot = False
+        self._quiet_partial: bytes | None = None  # the partial line a quiet flush read and kept
         self._lineno = 1
         self._count_lines = count_lines
         self._context: deque[bytes] = deque(maxlen=JOIN_DEPTH)
@@ -313,16 +314,21 @@ class Scanner:
     def has_pending(self) -> bool:
         """True while something waits for the runtime to go quiet: a partial line (a prompt or a
         cursor-positioned TUI row never ends in a newline) or a hit still reading its next lines."""
-        return bool(self._pending) or bool(self._buf)
+        return bool(self._pending) or (bool(self._buf) and self._buf is not self._quiet_partial)
 
     def flush(self) -> list[Event]:
-        """The runtime went quiet: its partial line counts as a line, and what waited on following
-        lines that did not come is emitted."""
+        """The runtime went quiet: its partial line is read as a line, and what waited on following
+        lines that did not come is emitted. A partial line in which nothing was found is kept open:
+        a runtime that pauses inside a line ("You've hit your usa", then the rest) is read whole
+        when the rest comes, once."""
         events: list[Event] = []
-        if self._buf:
+        if self._buf and self._buf is not self._quiet_partial:
             tail = self._buf
-            self._set_partial(b"")
             self._line(tail, events)
+            if events:
+                self._set_partial(b"")
+            else:
+                self._quiet_partial = tail
         for pending in self._pending:
             events.append(self._finish_pending(pending))
         self._pending.clear()
@@ -330,7 +336,16 @@ class Scanner:
 
     def finish(self) -> list[Event]:
         """The runtime exited: scan its trailing partial line, then emit what waits."""
-        return self.flush()
+        events: list[Event] = []
+        if self._buf:
+            tail = self._buf
+            self._set_partial(b"")
+            if tail is not self._quiet_partial:
+                self._line(tail, events)
+        for pending in self._pending:
+            events.append(self._finish_pending(pending))
+        self._pending.clear()
+        return events
 
     def new_session(self) -> None:
         """A new runtime process: dialogs may be answered again, no context carries over."""

@@ -116,9 +116,40 @@ class Runtime:
     dialogs: tuple[Signature, ...] = ()
     ignores: tuple[Signature, ...] = ()
     stall: StallRule = StallRule()
+    channels: tuple[Channel, ...] = ()
+    usage: tuple[UsagePattern, ...] = ()
 
 
-_TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall"}
+#: Structured channels a watcher can read beside the screen (docs/runtime-descriptors.md, Channels).
+CHANNEL_KINDS = ("claude-hooks", "claude-transcript", "codex-rollout")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One structured channel: hooks given at launch (`option` with `{settings}`), or session files
+    under the first of `dirs` whose `{VAR}`s the runtime's env all sets, in a format of `versions`."""
+
+    kind: str
+    dirs: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    option: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsagePattern:
+    """A line that says how much of a limit window is used: a reading, never a hit."""
+
+    id: str
+    regex: regex_engine.Pattern | LazyPattern
+    keywords: tuple[str, ...] = ()
+    window: str = ""
+
+
+_TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall", "channel",
+             "usage"}
+_CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
+_USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
 _LAUNCH_KEYS = {"binary", "args", "resume_args", "env", "options", "permission", "role_prompt_env"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
@@ -191,11 +222,8 @@ def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = Tru
     if not generic or not generic_patterns_path().is_file():
         return runtime
     extra = load_descriptor(generic_patterns_path(), generic=True)
-    return Runtime(
-        name=runtime.name, path=runtime.path, launch=runtime.launch, aliases=runtime.aliases,
-        tz=runtime.tz, rate_limits=runtime.rate_limits + extra.rate_limits, costs=runtime.costs,
-        dialogs=runtime.dialogs, ignores=runtime.ignores + extra.ignores,
-    )
+    return dataclasses.replace(runtime, rate_limits=runtime.rate_limits + extra.rate_limits,
+                               ignores=runtime.ignores + extra.ignores)
 
 
 def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = None) -> Runtime:
@@ -256,14 +284,59 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
             if sig is not None:
                 tables[kind].append(sig)
     stall = part(lambda: _parse_stall(path, data.get("stall", {})), StallRule())
+    channels = tuple(part(lambda: _parse_channels(path, data.get("channel", [])), []))
+    usage = tuple(part(lambda: _parse_usage(path, data.get("usage", []), lazy), []))
     if problems:
         raise _all_problems(path, problems)
     return Runtime(
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),
         dialogs=tuple(tables["dialog"]), ignores=tuple(tables["ignore"]),
-        stall=stall,
+        stall=stall, channels=channels, usage=usage,
     )
+
+
+def _parse_channels(path: Path, entries: Any) -> list[Channel]:
+    """`[[channel]] kind = ..., dirs = [...], versions = [...], events = [...], option = [...]`."""
+    if not isinstance(entries, list):
+        raise DescriptorError(path, "channel", "must be an array of tables ([[channel]])")
+    out = []
+    for i, raw in enumerate(entries):
+        where = f"channel[{i}]"
+        if not isinstance(raw, dict):
+            raise DescriptorError(path, where, "must be a table")
+        _no_unknown(path, where, raw, _CHANNEL_KEYS)
+        kind = raw.get("kind")
+        if kind not in CHANNEL_KINDS:
+            raise DescriptorError(path, f"{where}.kind", f"must be one of {', '.join(CHANNEL_KINDS)}, not {kind!r}")
+        lists = {key: tuple(_str_list(path, f"{where}.{key}", raw.get(key, []))) for key in _CHANNEL_KEYS - {"kind"}}
+        if kind == "claude-hooks" and "{settings}" not in lists["option"]:
+            raise DescriptorError(path, f"{where}.option", "must hold \"{settings}\" (the hook JSON's place)")
+        if kind != "claude-hooks" and not lists["dirs"]:
+            raise DescriptorError(path, f"{where}.dirs", "missing: the directories its session files are under")
+        out.append(Channel(kind, lists["dirs"], lists["versions"], lists["events"], lists["option"]))
+    return out
+
+
+def _parse_usage(path: Path, entries: Any, lazy: bool) -> list[UsagePattern]:
+    """`[[usage]] id, match (groups used|left, window, reset), keywords, window`."""
+    if not isinstance(entries, list):
+        raise DescriptorError(path, "usage", "must be an array of tables ([[usage]])")
+    out = []
+    for i, raw in enumerate(entries):
+        where = f"usage[{i}]"
+        if not isinstance(raw, dict):
+            raise DescriptorError(path, where, "must be a table")
+        _no_unknown(path, where, raw, _USAGE_KEYS)
+        flags = 0 if _bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
+        regex = _pattern(path, f"{where}.match", raw.get("match"), flags, lazy)
+        if not lazy and not {"used", "left", "window"} & set(regex.groupindex):
+            raise DescriptorError(path, f"{where}.match",
+                                  "needs a group (?P<used>...), (?P<left>...) or (?P<window>...)")
+        keywords = tuple(k.lower() for k in _str_list(path, f"{where}.keywords", raw.get("keywords", [])))
+        window = _opt_str(path, f"{where}.window", raw.get("window")) or ""
+        out.append(UsagePattern(str(raw.get("id", f"usage-{i}")), regex, keywords, window))
+    return out
 
 
 def _all_problems(path: Path, problems: list[DescriptorError]) -> DescriptorError:

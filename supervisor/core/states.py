@@ -45,7 +45,10 @@ def state_text(row: Any, now: float) -> str:
     """`rate-limited until 16:01`, `backing off (3) until 16:01:07`, `paused-budget until ...`."""
     until = f" until {local_time(row.until, now)}" if row.until else ""
     if row.state == AgentState.RATE_LIMITED.value:
-        return f"rate-limited{until}"
+        waiting = f" ({row.detail})" if row.detail in ("waiting in place", "not reset yet", "resuming") else ""
+        return f"rate-limited{until}{waiting}"
+    if row.state == AgentState.RUNNING.value and row.detail and row.detail.startswith("stalled"):
+        return f"running, {row.detail}"
     if row.state == AgentState.BACKING_OFF.value:
         return f"{row.detail or 'backing off'}{until}"
     if row.state == AgentState.PAUSED_BUDGET.value:

@@ -173,8 +173,23 @@ CREATE TABLE IF NOT EXISTS supervisor_budget_alerts (
     sent_at     REAL NOT NULL,
     PRIMARY KEY (project_id, day, kind)
 );
+
+-- Usage before the hit: how much of a limit window a runtime said was used (store/usage.py).
+CREATE TABLE IF NOT EXISTS supervisor_usage_windows (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    runtime      TEXT NOT NULL,
+    agent_id     TEXT NOT NULL,
+    window       TEXT NOT NULL,            -- "5h", "weekly", ...
+    used_percent REAL,                     -- NULL: only "approaching"
+    resets_at    REAL,
+    seen_at      REAL NOT NULL,
+    source       TEXT NOT NULL DEFAULT 'screen'
+);
+CREATE INDEX IF NOT EXISTS supervisor_usage_windows_agent_idx
+    ON supervisor_usage_windows(agent_id, window, seen_at);
 """
 
 SHARED_TABLES = ("projects", "agents", "messages", "channels", "channel_members", "agent_acls", "bridges",
                  "approvals", "budget", "rate_limits")
-OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts")
+OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts",
+              "supervisor_usage_windows")

@@ -47,6 +47,7 @@ class Status:
     cost_today: float = 0.0
     session: str | None = None
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
+    windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -56,7 +57,7 @@ class Status:
             "restarts": self.restarts,
             "cpu_percent": None if self.cpu_percent is None else round(self.cpu_percent, 1),
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
-            "stopped_by_signal": list(self.stopped_by_signal),
+            "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
         }
 
 
@@ -77,11 +78,12 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
     """One Status per agent: one query for states, one for costs, psutil once per process."""
     now = now or time.time()
     agents = list(agents if agents is not None else team.agents)
-    rows, costs = {}, {}
+    rows, costs, windows = {}, {}, {}
     if team.mailbox_path.exists():  # a team never started has no mailbox, and status makes none
         with store(team) as st:
             rows = st.agent_states()
             costs = costs_today(team, st, now)
+            windows = usage_windows(st)
     sessions = tmux_backend.sessions()
     ppids = _ppid_map() if any(r.pid for r in rows.values()) else {}
     out: list[Status] = []
@@ -90,7 +92,8 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         row = rows.get(agent.id)
         name = session_name(team, agent)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
-                   session=name if sessions and name in sessions else None)
+                   session=name if sessions and name in sessions else None,
+                   windows=windows.get(agent.id, []))
         out.append(s)
         if row is None:
             if s.session:
@@ -192,14 +195,42 @@ def human_bytes(n: int | None) -> str:
     return f"{n}B"
 
 
+def usage_windows(st: Store, now: float | None = None) -> dict[str, list[dict[str, object]]]:
+    """Per agent, the newest reading of each usage window whose reset is not past."""
+    from ..store.usage import latest_windows
+
+    now = now or time.time()
+    out: dict[str, list[dict[str, object]]] = {}
+    for agent_id, rows in latest_windows(st).items():
+        for r in rows:
+            if r["resets_at"] is not None and r["resets_at"] < now:
+                continue  # that window has reset: the reading is old news
+            out.setdefault(agent_id, []).append({
+                "window": r["window"], "used_percent": r["used_percent"], "resets_at": _iso(r["resets_at"]),
+                "seen_at": _iso(r["seen_at"]), "source": r["source"]})
+    return out
+
+
+def window_text(w: dict[str, object]) -> str:
+    """`5h 91% · resets 15:00`."""
+    used = w.get("used_percent")
+    text = f"{w['window']} {used:.0f}%" if isinstance(used, int | float) else f"{w['window']} near"
+    reset = w.get("resets_at")
+    if isinstance(reset, str):
+        when = datetime.fromisoformat(reset)
+        fmt = "%H:%M" if when.date() == datetime.now(when.tzinfo).date() else "%b %d %H:%M"
+        text += f" · resets {when.strftime(fmt)}"
+    return text
+
+
 def status_table(report: Report) -> list[str]:
-    header = ("AGENT", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY")
+    header = ("AGENT", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY", "USAGE")
     rows = [header]
     for s in report.agents:
         rows.append((s.id, s.runtime, s.text, str(s.pid) if s.pid else "-",
                      human_uptime(s.uptime) if s.pid else "-", str(s.restarts),
                      "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}", human_bytes(s.rss),
-                     f"${s.cost_today:.2f}"))
+                     f"${s.cost_today:.2f}", ", ".join(window_text(w) for w in s.windows) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     return lines + report.notices
@@ -386,6 +417,36 @@ def hits_table(hits: Sequence[Hit], now: float, width: int = 60) -> list[str]:
         rows.append((h.agent_id, when(h.hit_at), when(h.resets_at), waited, handled, raw))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+
+
+def windows_table(team: Team, agent_ids: Iterable[str] | None, now: float) -> list[str]:
+    """`rate-limits`' usage part: each window's last reading, its burn rate and projected full time."""
+    from ..core.usage import burn_rate
+    from ..store.usage import latest_windows, window_history
+
+    if not team.mailbox_path.exists():
+        return []
+    lines = []
+    with store(team) as st:
+        for agent_id, rows in latest_windows(st, agent_ids).items():
+            for r in rows:
+                if r["resets_at"] is not None and r["resets_at"] < now:
+                    continue
+                history = window_history(st, agent_id, r["window"], now - 8 * 86400)
+                if r["resets_at"] is not None:  # one reset period only
+                    history = [h for h in history if h["resets_at"] in (None, r["resets_at"])]
+                burn = burn_rate((h["seen_at"], h["used_percent"]) for h in history)
+                text = window_text({"window": r["window"], "used_percent": r["used_percent"],
+                                    "resets_at": _iso(r["resets_at"])})
+                if burn is not None:
+                    text += f" · {burn.per_hour:.1f}%/h"
+                    if burn.full_at is not None:
+                        full = datetime.fromtimestamp(burn.full_at).strftime("%Y-%m-%d %H:%M")
+                        text += f" · full at {full}"
+                        if r["resets_at"] is not None and burn.full_at > r["resets_at"]:
+                            text += " (after the reset)"
+                lines.append(f"{agent_id}  {text}")
+    return (["USAGE WINDOWS"] + lines) if lines else []
 
 
 def default_since(now: float) -> float:

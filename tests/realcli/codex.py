@@ -4,7 +4,8 @@
 API (a `[model_providers.fake]` entry, `wire_api = "responses"`, API key from an env var) and turns
 off what would reach the network or stop a first run: the update check, analytics, feedback, OTel
 export, the curated-plugins sync (github.com), the model-migration and full-access notices,
-and the trust question for the working directory. It returns the environment to run Codex with. `argv(*extra)` is the command line.
+and the trust question for the working directory. It returns the environment to run Codex with.
+`argv(*extra)` is the command line.
 
 Codex never logs in here: an API-key provider (`env_key`) needs no ChatGPT auth, and
 `cli_auth_credentials_store = "file"` keeps it away from the system keyring.

@@ -61,21 +61,32 @@ def _install_one(name: str, pin: dict[str, str], dest: Path) -> None:
 
 
 def install(names: list[str] | None = None) -> None:
-    """Install every pin (or `names`) not yet in the cache; a half-done install is never kept."""
+    """Install every pin (or `names`) not yet in the cache; a half-done install is never kept.
+
+    npm installs are built beside their folder and renamed into place; a venv cannot be moved (its
+    scripts name their interpreter by path), so it is built in place and marked done last."""
     for name, pin in pins().items():
         if names and name not in names:
             continue
         dest = _home(name, pin)
-        if (dest / pin["bin"]).exists():
+        done = dest / ".installed"
+        if done.exists() and (dest / pin["bin"]).exists():
             continue
-        partial = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
         print(f"installing {name} ({pin['package']} {pin['version']})", flush=True)
-        _install_one(name, pin, partial)
-        assert (partial / pin["bin"]).exists(), f"{name}: {pin['bin']} missing after install"
         shutil.rmtree(dest, ignore_errors=True)
-        partial.rename(dest)
+        if pin["kind"] == "pip":
+            dest.mkdir(parents=True)
+            _install_one(name, pin, dest)
+        else:
+            partial = dest.with_name(dest.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            _install_one(name, pin, partial)
+            partial.rename(dest)
+        assert (dest / pin["bin"]).exists(), f"{name}: {pin['bin']} missing after install"
+        for tool in dest.glob("node_modules/**/vendor/ripgrep/*/rg"):
+            tool.chmod(0o755)  # @qwen-code/qwen-code 0.24.4 ships its ripgrep without the exec bit
+        done.write_text(pin["version"] + "\n")
 
 
 if __name__ == "__main__":

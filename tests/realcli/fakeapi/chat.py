@@ -16,7 +16,9 @@ error.message is what is shown, error.code / error.type are kept):
   rate_limit  429 rate_limit_exceeded, with retry-after / retry-after-ms and x-ratelimit-* headers
   overload    503 (or extra status=529) server_error "overloaded"
 Extras (`api.set_limit(kind, reset_at, **extra)`): message= replaces the error message, status=
-replaces the HTTP status, model= names the model in the rate-limit text.
+replaces the HTTP status, model= names the model in the rate-limit text, retry_headers=False drops
+retry-after / retry-after-ms (the openai SDKs in both CLIs sleep for retry-after themselves, up to 60 s,
+before the CLI's own retry loop sees the error).
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def limit_response(lim: Limit, model: str = "gpt-4o") -> tuple[int, dict[str, An
             "x-ratelimit-remaining-tokens": "29000",
             "x-ratelimit-reset-tokens": _duration(left),
         }
+        if extra.get("retry_headers", True) is False:  # no retry-after: the SDK then uses its own backoff
+            headers = {k: v for k, v in headers.items() if not k.startswith("retry-after")}
         return status, body, headers
     # overload
     status = int(extra.get("status", 503))

@@ -106,7 +106,8 @@ def _generate(ex: Exchange, stream: bool) -> None:
     # two chunks: the text, then the finish with the usage (the API repeats usage on the last chunk)
     half = max(1, len(text) // 2)
     first = {"candidates": [_candidate(text[:half], None)], "modelVersion": version,
-             "usageMetadata": {"promptTokenCount": meta["promptTokenCount"], "totalTokenCount": meta["promptTokenCount"]}}
+             "usageMetadata": {"promptTokenCount": meta["promptTokenCount"],
+                               "totalTokenCount": meta["promptTokenCount"]}}
     last = {"candidates": [_candidate(text[half:])], "usageMetadata": meta, "modelVersion": version}
     ex.send_sse([(None, first), (None, last)], answered=answered)
 

@@ -1,0 +1,82 @@
+"""The scanner on real screens: pty captures of the pinned CLIs (tests/fixtures/real_cli/), byte for
+byte as they drew them, through the built-in descriptors. Each case failed before the screen reading
+of the real-CLI issue: cursor moves between words, same-row jumps, rows wrapped at 80 columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from realcli.record import read_capture
+from teamctl_supervisor.core.scan import Event, EventKind, Scanner
+from teamctl_supervisor.core.signatures import load_runtime
+
+CAPTURES = Path(__file__).parent / "fixtures" / "real_cli"
+
+
+def scan(runtime: str, capture: str, now: datetime) -> list[Event]:
+    scanner = Scanner(load_runtime(runtime, None), tz=ZoneInfo("UTC"), clock=lambda: now)
+    events: list[Event] = []
+    for _, data in read_capture(CAPTURES / capture):
+        events += scanner.feed(data)
+    return events + scanner.finish()
+
+
+def kinds(events: list[Event], kind: EventKind) -> list[Event]:
+    return [e for e in events if e.kind is kind]
+
+
+NOW = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # before every capture was made
+
+
+def soon(reset: datetime | None) -> bool:
+    """A reset read as the clock time the CLI printed: on a whole minute, hours away at most."""
+    return reset is not None and reset.second == 0 and 0 < (reset - NOW).total_seconds() < 6 * 3600
+
+
+@pytest.mark.parametrize(("capture", "keys"), [
+    ("claude-2.1.197/trust-dialog.jsonl", ["\r"]),  # Yes is focused: confirm
+    ("claude-2.1.333/trust-dialog.jsonl", ["\x1b[B", "\r"]),  # No is focused: down, then confirm
+])
+def test_claude_trust_dialog_drawn_with_cursor_moves_is_answered_yes(capture: str, keys: list[str]) -> None:
+    assert [e.send for e in kinds(scan("claude-code", capture, NOW), EventKind.DIALOG)] == keys
+
+
+def test_claude_2_1_333_limit_and_its_auto_continue_are_read_with_the_reset() -> None:
+    hits = kinds(scan("claude-code", "claude-2.1.333/limit.jsonl", NOW), EventKind.RATE_LIMIT)
+    assert hits[0].signature == "cc2-hit-your-limit" and "5-hour limit" in hits[0].raw
+    auto = [h for h in hits if h.signature == "cc2-auto-continue"]
+    assert auto and all(h.resume_keys == "" for h in auto)
+    (reset,) = {h.resets_at for h in hits}  # one reset, read alike from every line
+    assert soon(reset)
+
+
+def test_claude_2_1_197_limit_menu_is_answered_stop_and_wait() -> None:
+    events = scan("claude-code", "claude-2.1.197/limit.jsonl", NOW)
+    assert [e.signature for e in kinds(events, EventKind.DIALOG)] == ["cc2-limit-menu"]
+    assert soon(kinds(events, EventKind.RATE_LIMIT)[0].resets_at)
+
+
+@pytest.mark.parametrize("version", ["2.1.197", "2.1.333"])
+def test_the_models_prose_about_limits_is_no_hit(version: str) -> None:
+    assert kinds(scan("claude-code", f"claude-{version}/prose-limit-talk.jsonl", NOW), EventKind.RATE_LIMIT) == []
+
+
+def test_codex_limit_wrapped_over_three_rows_at_80_columns_keeps_its_reset_and_model_prompt_kept() -> None:
+    events = scan("codex", "codex-0.171.0/tui-usage-limit-80x24.jsonl", NOW)
+    hit = kinds(events, EventKind.RATE_LIMIT)[0]
+    assert soon(hit.resets_at)  # "at Dec 2nd, 2026 2:11 AM." stands on row 3
+    assert [e.send for e in kinds(events, EventKind.DIALOG)] == ["2"]  # "2. Keep current model"
+
+
+def test_aider_quota_wrapped_at_80_columns_is_a_stop_not_a_retry() -> None:
+    hits = kinds(scan("aider", "aider-0.86.2/quota-80x24.jsonl", NOW), EventKind.RATE_LIMIT)
+    assert hits and all(h.action.value == "stop" for h in hits)
+
+
+def test_gemini_usage_limit_dialog_is_answered_stop() -> None:
+    events = scan("gemini", "gemini-0.61.0/interactive-usage_limit-200x50.jsonl", NOW)
+    assert "2" in [e.send for e in kinds(events, EventKind.DIALOG)]
+    assert soon(kinds(events, EventKind.RATE_LIMIT)[0].resets_at)

@@ -1,0 +1,104 @@
+"""The reactor's newer rules through the real shell: a real pty, the fake runtime, the real mailbox.
+
+A pause inside a limit line, a stall behind a spinner, and `status` telling both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from watchkit import fake_env, rows, start, state, wait_for
+
+
+def test_a_pause_inside_a_limit_line_still_records_one_hit(root: Path, watchers: list) -> None:
+    """The runtime writes "usage limit rea", goes quiet past the flush time, then writes the rest."""
+    steps = ["write:working... usage limit rea", "sleep:0.8", "print:ched \\u00b7 resets in 1h", "hang"]
+    start(watchers, root, steps, "--restart", "never")
+    hit = wait_for(lambda: rows(root, "SELECT * FROM rate_limits"), timeout=20, what="the hit row")
+    wait_for(lambda: (s := state(root)) and s["state"] == "rate_limited", timeout=20, what="rate-limited")
+    assert len(rows(root, "SELECT * FROM rate_limits")) == 1
+    assert "usage limit reached" in hit[0]["raw_match"] and hit[0]["resets_at"] > hit[0]["hit_at"] + 3500
+
+
+def test_a_stall_behind_a_spinner_is_shown_in_status_and_logged(root: Path, watchers: list) -> None:
+    descriptor = root / "runtimes" / "fake.toml"
+    descriptor.write_text(descriptor.read_text() + "\n[stall]\nseconds = 2\naction = \"record\"\n")
+    spinner = [f"write:\\r\\u280b Thinking... ({n}s)" for n in range(40)]
+    steps = ["print:working", *[s for pair in zip(spinner, ["sleep:0.1"] * 40, strict=True) for s in pair], "hang"]
+    start(watchers, root, steps, "--restart", "never")
+    stalled = wait_for(lambda: (s := state(root)) and (s["detail"] or "").startswith("stalled since") and s,
+                       timeout=20, what="the stall noticed")
+    assert stalled["state"] == "running"
+    out = subprocess.run([sys.executable, "-m", "teamctl_supervisor", "status", "-C", str(root)],
+                         capture_output=True, text=True, timeout=30, env=fake_env(root))
+    assert "stalled since" in out.stdout, out.stdout + out.stderr
+    log = (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
+    assert "stalled: no new output for" in log
+
+
+def test_a_trickling_webhook_never_freezes_the_relay_or_a_stop(tmp_path: Path) -> None:
+    """The hook server sends one byte every 2 s forever: output is still relayed at once and SIGTERM
+    still stops the watcher promptly, and the hook gives up at its deadline."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    import pexpect
+
+    from watchkit import FAKES
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.recv(65536)
+            while not stop.wait(2.0):
+                try:
+                    conn.send(b"H")
+                except OSError:
+                    break
+            conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    base = tmp_path / "proj"
+    team = base / ".team"
+    (team / "projects").mkdir(parents=True)
+    (team / "runtimes").mkdir()
+    (team / "runtimes" / "claude-code.toml").write_text(
+        (FAKES / "runtimes" / "fake.toml").read_text().replace('name = "fake"', 'name = "claude-code"'))
+    (team / "team-compose.yaml").write_text(
+        "version: 2\nbroker: {type: sqlite, path: state/mailbox.db}\nsupervisor: {type: tmux, tmux_prefix: t-}\n"
+        "rate_limits:\n  default_on_hit: [hook, wait]\n  hooks:\n"
+        f"    - {{name: hook, action: webhook, url: 'http://127.0.0.1:{port}/', timeout: 8}}\n"
+        "projects:\n  - file: projects/p.yaml\n")
+    (team / "projects" / "p.yaml").write_text(
+        "version: 2\nproject: {id: p, name: P, cwd: ..}\nworkers:\n  dev:\n    runtime: claude-code\n")
+    steps = ["print:session limit hit, you can continue at in 1h", "sleep:0.5", "print:still-relayed", "hang"]
+    child = pexpect.spawn(sys.executable, ["-m", "teamctl_supervisor", "rl-watch", "p:dev", "--", "fake_agent.py",
+                                           *steps], cwd=str(base), env=fake_env(team), timeout=20)
+    try:
+        child.expect("session limit hit")
+        start = time.monotonic()
+        child.expect("still-relayed", timeout=5)  # relayed while the hook trickles
+        assert time.monotonic() - start < 3
+        child.kill(signal.SIGTERM)
+        stopped = time.monotonic()
+        child.expect(pexpect.EOF, timeout=10)
+        assert time.monotonic() - stopped < 5  # not held up by the hook
+    finally:
+        stop.set()
+        child.close(force=True)
+        server.close()
+    assert child.exitstatus == 128 + signal.SIGTERM
