@@ -362,3 +362,16 @@ def test_a_cli_that_says_it_continues_by_itself_after_its_limit_line_is_watched_
     assert kinds(out) == ["Log", "SetState"] and out[1].detail == "waiting in place"
     out = reactor.tick(clock.advance(200))
     assert "SendKeys" not in kinds(out) and out[0].detail == "resuming"
+
+
+def test_its_own_hit_seen_while_a_group_poll_stops_it_is_waited_out_and_marked_handled() -> None:
+    """Two agents of one account hit the wall at once: the group poll stops this one, whose own limit
+    line arrives while it stops. Its own hit is the one waited out, and marked handled after."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    reactor.tick(clock.advance(r.GROUP_POLL_SECONDS))
+    assert kinds(reactor.limits(clock.now(), T0 + 100, None)) == ["Notice", "Stop"]
+    assert "RecordHit" in kinds(reactor.output(clock.advance(0.1), [limit(Action.STOP, 60, at=clock.wall)]))
+    wait = reactor.exited(clock.advance(0.1), 143)[0]
+    assert wait.kind == "hit"
+    assert kinds(reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(120)))[0] == "MarkHandled"

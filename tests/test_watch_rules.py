@@ -47,7 +47,6 @@ def test_a_trickling_webhook_never_freezes_the_relay_or_a_stop(tmp_path: Path) -
     import time
 
     import pexpect
-
     from watchkit import FAKES
 
     server = socket.socket()

@@ -370,17 +370,18 @@ class Reactor:
         if s.stop_signal is not None:
             return self._stopped()
         self.last_exit = code
+        hit = s.hit if s.resuming_since is None else None  # resumed already: an exit like any other
+        record, self._last_record_hit = self._last_record_hit, None
+        if hit is None and s.pause is None and record is not None and code != 0 and record.resets_at \
+                and record.resets_at > now.wall:
+            hit = record  # a CLI that said it retries, then gave up: its limit is the cause
+        if hit is not None:  # its own hit, even when a group poll stopped it a moment before
+            return self._wait_for(hit, now)
         if s.pause is not None:
             kind, until = s.pause
             if kind == "budget":
                 return [Wait("budget", AgentState.PAUSED_BUDGET, until, "paused (budget)")]
             return [Wait("group", AgentState.RATE_LIMITED, until, "rate-limited (group)")]
-        hit = s.hit if s.resuming_since is None else None  # resumed already: an exit like any other
-        record, self._last_record_hit = self._last_record_hit, None
-        if hit is None and record is not None and code != 0 and record.resets_at and record.resets_at > now.wall:
-            hit = record  # a CLI that said it retries, then gave up: its limit is the cause
-        if hit is not None:
-            return self._wait_for(hit, now)
         return self._after_exit(code, now, uptime=now.mono - s.started)
 
     # -- rules -------------------------------------------------------------------------------
