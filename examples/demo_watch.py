@@ -52,7 +52,7 @@ def _explain_margin(agents: list[dict], hits: list[dict]) -> bool:
         if a["state"] == "rate_limited" and a.get("until") and a["id"] in resets:
             margin = a["until"] - resets[a["id"]]
             print(f"demo: the countdown runs to the reset plus the margin (rate_limits.margin_seconds, here "
-                  f"{int(margin + 0.001)}s), so it ends that much after the RESETS time `teamctl rate-limits` shows",
+                  f"{int(margin + 0.001)}s), so it ends that much after the RESETS time the rate-limits table shows",
                   flush=True)
             return True
     return False
