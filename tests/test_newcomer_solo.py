@@ -4,6 +4,7 @@ commands and `wake` work on; and on a team never started, the read-only commands
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,10 @@ def test_read_only_commands_and_wake_work_on_a_solo_root(root: Path, watchers: l
     assert "solo:dev: woken (was rate-limited until" in out
     wait_for(lambda: (s := state(root)) is not None and s["state"] == "running" and s["restarts"] >= 1,
              what="solo agent respawned after wake")
+    # the supervisor log gives times as local clock times, never raw epochs such as `until 1796160093`
+    log = (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
+    assert "state rate_limited until " in log
+    assert not re.search(r"(?<![\d.:-])1[0-9]{9}(?:\.[0-9]+)?(?![\d:])", log), log
 
 
 def test_solo_root_found_through_teamctl_root_and_the_current_directory(

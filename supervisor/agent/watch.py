@@ -263,7 +263,7 @@ class AgentWatch:
         self.store.record_limit_scope(self.s.agent_id, hit.hit_at, self.group, event.model,
                                       event.action.value if event.action else "stop", until)
         log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
-                 event.resets_at.isoformat() if event.resets_at else "unknown", event.raw[:300])
+                 local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
 
     def _hook_values(self, hit: r.Hit) -> dict[str, object]:
         return {

@@ -469,7 +469,8 @@ class Reactor:
             # early) and the limit still here: look again soon, never wait for tomorrow's
             return hit.hit_at + RECHECK_FIRST, [Log("the reset it names has passed: checking again shortly")]
         if plan.capped:
-            notes += [Log(f"reset {hit.resets_at} is more than {self.rules.max_wait:.0f}s away; capped", "warning"),
+            when = local_clock(hit.resets_at, self.rules.tz) if hit.resets_at else "unknown"
+            notes += [Log(f"reset {when} is more than {self.rules.max_wait:.0f}s away; capped", "warning"),
                       Notice(f"reset is more than {human_duration(self.rules.max_wait)} away: capped")]
         if plan.guessed:
             notes.append(Log(f"reset time unknown; waiting the fallback {self.rules.fallback_wait:.0f}s"))
