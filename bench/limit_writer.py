@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Fake runtime for the detection-latency figure (run under `rl-watch`, so stdout is the watcher's pty).
 
-For each hit i: note the time, write one limit line `bench limit hit #i resets in 0s`, then poll the
-mailbox (read-only, WAL) until the rate_limits row for #i is visible, and note that time. The bench
-descriptor gives the signature action `resume` with a 0 s reset, so the watcher records the hit,
-types its resume keys at once and accepts the next hit: each hit is a fresh, un-deduplicated write.
-We wait for the resume keys on stdin before the next hit. Latencies go to OUT as JSON.
+For each hit i: note the time, write one limit line `bench limit hit #i resets in <i+1 hours>`, then
+poll the mailbox (read-only, WAL) until the rate_limits row for #i is visible, and note that time.
+The bench descriptor gives the signature action `resume`; each hit names a reset an hour after the
+last, so it is a new limit, never "not reset yet". Then we wake the watcher (SIGUSR1, what `teamctl
+wake` sends), it types its resume keys at once, and we read them on stdin before the next hit.
+Latencies go to OUT as JSON.
 
     limit_writer.py MAILBOX N OUT
 """
 
 import json
 import os
+import signal
 import sqlite3
 import sys
 import termios
@@ -26,7 +28,7 @@ def main() -> int:
     conn = sqlite3.connect(f"file:{mailbox}?mode=ro", uri=True, timeout=10)
     lat: list[float] = []
     for i in range(n):
-        line = f"bench limit hit #{i} resets in 0s"
+        line = f"bench limit hit #{i} resets in {(i + 1) * 3600}s"
         t0 = time.time()
         os.write(1, (line + "\n").encode())
         while True:
@@ -40,6 +42,7 @@ def main() -> int:
                 break
             time.sleep(0.0002)
         lat.append(time.time() - t0 if row is not None else float("nan"))
+        os.kill(os.getppid(), signal.SIGUSR1)  # `teamctl wake`: resume now, not in i+1 hours
         sys.stdin.readline()  # the watcher's resume keys: it is ready for the next hit
     with open(out, "w") as fh:
         json.dump(lat, fh)

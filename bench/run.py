@@ -388,7 +388,7 @@ def bench_latency(tmp: Path, quick: bool) -> None:
         base = []
         for i in range(n):
             t0 = time.perf_counter()
-            for ev in scanner.feed(f"bench limit hit #{i} resets in 0s\n".encode()):
+            for ev in scanner.feed(f"bench limit hit #{i} resets in {(i + 1) * 3600}s\n".encode()):
                 store.record_rate_limit("bench:lat", "benchlat", time.time(), None, ev.raw)
             base.append((time.perf_counter() - t0) * 1000)
         store.close()
@@ -469,8 +469,8 @@ def bench_team(tmp: Path, quick: bool) -> None:
     for n in sizes:
         per_agent[n] = bench_team_size(tmp, n, quick, memory=n == sizes[-1])
     small, big = sizes[0], sizes[-1]
-    cols = ", ".join(f"{n}: up {c['up'] * 1000:.0f} ms, status {c['status'] * 1000:.2f} ms, down {c['down'] * 1000:.0f} ms, "
-                     f"idle {c['idle'] * 1000:.2f} m%" for n, c in per_agent.items())
+    cols = ", ".join(f"{n}: up {c['up'] * 1000:.0f} ms, status {c['status'] * 1000:.2f} ms, "
+                     f"down {c['down'] * 1000:.0f} ms, idle {c['idle'] * 1000:.2f} m%" for n, c in per_agent.items())
     grow = per_agent[big]["up"] / per_agent[small]["up"]
     figure("scale_growth", f"per agent at {cols}", f"the per-agent cost at {small} agents",
            f"up per agent at {big} / at {small}: {grow:.2f}",

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIGURES = ("relay_throughput", "detection_latency", "idle_cpu", "idle_memory", "scale_up", "scale_status",
-           "scale_down", "store_contention", "startup", "scan_throughput", "events_found")
-LINE = re.compile(r"^(?P<name>[a-z_]+): (?P<value>\S.*?) \(baseline (?P<baseline>.+?); ratio (?P<ratio>[^;]+)"
+FIGURES = ("relay_throughput", "detection_latency", "idle_cpu_10", "idle_memory", "scale_up_10", "scale_status_10",
+           "scale_down_10", "scale_growth", "store_contention", "startup", "scan_throughput", "events_found")
+LINE = re.compile(r"^(?P<name>[a-z_0-9]+): (?P<value>\S.*?) \(baseline (?P<baseline>.+?); ratio (?P<ratio>[^;]+)"
                   r"(?:; target .+)?\)$")
 
 

@@ -375,3 +375,16 @@ def test_its_own_hit_seen_while_a_group_poll_stops_it_is_waited_out_and_marked_h
     wait = reactor.exited(clock.advance(0.1), 143)[0]
     assert wait.kind == "hit"
     assert kinds(reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(120)))[0] == "MarkHandled"
+
+
+def test_another_limit_right_after_the_resume_is_a_new_hit_waited_to_its_own_reset() -> None:
+    """The 5-hour limit resets, the resumed session meets the weekly one: a new row, never the 30 s ladder."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    reactor.output(clock.advance(1), [limit(Action.RESUME, 60, keys="continue\r", at=clock.wall + 1)])
+    assert r.SendKeys("continue\r") in reactor.tick(clock.advance(121))
+    weekly = limit(Action.RESUME, 86_400, raw="You've hit your weekly limit", keys="continue\r", at=clock.wall + 2)
+    out = reactor.output(clock.advance(2), [weekly])
+    assert kinds(out)[:3] == ["RecordHit", "RunHooks", "PokeGroup"]
+    state = next(c for c in out if isinstance(c, r.SetState))
+    assert state.until == pytest.approx(clock.wall + 86_400 + 60) and state.detail == "resume at reset"

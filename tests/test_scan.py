@@ -111,6 +111,17 @@ def test_cursor_positioning_separates_rows() -> None:
         "status: ok", "usage limit reached", "more"]
 
 
+def test_a_row_drawn_again_from_column_1_is_a_line_of_its_own(runtime: Runtime) -> None:
+    """A status bar overdrawn on its own row by a total (the row cleared, the cursor at column 1):
+    the anchored cost line reads as it shows, not glued to the bar it replaced."""
+    raw = (b"\x1b[45;1H\x1b[2K\x1b[37m fix edit \xe2\x94\x82 ctx 11% \x1b[0m\x1b[?25h"
+           b"\x1b[45;1H\x1b[2K\x1b[31mSession cost: $2.59 (10 in, 2 out)\x1b[39m\n")
+    assert [row for row in strip_ansi(raw.rstrip(b"\n")) if row][-1] == "Session cost: $2.59 (10 in, 2 out)"
+    assert [e.usd for e in scan_chunks(runtime, [raw]) if e.kind is EventKind.COST] == [2.59]
+    # a jump to another column of the same row still joins the words it draws
+    assert [row for row in strip_ansi(b"\x1b[20;6HKeep\x1b[20;11Hcurrent") if row] == ["Keep current"]
+
+
 def test_cursor_positioned_rows_are_scanned_as_separate_lines(runtime: Runtime) -> None:
     events = scan_chunks(runtime, [b"\x1b[11;1Hstatus: ok\x1b[12;1Husage limit reached\x1b[13;1Hmore\n"])
     assert [e.raw for e in events] == ["usage limit reached"]

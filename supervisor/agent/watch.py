@@ -57,6 +57,10 @@ LOG_FLUSH_SECONDS = 0.05
 ALIVE_EVERY = 64
 #: The longest the loop sleeps in a session: the reactor's ticks (resumes, polls, stalls) need no finer.
 TICK_SECONDS = 1.0
+#: During a flood of output with nothing found in it, the reactor is told at most this often that
+#: the runtime wrote (its quiet and stall clocks need no finer grain): the relay's per-read cost
+#: stays a select, a read and a write.
+REPORT_SECONDS = 0.05
 #: The longest a Wait (or the watcher's exit) waits for queued hooks to finish.
 HOOK_DRAIN_SECONDS = 30.0
 RECORD_DEDUP_SECONDS = r.RECORD_DEDUP_SECONDS
@@ -185,7 +189,10 @@ class AgentWatch:
             events += relay.scan_due()
             if events or relay.eof:
                 self.output_log.flush()  # what the runtime said before a limit or its exit is logged first
-            self._execute(self.reactor.output(self._now(), events, relay.took_content(), relay.output))
+            if not relay.report_due(ready, events):
+                continue  # a flood in mid-stream: the reactor hears of it in REPORT_SECONDS
+            now = self._now()
+            self._execute(self.reactor.output(now, events, relay.took_content(), relay.took_output()))
             self._handle_signals(child)
             self._execute(self.reactor.tick(self._now()))
             relay.maintain()
@@ -436,6 +443,8 @@ class _Relay:
         self.unscanned: list[bytes] = []  # relayed, not yet scanned: a flood is scanned in batches
         self.unscanned_size = 0
         self._content = False
+        self._wrote = False
+        self._last_report = 0.0
         self._skeletons: deque[bytes] = deque(maxlen=32)
 
     def select(self) -> list[int]:
@@ -462,6 +471,7 @@ class _Relay:
         events: list[Event] = []
         if self.output:
             self.last_output = time.monotonic()
+            self._wrote = True
             data = ptyio.read_chunk(self.fd)
             if data is None:
                 self.eof = True
@@ -493,6 +503,20 @@ class _Relay:
         if self.eof:
             events += w.scanner.finish()
         return events
+
+    def report_due(self, ready: list[int], events: list[Event]) -> bool:
+        """Whether to tell the reactor now: always, unless the only thing that happened is one more
+        read of a stream whose last report is under REPORT_SECONDS old."""
+        if events or self.eof or not self.output or len(ready) != 1 or self.w._signals \
+                or self.w._stop_signal is not None or self.last_output - self._last_report >= REPORT_SECONDS:
+            self._last_report = self.last_output
+            return True
+        return False
+
+    def took_output(self) -> bool:
+        """Whether the runtime wrote anything since the last call."""
+        wrote, self._wrote = self._wrote or self.output, False
+        return wrote
 
     def took_content(self) -> bool:
         """Whether the runtime drew something new since the last call (a spinner's redraw is not)."""

@@ -82,12 +82,18 @@ class Prefilter:
         phrases = {" ".join(k.split()) for k in keywords if k.strip()}
         kept = sorted(p for p in phrases if not any(o != p and o in p for o in phrases))
         self.needles = tuple(p.encode() for p in kept)
-        # A phrase drawn with cursor moves between its words is found by its first word, then
-        # confirmed on the bytes after it read as drawn (see `_drawn`): index -> phrases it starts.
+        # A phrase drawn with cursor moves between its words is found by an anchor, then confirmed
+        # on the bytes after it read as drawn (see `_drawn`): anchor -> phrases it starts. The
+        # anchors are the first word and the escape after it ("quick\x1b["), or the first two words
+        # where the first blank is printed ("do you" of "do you\x1b[9gwant"): never a bare word,
+        # which a flood of prose ("done", "todo") would hit every few hundred bytes.
         firsts: dict[bytes, list[int]] = {}
         for i, p in enumerate(kept):
-            if " " in p:
-                firsts.setdefault(p.split(" ", 1)[0].encode(), []).append(i)
+            words = p.split(" ")
+            if len(words) > 1:
+                firsts.setdefault(words[0].encode() + b"\x1b[", []).append(i)
+            if len(words) > 2:
+                firsts.setdefault(" ".join(words[:2]).encode(), []).append(i)
         self._firsts = tuple(sorted(firsts))
         self._first_phrases = tuple(tuple(firsts[f]) for f in self._firsts)
         # A phrase's words up to a line break ("usage\n", "usage\r"): a phrase wrapped there shows
@@ -176,8 +182,11 @@ class Prefilter:
 def _drawn(pf: Prefilter, find: Callable[[bytes], list[Hit]], first_at: int) -> Callable[[bytes], list[Hit]]:
     """`find`, with first-word hits turned into hits of the phrases they start where the bytes after
     the word, read as drawn (column moves as blanks, colours removed), go on with the phrase; the
-    others dropped. A read with no escape sequence needs no second look."""
+    others dropped. An anchor with none of its phrases' next words near it needs no second look."""
     n, f = first_at, len(pf._firsts)
+    # per anchor: the words after it in its phrases (the second, or the third after two words)
+    seconds = tuple(tuple({pf.needles[p].split(b" ")[anchor.count(b" ") + 1] for p in phrases})
+                    for anchor, phrases in zip(pf._firsts, pf._first_phrases, strict=True))
 
     def found(low: bytes) -> list[Hit]:
         hits = find(low)
@@ -191,10 +200,11 @@ def _drawn(pf: Prefilter, find: Callable[[bytes], list[Hit]], first_at: int) -> 
             window = low[start:start + DRAWN_WINDOW]
             if b"\x1b[" not in window:
                 continue  # plain text: a phrase there is a needle hit already
+            if not any(word in window for word in seconds[i - first_at]):
+                continue  # no phrase's second word anywhere near: nothing to read as drawn
             drawn = drawn_cache.get(start)
             if drawn is None:
-                drawn = b" ".join(_OTHER_CSI.sub(b"", _COLUMN_MOVE.sub(b" ", window)).split(b" "))
-                drawn = b" ".join(drawn.split())
+                drawn = b" ".join(_OTHER_CSI.sub(b"", _COLUMN_MOVE.sub(b" ", window)).split())
                 drawn_cache[start] = drawn
             for phrase in pf._first_phrases[i - first_at]:
                 if drawn.startswith(pf.needles[phrase]):

@@ -396,8 +396,9 @@ class Reactor:
             self._last_record_hit = hit
             return [RecordHit(hit, self._plan(hit, now)[0])]
         if s.resuming_since is not None and s.hit is not None:
-            # the limit is back right after the resume: not reset yet
-            return self._recheck(s, s.hit, now)
+            if not _later_limit(hit, s.hit, now):
+                return self._recheck(s, s.hit, now)  # the limit is back right after the resume: not reset yet
+            s.hit, s.resuming_since = None, None  # the old limit did reset; this is another (a weekly after a 5-hour)
         if s.hit is not None:
             if event.action is Action.RESUME and not event.resume_keys and s.hit.event.resume_keys \
                     and s.resume_at is not None:
@@ -511,6 +512,16 @@ class Reactor:
     def _stopped(self) -> list[Command]:
         sig = self._stop_signal or 15
         return [SetState(AgentState.STOPPED, detail=f"signal {sig}"), Exit(128 + sig)]
+
+
+def _later_limit(new: Hit, old: Hit, now: Now) -> bool:
+    """A hit naming a reset well after the one just waited out, and still ahead, is a new limit.
+
+    "Resets in 0s" seen again after the wait names a later instant too, but not one ahead: that is
+    the same limit, not reset yet."""
+    if new.resets_at is None or old.resets_at is None:
+        return False
+    return new.resets_at > old.resets_at + 60 and new.resets_at > now.wall + 60
 
 
 def _normal(text: str) -> str:

@@ -130,18 +130,20 @@ def _text_end(buf: bytes, end: int) -> int:
 
 
 _CUP = re.compile(rb"\x1b\[(\d*);(\d*)[Hf]")
+_ERASE_LINE = (b"\x1b[2K", b"\x1b[K", b"\x1b[0K")
 
 
 def same_row_moves(raw: bytes) -> bytes:
     """Cursor jumps to the row the cursor is already on (`\x1b[20;6HKeep\x1b[20;11Hcurrent`, as a
-    ratatui TUI draws the words of one row) become column moves, so the row reads as one line."""
+    ratatui TUI draws the words of one row) become column moves, so the row reads as one line. A jump
+    back to column 1 that clears the row starts it again (a status bar overdrawn by `Total cost: …`)."""
     if b";" not in raw:
         return raw
     last = [b""]
 
     def move(m: re.Match[bytes]) -> bytes:
         row = m.group(1) or b"1"
-        if row == last[0]:
+        if row == last[0] and not (m.group(2) in (b"", b"1") and raw.startswith(_ERASE_LINE, m.end())):
             return b"\x1b[" + (m.group(2) or b"1") + b"G"
         last[0] = row
         return m.group(0)

@@ -33,7 +33,7 @@ class WatchedAgent:
         watch = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", self.agent, "--runtime", runtime,
                  "--root", str(root), *options, "--", *argv]
         envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        cmd = f"cd {shlex.quote(str(cwd))} && exec env -i {envs} {shlex.join(watch)}"
+        cmd = f"cd {shlex.quote(str(cwd))} && env -i {envs} {shlex.join(watch)}"  # no exec: the pane outlives it
         cols, rows = size
         self._tmux("-f", "/dev/null", "new-session", "-d", "-s", "a", "-x", str(cols), "-y", str(rows),
                    "bash", "-c", cmd + "; echo watcher-exited-$?; sleep 3600")
