@@ -331,6 +331,65 @@ def bench_relay(tmp: Path, quick: bool) -> None:
            verdict(found == expected and n_budget == made.costs, "all found (and rl-watch budget rows)"))
 
 
+    bench_scan_capture(quick)
+
+
+#: Real Claude Code 2.1.333 TUI sessions recorded by the real-CLI harness (tests/realcli/record.py):
+#: a prompt and reply, /cost, the limit notice, the trust dialog, model prose about limits, a warning.
+CAPTURE_DIR = REPO / "tests" / "fixtures" / "real_cli" / "claude-2.1.333"
+CAPTURES = ("exchange.jsonl", "limit.jsonl", "trust-dialog.jsonl", "prose-limit-talk.jsonl", "usage-warning.jsonl",
+            "resume.jsonl", "continue.jsonl")
+
+
+def _capture_bytes() -> bytes:
+    """The captured sessions' output, back to back (each line of a capture: [seconds, base64 bytes])."""
+    import base64
+
+    out = []
+    for name in CAPTURES:
+        for line in (CAPTURE_DIR / name).read_text().splitlines():
+            if line.strip():
+                out.append(base64.b64decode(json.loads(line)[1]))
+    return b"".join(out)
+
+
+def bench_scan_capture(quick: bool) -> None:
+    """The scanner on what a real Claude Code TUI draws (cursor moves for blanks, redraws by
+    difference), repeated to a few MB: throughput against the naive scan, and the same events in
+    every copy."""
+    runtime = load_runtime("claude-code", None)
+    one = _capture_bytes()
+    copies = max(1, (1_000_000 if quick else 5_000_000) // len(one))
+    chunks = [one[i:i + SCAN_CHUNK] for i in range(0, len(one), SCAN_CHUNK)] * copies
+    mb = len(one) * copies / 1e6
+    per_copy = [e.kind.value for e in Scanner(runtime, tz=UTC).feed(one)]
+    # copies run into each other (a copy's last partial row meets the next one's first): the steady
+    # count is what a second copy adds
+    two = Scanner(runtime, tz=UTC)
+    n2 = len(two.feed(one)) + len(two.feed(one)) + len(two.finish())
+    expected = len(per_copy) + (copies - 1) * (n2 - len(per_copy))
+
+    def real() -> float:
+        scanner = Scanner(runtime, tz=UTC)
+        t0 = time.perf_counter()
+        found = 0
+        for chunk in chunks:
+            found += len(scanner.feed(chunk))
+        found += len(scanner.finish())
+        real_counts.append(found)
+        return mb / (time.perf_counter() - t0)
+
+    real_counts: list[int] = []
+    naive_part = chunks[: max(len(chunks) // copies, 1)]  # the naive scan over one copy
+    naive_mb = sum(map(len, naive_part)) / 1e6
+    pr = interleave(real, lambda: naive_mb / scan_naive(naive_part, runtime)[0], PAIRS)
+    kinds = ", ".join(f"{per_copy.count(k)} {k}" for k in sorted(set(per_copy)))
+    figure("scan_real_capture", f"{spread(pr.a, '{:.1f}')} MB/s over {copies} copies of {len(one) / 1e3:.0f} KB of "
+           f"real Claude Code 2.1.333 TUI output ({kinds} events in the first copy)",
+           f"naive every-regex-every-line {spread(pr.b, '{:.1f}')} MB/s", ratio_text(pr, "{:.1f}"),
+           verdict(all(c == expected for c in real_counts), f"{expected} events in every run"))
+
+
 # -- 2. detection latency ---------------------------------------------------------------------------
 LATENCY_TOML = """name = "benchlat"
 

@@ -221,6 +221,36 @@ def test_aider_message_cost_as_printed(capture: str) -> None:
     assert s.tokens() == (2400, 6, 0)  # `Tokens: 2.4k sent, 6 received.`
 
 
+# -- qwen-code -------------------------------------------------------------------------------------------
+# qwen 0.24.4 makes two requests a prompt here (the turn and its memory extractor): 2 x 1234 prompt
+# tokens (cache reads included, 2 x 200) and 2 x 56 out, priced as qwen3-coder-plus.
+QWEN_TOKENS = (2468, 112, 400)
+QWEN_USD = per_million(2468 - 400, 1.0) + per_million(400, 0.2) + per_million(112, 5.0)
+
+
+def test_qwen_headless_json_result_is_exact() -> None:
+    s = Session("qwen-code")
+    s.run("qwen-0.24.4/headless-json.stdout.txt")
+    assert s.tokens() == QWEN_TOKENS and set(s.by_model()) == {"qwen3-coder-plus"}
+    assert s.usd() == pytest.approx(QWEN_USD, abs=1e-9)
+
+
+def test_qwen_stats_panel_shown_twice_and_after_a_resume_counts_once() -> None:
+    s = Session("qwen-code")
+    shown = s.run("qwen-0.24.4/normal-200x50.jsonl")
+    assert len(shown) == 2  # /stats, then the same totals in the exit summary
+    assert s.tokens() == QWEN_TOKENS
+    s.run("qwen-0.24.4/normal-200x50.jsonl", resumed=True)  # a resumed session prints its totals again
+    assert s.tokens() == QWEN_TOKENS
+
+
+def test_qwen_at_its_quota_adds_nothing() -> None:
+    s = Session("qwen-code")
+    s.run("qwen-0.24.4/headless-json-quota.stdout.txt")
+    s.run("qwen-0.24.4/quota-200x50.jsonl")
+    assert s.tokens() == (0, 0, 0)
+
+
 # -- a structured channel beside the screen ------------------------------------------------------------
 
 

@@ -92,8 +92,8 @@ def test_reset_and_figure_patterns_compile_with_the_first_text_read() -> None:
         "import json\n"
         "from datetime import UTC, datetime\n"
         "from zoneinfo import ZoneInfo\n"
-        "from teamctl_supervisor.core import figures, resets\n"
-        "at_import = resets._CLOCK.is_compiled or figures._NUMBER.is_compiled\n"
+        "from teamctl_supervisor.core import figures, reset_clock, resets\n"
+        "at_import = reset_clock._CLOCK.is_compiled or figures._NUMBER.is_compiled\n"
         "now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)\n"
         "r = resets.parse_reset('resets 4pm (Europe/Berlin)', 'auto', now, ZoneInfo('UTC'))\n"
         "print(json.dumps([at_import, r.isoformat(), figures.parse_figure('12.3k')]))")

@@ -388,3 +388,19 @@ def test_another_limit_right_after_the_resume_is_a_new_hit_waited_to_its_own_res
     assert kinds(out)[:3] == ["RecordHit", "RunHooks", "PokeGroup"]
     state = next(c for c in out if isinstance(c, r.SetState))
     assert state.until == pytest.approx(clock.wall + 86_400 + 60) and state.detail == "resume at reset"
+
+
+def test_a_cli_that_stops_waiting_by_itself_gets_the_keys_at_the_reset() -> None:
+    """Claude Code 2.1.333 waits in place, then says it "will not resume on its own": we type then."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    reactor.output(clock.advance(1), [limit(Action.RESUME, 100, keys="continue\r", at=clock.wall + 1)])
+    out = reactor.output(clock.advance(1), [limit(Action.RESUME, 100, raw="set to continue automatically", keys="",
+                                                 at=clock.wall - 1)])
+    assert next(c for c in out if isinstance(c, r.SetState)).detail == "waiting in place"
+    out = reactor.output(clock.advance(5), [limit(Action.RESUME, None, raw="Automatic continue stopped",
+                                                 keys="continue\r")])
+    assert "RecordHit" not in kinds(out)  # the same limit: no new row
+    assert next(c for c in out if isinstance(c, r.SetState)).detail == "resume at reset"
+    out = reactor.tick(clock.advance(160))
+    assert r.SendKeys("continue\r") in out

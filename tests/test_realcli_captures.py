@@ -53,6 +53,27 @@ def test_claude_2_1_333_limit_and_its_auto_continue_are_read_with_the_reset() ->
     assert soon(reset)
 
 
+def test_claude_2_1_333_relaunched_during_its_auto_continue_is_sent_a_prompt() -> None:
+    """`--continue` after the CLI exited during its wait: it says it will not resume on its own (real
+    capture), so the watcher types the prompt it asks for; the redrawn limit notice is history there."""
+    events = scan("claude-code", "claude-2.1.333/continue.jsonl", NOW)
+    dialogs = kinds(events, EventKind.DIALOG)
+    assert [(d.signature, d.send) for d in dialogs] == [("cc2-auto-continue-cancelled", "continue\r")]
+
+
+@pytest.mark.parametrize("line", [
+    # @anthropic-ai/claude-code-linux-x64 2.1.333: strings, drawn as its TUI draws a notice (● gutter, cursor moves)
+    "\x1b[93m●\x1b[3GAutomatic continue stopped · the usage limit now resets more than 24 hours out, so this",
+    "\x1b[93m●\x1b[3GAutomatic continue stopped after repeated usage limit hits · This task will not resume",
+    "●\x1b[3GGoal paused · usage limit reached · send a message after it resets to continue",
+])
+def test_claude_2_1_333_giving_up_its_own_wait_hands_the_resume_to_the_watcher(line: str) -> None:
+    events = [e for e in Scanner(load_runtime("claude-code", None), tz=UTC, clock=lambda: NOW).feed(
+        line.encode() + b"\r\n") if e.kind is EventKind.RATE_LIMIT]
+    assert [(e.signature, e.action.value, e.resume_keys) for e in events] == [
+        ("cc2-auto-continue-stopped", "resume", "continue\r")]
+
+
 def test_claude_2_1_197_limit_menu_is_answered_stop_and_wait() -> None:
     events = scan("claude-code", "claude-2.1.197/limit.jsonl", NOW)
     assert [e.signature for e in kinds(events, EventKind.DIALOG)] == ["cc2-limit-menu"]

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from teamctl_supervisor.core.reset_zones import _host_zone
 from teamctl_supervisor.core.resets import (
     ABBREVIATIONS,
     JUST_PASSED,
     KINDS,
-    _host_zone,
     parse_duration,
     parse_reset,
     resolve_zone,

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.core import signatures
+from teamctl_supervisor.core import descriptor_files, signatures
 from teamctl_supervisor.core.lazyre import LazyPattern
 from teamctl_supervisor.core.scan import EventKind, Scanner
 from teamctl_supervisor.core.signatures import (
@@ -290,7 +290,7 @@ def builtin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (d / "alpha.toml").write_text('aliases = ["a", "al"]\n[launch]\nbinary = "alpha-builtin"\n'
                                   "[[rate_limit]]\nid = 'builtin-hit'\nmatch = 'builtin limit'\n")
     (d / "beta.toml").write_text('[launch]\nbinary = "beta-builtin"\nargs = ["--tui"]\n')
-    monkeypatch.setattr(signatures, "BUILTIN_DIR", d)
+    monkeypatch.setattr(descriptor_files, "BUILTIN_DIR", d)
     return d
 
 

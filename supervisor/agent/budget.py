@@ -13,13 +13,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..core.costs import Spend
 from ..core.lazyre import LazyPattern
-from ..core.signatures import DescriptorError
+from ..core.signatures import DescriptorError, package_data_dir
 from ..store.mailbox import Store
 from .waiting import local_clock
 
@@ -37,7 +36,7 @@ class Price:
 
 def load_prices(team_dir: Path | None = None) -> dict[str, Price]:
     """The shipped table (patterns/prices.toml), with the team's `<team dir>/prices.toml` on top."""
-    files = [Path(str(resources.files("teamctl_supervisor.patterns").joinpath("prices.toml")))]
+    files = [package_data_dir() / "prices.toml"]
     if team_dir is not None:
         files.append(team_dir / "prices.toml")
     prices: dict[str, Price] = {}

@@ -307,6 +307,12 @@ class Reactor:
                 s.answers.append(event)
         return out
 
+    def busy(self) -> bool:
+        """Whether something in this session is due within seconds (a reset to resume at, a dialog to
+        answer, a resume to confirm): the shell then ticks every second, else seldom."""
+        s = self._session
+        return s is not None and (s.hit is not None or bool(s.answers) or s.resuming_since is not None)
+
     def answer_due(self) -> bool:
         """A dialog waits for the screen to settle: the shell should tick again soon."""
         return self._session is not None and bool(self._session.answers)
@@ -406,6 +412,12 @@ class Reactor:
                 s.hit = replace(s.hit, event=replace(s.hit.event, resume_keys=""))
                 return [Log("the CLI continues by itself at the reset: watching it, typing nothing"),
                         SetState(AgentState.RATE_LIMITED, until=s.resume_at, detail="waiting in place")]
+            if event.action is Action.RESUME and event.resume_keys and not s.hit.event.resume_keys \
+                    and s.resume_at is not None:
+                # the CLI stopped waiting by itself ("will not resume on its own"): we type at the reset
+                s.hit = replace(s.hit, event=replace(s.hit.event, resume_keys=event.resume_keys))
+                return [Log("the CLI stopped waiting for the reset: the watcher types at the reset"),
+                        SetState(AgentState.RATE_LIMITED, until=s.resume_at, detail="resume at reset")]
             return []  # one hit per session: a TUI redraws the same message
         recheck = self._recheck_count(hit, now)
         if recheck:

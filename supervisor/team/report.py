@@ -24,7 +24,8 @@ from ..core.states import AgentState, local_time, state_text  # noqa: F401 (loca
 from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
-from .ops import _LIVE, _marker, session_name, store, watcher_process
+from .loading import store
+from .watchers import _LIVE, _marker, session_name, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status

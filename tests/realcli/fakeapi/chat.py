@@ -18,7 +18,9 @@ error.message is what is shown, error.code / error.type are kept):
 Extras (`api.set_limit(kind, reset_at, **extra)`): message= replaces the error message, status=
 replaces the HTTP status, model= names the model in the rate-limit text, retry_headers=False drops
 retry-after / retry-after-ms (the openai SDKs in both CLIs sleep for retry-after themselves, up to 60 s,
-before the CLI's own retry loop sees the error).
+before the CLI's own retry loop sees the error), code= / type= replace error.code / error.type (a
+provider's own error codes), headers= are added to (and override) the limit answer's headers (e.g.
+{"retry-after": "0"} for a CLI that waits out retry-after before each of its own retries).
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ def _completions(ex: Exchange) -> None:
     lim = ex.limit()
     if lim is not None:
         status, err, headers = limit_response(lim, model)
+        for key in ("code", "type"):
+            if key in lim.extra:
+                err["error"][key] = lim.extra[key]
+        headers = {**headers, **{k.lower(): str(v) for k, v in lim.extra.get("headers", {}).items()}}
         ex.send_json(status, err, headers=headers, answered=lim.kind)
         return
     api = ex.api
