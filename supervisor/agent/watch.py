@@ -83,6 +83,7 @@ class AgentWatch:
         self.child: Child | None = None
         self.child_started: float | None = None
         self._signals: deque[str] = deque()  # queued by the handlers, handled in the loop by name
+        self._startup_trimmed = False
         self._stop_signal: int | None = None
         self._wake_r, self._wake_w = os.pipe()
         self.pricer = Pricer(settings.prices)
@@ -133,7 +134,9 @@ class AgentWatch:
             return self.reactor.spawn_failed(self._now(), f"{self.s.argv[0]!r}: {exc}")
         self.child = child
         self.child_started = _create_time(child.pid)
-        _give_back_startup_memory()
+        if not self._startup_trimmed:  # once: a respawn leaves no start-up heap behind
+            self._startup_trimmed = True
+            _give_back_startup_memory()
         try:
             self._execute(self.reactor.spawned(self._now(), resume))
             self._relay(child)
