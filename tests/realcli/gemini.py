@@ -26,7 +26,11 @@ _DROP = ("GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOO
          "GOOGLE_GENAI_USE_GCA", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_VERTEX_BASE_URL", "GEMINI_MODEL",
          "GEMINI_SYSTEM_MD", "GEMINI_WRITE_SYSTEM_MD", "GEMINI_CLI_HOME", "CLOUD_SHELL", "OTEL_EXPORTER_OTLP_ENDPOINT",
          "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-         "SEATBELT_PROFILE", "GEMINI_SANDBOX", "TMUX", "TMUX_PANE")
+         "SEATBELT_PROFILE", "GEMINI_SANDBOX", "TMUX", "TMUX_PANE",
+         # @google/gemini-cli 0.61.0 bundle/chunk-5FZXKDXH.js isHeadlessMode(): CI=true or
+         # GITHUB_ACTIONS=true makes it headless even on a tty ("No input provided via stdin"), so
+         # the TUI tests would see an exit where a prompt should be when CI runs them
+         "CI", "GITHUB_ACTIONS")
 
 SETTINGS = {
     "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
