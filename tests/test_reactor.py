@@ -404,3 +404,15 @@ def test_a_cli_that_stops_waiting_by_itself_gets_the_keys_at_the_reset() -> None
     assert next(c for c in out if isinstance(c, r.SetState)).detail == "resume at reset"
     out = reactor.tick(clock.advance(160))
     assert r.SendKeys("continue\r") in out
+
+
+def test_a_wake_while_the_runtime_stops_for_its_limit_is_not_lost() -> None:
+    """`teamctl wake` lands after the hit's row, before the runtime is gone: no wait follows."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    assert kinds(reactor.output(clock.advance(1), [limit(Action.STOP, 300)]))[-1] == "Stop"
+    assert kinds(reactor.wake(clock.advance(0.1))) == ["Log"]
+    out = reactor.exited(clock.advance(0.5), 143)
+    assert "Wait" not in kinds(out) and r.Notice("woken early") in out
+    assert out[-1] == r.CheckLimits(group=True)
+    assert reactor.limits(clock.now(), None, None) == [r.Spawn(True)]  # the session goes on, at once

@@ -192,6 +192,7 @@ class _Session:
     resuming_since: float | None = None  # mono: resume keys sent (or the reset passed), not yet confirmed
     pause: tuple[str, float] | None = None  # ("budget"|"group", until) once stopped for it
     stop_signal: int | None = None
+    woken: bool = False  # `teamctl wake` while the runtime was being stopped for its limit
     last_content: float = 0.0  # mono
     stalled: bool = False
     replay_until: float = 0.0  # mono
@@ -355,6 +356,9 @@ class Reactor:
         s = self._session
         if s is not None and s.hit is not None and s.resume_at is not None:
             return self._resume_now(s, now)
+        if s is not None and s.hit is not None:  # a stop hit, its runtime still stopping: no wait after
+            s.woken = True
+            return [Log("woken while the runtime stops: respawning as soon as it is gone")]
         return []
 
     def stop_signal(self, signum: int) -> list[Command]:
@@ -382,6 +386,9 @@ class Reactor:
                 and record.resets_at > now.wall:
             hit = record  # a CLI that said it retries, then gave up: its limit is the cause
         if hit is not None:  # its own hit, even when a group poll stopped it a moment before
+            if s.woken:
+                self._pending_hit = hit
+                return self.waited("hit", WaitEnd.WAKE, now)
             return self._wait_for(hit, now)
         if s.pause is not None:
             kind, until = s.pause
