@@ -119,6 +119,11 @@ class FakeBin:
         path = self.dir / "argv" / f"{agent.replace(':', '-')}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def runs(self, agent: str) -> int:
+        """How many times `agent`'s fake CLI has started."""
+        path = self.dir / "runs" / agent.replace(":", "-")
+        return int(path.read_text() or 0) if path.exists() else 0
+
     def pids(self) -> list[int]:
         found: list[int] = []
         for f in (self.dir / "pids").iterdir():

@@ -100,17 +100,22 @@ def test_every_upstream_tree_validates_and_comes_up_unchanged(tree: Tree) -> Non
 
 @pytest.mark.parametrize("tree", [("hello-team", True)], indirect=True, ids=["hello-team"])
 def test_wake_and_restart_with_no_name_reach_every_agent(tree: Tree) -> None:
-    tree.fake.steps("default", "1@print:usage limit reached, resets in 300s", "print:working", "hang")
+    # Only the manager hits the limit; the dev waits on the shared group, paused before or after
+    # its first start (a race the test must not depend on: a dev that hit on its first run after
+    # the wake would pause the group again).
+    tree.fake.steps("hello:manager", "1@print:usage limit reached, resets in 300s", "print:working", "hang")
+    tree.fake.steps("hello:dev", "print:working", "hang")
     assert tree.run("up", "--backend", "process")[0] == 0
     ids = {"hello:manager", "hello:dev"}
     wait_for(lambda: {i for i, r in tree.states().items() if r.state == "rate_limited"} == ids,
              what="both agents waiting out the limit")
+    runs_before = {i: tree.fake.runs(i) for i in ids}
     code, out = tree.run("wake")
     assert code == 0, out
     for agent_id in ids:
         assert f"{agent_id}: woken (was rate-limited until" in out
-    wait_for(lambda: all(r.state == "running" and r.restarts >= 1 for r in tree.states().values()),
-             what="both respawned")
+    wait_for(lambda: all(r.state == "running" and r.pid for r in tree.states().values())
+             and all(tree.fake.runs(i) > runs_before[i] for i in ids), what="both respawned")
 
     before = {i: r.watcher_pid for i, r in tree.states().items()}
     tree.remember()
