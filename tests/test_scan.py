@@ -166,6 +166,20 @@ def test_trailing_partial_line_is_scanned_by_finish(runtime: Runtime) -> None:
     assert [(e.line, e.raw) for e in events] == [(2, "usage limit reached")]
 
 
+def test_a_row_the_cursor_left_is_read_at_once_not_when_the_runtime_goes_quiet(runtime: Runtime) -> None:
+    # Codex 0.171.0 draws its limit as a positioned row, then moves the cursor to its composer: no
+    # newline follows (tests/fixtures/real_cli/codex-0.171.0/session-200x50.jsonl).
+    sc = scanner(runtime)
+    events = sc.feed(b"\x1b[44;1H\xe2\x96\xa0 usage limit reached \xc2\xb7 resets in 2 hours\x1b[47;3H")
+    assert [(e.signature, e.raw) for e in events] == [("usage", "\u25a0 usage limit reached \u00b7 resets in 2 hours")]
+    assert not sc.has_pending() or sc.flush() == []  # read once: going quiet gives it no second time
+    # the cursor still on the row (or jumping along it): the row may go on, so it waits
+    sc = scanner(runtime)
+    assert sc.feed(b"\x1b[44;1Husage limit reached \xc2\xb7\x1b[44;24Hresets") == []
+    events = sc.feed(b" in 3 hours") + sc.flush()
+    assert [e.raw for e in events] == ["usage limit reached \u00b7 resets in 3 hours"]
+
+
 def test_dialog_prompt_without_trailing_newline_is_answered(runtime: Runtime) -> None:
     # A prompt waits for input with the cursor after it: no newline ever follows until it is answered.
     sc = scanner(runtime)

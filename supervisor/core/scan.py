@@ -25,7 +25,7 @@ from .events import Event
 from .events import EventKind as EventKind  # imported from here too
 from .prefilter import LINE_GAP, SEAM, unfold_spans
 from .scan_texts import CONTEXT_BYTES, JOIN_DEPTH, TextScanner, _utcnow
-from .screen_text import _row_end, _row_start, _text_end, same_row_moves, strip_ansi
+from .screen_text import _row_end, _row_start, _text_end, last_row_move, same_row_moves, strip_ansi
 
 MAX_LINE = 64 * 1024
 #: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).
@@ -103,6 +103,18 @@ class Scanner(TextScanner):
             head, rest = rest[: self.max_line], rest[self.max_line:]
             self._line(head, events)
         self._set_partial(rest)
+        if self._buf_hot and b"\x1b[" in rest:
+            self._read_drawn_rows(rest, events)
+
+    def _read_drawn_rows(self, rest: bytes, events: list[Event]) -> None:
+        """A TUI draws a row and moves the cursor to another (`\x1b[44;1H■ You've hit your usage
+        limit…\x1b[47;3H`) with no newline: the rows it left are read now, not when it goes quiet."""
+        rows = same_row_moves(rest)  # a jump along the same row is not a row ending
+        cut = last_row_move(rows)
+        if cut <= 0 or self._prefilter is None or not self._prefilter.search(rows[:cut]):
+            return
+        self._line(rows[:cut], events)
+        self._set_partial(rows[cut:])
 
     def _seam_hot(self, buf: bytes) -> bool:
         """A keyword wrapped across the break between the last line read and `buf`'s first line."""

@@ -73,6 +73,17 @@ def same_row_moves(raw: bytes) -> bytes:
     return _CUP.sub(move, raw)
 
 
+def last_row_move(raw: bytes) -> int:
+    """Offset of the last cursor move to another row in `raw` (one that `same_row_moves` left), or
+    -1: the rows before it are drawn, whatever the runtime writes next."""
+    e = raw.rfind(b"\x1b[")
+    while e >= 0:
+        if _CSI_NEWLINE.match(raw, e) is not None:
+            return e
+        e = raw.rfind(b"\x1b[", 0, e)
+    return -1
+
+
 def strip_ansi(raw: bytes) -> list[str]:
     """Visible text of one raw line, split where the cursor jumped to another row."""
     raw = _CSI_NEWLINE.sub(b"\n", same_row_moves(raw))
