@@ -8,7 +8,9 @@ pane, so the watcher relays from its pty to the pane's). The tmux server is a pr
 - Throughput: each run is `sh -c 'date > S0; X; date > E; times > TO'` respawned in the pane, with X
   either `sh -c 'date > S1; cat FILE; date > E1; times > TI'` or rl-watch running that. Start-up
   included is S0 -> E (for rl-watch: its start, relay, exit); excluded is S1 -> E1 (cat's own run).
-  The ratio rl-watch / direct is taken pair by pair.
+  The ratio rl-watch / direct is taken pair by pair. In full mode each direct run is followed by one
+  under bench/bare_relay.py (a pty relay doing nothing else), printed as a note: the cost of the
+  extra pty hop itself, which any supervisor that owns the runtime's pty pays.
 - CPU: the tmux server reaps the pane's processes, so psutil's user+sys of the server plus its
   children's (before and after a run) is the whole run's CPU: tmux, cat, shells and the watcher. The
   watcher's own CPU is the outer shell's `times` for its children less the inner shell's figures.
@@ -63,7 +65,7 @@ class Tmux:
         CPU and its tree's are in the server's children's. tmux 3.3a sometimes leaves a dead pane's
         process a zombie until the pane is respawned: then it is respawned (a `sleep`) to reap it."""
         gone = lambda: not psutil.pid_exists(pid)  # noqa: E731
-        if not wait_for(gone, 0.5, 0.01):
+        if not wait_for(gone, 0.1, 0.005):
             self.respawn(["sleep", "86400"])
             if not wait_for(gone, 10, 0.01):
                 raise RuntimeError(f"pane process {pid} still there after its run")
@@ -129,29 +131,40 @@ def bench_pane(tmp: Path, quick: bool) -> None:
     tm = Tmux(env)
     runs: list[dict[str, float]] = []
     try:
-        def run(argv: list[str], watched: bool, done: Path, timeout: float) -> dict[str, float]:
+        def run(argv: list[str], prefix: list[str], done: Path, timeout: float) -> dict[str, float]:
             for p in f.values():
                 p.unlink(missing_ok=True)
             shutil.rmtree(root / "state", ignore_errors=True)
             c0 = tm.cpu()
-            pid = tm.respawn(outer + (watch if watched else []) + argv)
+            pid = tm.respawn(outer + prefix + argv)
             if not wait_for(lambda: done.exists() and done.stat().st_size > 0, timeout, 0.01):
                 raise RuntimeError(f"pane run did not finish in {timeout:.0f}s: {tm.tmux('capture-pane', '-p')[-800:]}")
             tm.reaped(pid)
             return {"cpu": tm.cpu() - c0}
 
-        def throughput(watched: bool) -> float:
-            r = run(inner_cat, watched, f["TO"], 300)
+        bare = [PY, str(BENCH / "bare_relay.py"), "--"]
+
+        def throughput(side: str) -> float:
+            r = run(inner_cat, {"watch": watch, "bare": bare}.get(side, []), f["TO"], 300)
             outer_self, outer_children = _times(f["TO"])
             inner_self, inner_children = _times(f["TI"])
-            r.update(watched=watched, incl=_stamp(f["E"]) - _stamp(f["S0"]), excl=_stamp(f["E1"]) - _stamp(f["S1"]),
-                     watcher=max(outer_children - inner_self - inner_children, 0.0) if watched else 0.0)
+            r.update(side=side, incl=_stamp(f["E"]) - _stamp(f["S0"]), excl=_stamp(f["E1"]) - _stamp(f["S1"]),
+                     watcher=max(outer_children - inner_self - inner_children, 0.0))
             runs.append(r)
             return mb / r["incl"]
 
-        pr = interleave(lambda: throughput(True), lambda: throughput(False), pairs)
-        direct = [r for r in runs if not r["watched"]]
-        watched = [r for r in runs if r["watched"]]
+        def direct_then_bare() -> float:
+            """The direct run; in full mode a bare Python pty relay right after it (a note, not a figure:
+            what any relay with a pty of its own costs in a pane)."""
+            value = throughput("direct")
+            if not quick:
+                throughput("bare")
+            return value
+
+        pr = interleave(lambda: throughput("watch"), direct_then_bare, pairs)
+        direct = [r for r in runs if r["side"] == "direct"]
+        watched = [r for r in runs if r["side"] == "watch"]
+        bared = [r for r in runs if r["side"] == "bare"]
         excl = Paired([mb / r["excl"] for r in watched], [mb / r["excl"] for r in direct])
         quick_note = " (quick: 2 pairs)" if quick else ""
         figure("pane_throughput", f"{spread(pr.a, '{:.1f}')} MB/s through rl-watch in a tmux pane, start-up included "
@@ -168,8 +181,12 @@ def bench_pane(tmp: Path, quick: bool) -> None:
                f"the direct run's CPU (tmux, cat) {spread(cpu.b)} CPU s",
                "run CPU rl-watch / direct " + ratio_text(cpu) + quick_note)
         note("pane runs, MB/s start-up included (excluded), CPU s: " + ", ".join(
-            f"{'rl-watch' if r['watched'] else 'direct'} {mb / r['incl']:.1f} ({mb / r['excl']:.1f}) "
-            f"cpu {r['cpu']:.2f}" + (f" watcher {r['watcher']:.2f}" if r["watched"] else "") for r in runs))
+            f"{r['side']} {mb / r['incl']:.1f} ({mb / r['excl']:.1f}) cpu {r['cpu']:.2f}"
+            + (f" relay {r['watcher']:.2f}" if r["side"] != "direct" else "") for r in runs))
+        if bared:
+            bp = Paired([mb / r["incl"] for r in bared], [mb / r["incl"] for r in direct])
+            note(f"bare Python pty relay (bench/bare_relay.py) in the same pane: {spread(bp.a, '{:.1f}')} MB/s, "
+                 f"its CPU {spread([r['watcher'] for r in bared])} s; bare / direct {ratio_text(bp)}")
 
         # -- line latency: a stamped line every 1/LINE_RATE s, seen through tmux pipe-pane
         lats: list[tuple[bool, list[float]]] = []
