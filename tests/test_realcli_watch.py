@@ -75,13 +75,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenari
             s.agent.send("hi", literal=True)
             typed = "› hi" if name == "codex" else "> hi"
             s.agent.wait_for(lambda s=s, typed=typed: typed in s.agent.screen(), 20, f"{name} to show the prompt")
-            for _ in range(5):  # a TUI busy drawing may drop the Enter: press it until a request comes
-                s.agent.send("Enter")
-                deadline = time.monotonic() + 5
-                while not s.api.model_requests() and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                if s.api.model_requests():
-                    break
+            s.agent.press_enter_until(s.api.model_requests)
         yield started
     finally:
         for s in started.values():

@@ -73,6 +73,18 @@ class WatchedAgent:
     def send(self, *keys: str, literal: bool = False) -> None:
         self._tmux("send-keys", "-t", "a", *(["-l"] if literal else []), *keys)
 
+    def press_enter_until(self, came: Callable[[], Any], tries: int = 5, each: float = 5.0) -> bool:
+        """Press Enter until `came()` (a model request reached the fake API): a TUI busy drawing may
+        drop a key. False when none came after `tries` presses."""
+        for _ in range(tries):
+            self.send("Enter")
+            deadline = time.monotonic() + each
+            while not came() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if came():
+                return True
+        return False
+
     def wait_for(self, pred: Callable[[], Any], timeout: float, what: str) -> Any:
         """Poll `pred` until truthy; on timeout fail with the screen and the watcher's log."""
         deadline = time.monotonic() + timeout
