@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pexpect
+from conftest import alive
 from watchkit import fake_env, rows, wait_for
 
 # click is the one option parser, rl-watch included (its memory is accepted); the team layer is not loaded.
@@ -98,3 +99,23 @@ def test_reset_and_figure_patterns_compile_with_the_first_text_read() -> None:
         "r = resets.parse_reset('resets 4pm (Europe/Berlin)', 'auto', now, ZoneInfo('UTC'))\n"
         "print(json.dumps([at_import, r.isoformat(), figures.parse_figure('12.3k')]))")
     assert (compiled_at_import, reset, figure) == (False, "2026-01-05T15:00:00+00:00", 12300.0)
+
+
+def test_a_runtime_that_exits_alone_ends_its_session_without_psutil_and_an_orphan_is_still_ended(root: Path) -> None:
+    """The end of a session looks for orphans in /proc first: psutil (25 ms, 1.5 MiB) loads only
+    when the runtime left a child behind, and that child is then ended."""
+    def session(name: str, steps: list[str]) -> set[str]:
+        out = root / f"{name}.txt"
+        argv = ["-c", WRAPPER, str(root / "never"), str(root / f"{name}-early.txt"), str(out), f"solo:{name}",
+                "--runtime", "claude-code", "--restart", "never", "--root", str(root), "--", "fake_agent.py", *steps]
+        done = subprocess.run([sys.executable, *argv], cwd=str(root), env=fake_env(root), capture_output=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return modules(out)
+
+    assert "psutil" not in session("alone", ["print:ready", "exit:0"])
+    pidfile = root / "orphan.pid"
+    assert "psutil" in session("orphan", [f"pidfile:{pidfile}", "fork:setsid", "print:ready", "exit:0"])
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 2  # the runtime and its forked grandchild
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=10, what="the orphan ended")

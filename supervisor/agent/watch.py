@@ -465,8 +465,25 @@ def _give_back_startup_memory() -> None:
         pass
 
 
+def _only_child_is(runtime_pid: int) -> bool:
+    """Whether the runtime is our one child, read from /proc (each thread's `children` file) without
+    importing psutil: the usual end of a session, which then costs no 25 ms import. False where
+    /proc cannot tell (psutil looks then)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+        pids: set[str] = set()
+        for task in tasks:
+            with open(f"/proc/self/task/{task}/children") as fh:
+                pids.update(fh.read().split())
+    except OSError:
+        return False
+    return pids <= {str(runtime_pid)}
+
+
 def _our_children(runtime_pid: int) -> list[psutil.Process]:
     """Our other children: orphans of the runtime's tree re-parented to this subreaper."""
+    if _only_child_is(runtime_pid):
+        return []
     import psutil
 
     try:
@@ -477,6 +494,8 @@ def _our_children(runtime_pid: int) -> list[psutil.Process]:
 
 
 def _reap_orphans(runtime_pid: int) -> None:
+    if _only_child_is(runtime_pid):
+        return
     import psutil
 
     try:
