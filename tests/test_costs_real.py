@@ -7,6 +7,7 @@ on the screen and in a structured channel)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -249,6 +250,31 @@ def test_qwen_at_its_quota_adds_nothing() -> None:
     s.run("qwen-0.24.4/headless-json-quota.stdout.txt")
     s.run("qwen-0.24.4/quota-200x50.jsonl")
     assert s.tokens() == (0, 0, 0)
+
+
+# -- opencode ------------------------------------------------------------------------------------------
+# opencode-linux-x64 1.18.33's TUI under rl-watch at 200x50 (the watcher's output log, split at the
+# respawn), its model priced at $250 / $1000 / $125 per million input / output / cache-read tokens so the
+# two-decimal footer shows the answers: `$0.34` after one, `$0.68` after the second in the session the
+# watcher resumed with `--continue` (which first shows the old `$0.34` again).
+
+
+def test_opencode_footer_repainted_in_place_and_after_a_resume_counts_each_answer_once() -> None:
+    s = Session("opencode")
+    first = s.run("opencode-1.18.33/tui-answer-200x50.pty")
+    assert {e.usd for e in first} == {0.0, 0.34} and s.usd() == pytest.approx(0.34)  # `$0.00 spent` first
+    second = s.run("opencode-1.18.33/tui-resumed-answer-200x50.pty", resumed=True)
+    assert second[0].usd == 0.34 and second[-1].usd == 0.68  # the old total, then the new
+    assert s.usd() == pytest.approx(0.68, abs=1e-9)  # what the footer shows: each answer once
+
+
+def test_opencode_footer_digits_written_alone_are_missed_without_the_screen_cells() -> None:
+    """The second answer draws only `68` over `34`: the byte stream alone never holds `$0.68`."""
+    s = Session("opencode")
+    costs = tuple(dataclasses.replace(c, in_place=False) for c in s.runtime.costs)
+    s.scanner = Scanner(dataclasses.replace(s.runtime, costs=costs), tz=ZoneInfo("UTC"))
+    s.run("opencode-1.18.33/tui-resumed-answer-200x50.pty", resumed=True)
+    assert max(e.usd for e in s.events) == 0.34
 
 
 # -- a structured channel beside the screen ------------------------------------------------------------

@@ -149,6 +149,12 @@ BAD_TABLES = {
         id = "figureless"
         match = 'cost: \\$[0-9.]+'
         """, "cost[1].match", "usd, input or output"),
+    "in-place-not-a-total": ("""
+        [[cost]]
+        id = "footer"
+        match = '\\$(?P<usd>[0-9.]+) spent'
+        in_place = true
+        """, "cost[0].in_place", "needs `total = true`"),
     "dialog-without-send": ("""
         [[dialog]]
         id = "ok"

@@ -52,6 +52,7 @@ class Signature:
     resume_keys: str = "continue\r"
     total: bool = False
     cached_in_input: bool = True
+    in_place: bool = False
     send: str = ""
     once: bool = True
     source: str = ""

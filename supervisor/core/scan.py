@@ -24,7 +24,8 @@ from .descriptor_model import Runtime
 from .events import Event
 from .events import EventKind as EventKind  # imported from here too
 from .prefilter import LINE_GAP, SEAM, unfold_spans
-from .scan_texts import CONTEXT_BYTES, JOIN_DEPTH, TextScanner, _utcnow
+from .scan_texts import CONTEXT_BYTES, JOIN_DEPTH, RAW_MAX, TextScanner, _groups, _KeywordIndex, _search, _utcnow
+from .screen_cells import ScreenRows
 from .screen_text import _row_end, _row_start, _text_end, last_row_move, same_row_moves, strip_ansi
 
 MAX_LINE = 64 * 1024
@@ -48,10 +49,37 @@ class Scanner(TextScanner):
         self._buf = b""
         self._buf_hot = False
         self._quiet_partial: bytes | None = None  # the partial line a quiet flush read and kept
+        in_place = tuple(s for s in runtime.costs if s.in_place)
+        self._in_place = _KeywordIndex(in_place) if in_place else None
+        self._cells = self._new_cells()
+
+    def _new_cells(self) -> ScreenRows | None:
+        """The screen's rows, kept only for a runtime with a total it redraws in place."""
+        if self._in_place is None:
+            return None
+        return ScreenRows(tuple(sorted({k for s in self._in_place.sigs for k in s.keywords})))
 
     # -- public --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         """Scan `data`; a trailing partial line is kept for the next call."""
+        events = self._feed(data)
+        if self._cells is not None:
+            for row in self._cells.feed(data):
+                self._in_place_costs(row, events)
+        return events
+
+    def _in_place_costs(self, row: str, events: list[Event]) -> None:
+        """A screen row holding a total the TUI redraws in place, read whole after its frame."""
+        assert self._in_place is not None
+        low = row.lower()
+        for sig in self._in_place.woken(frozenset(k for k in self._keywords if k in low)):
+            m = _search(sig.regex, row)
+            if m is not None:
+                event = self._cost_event(sig, 0, row.strip()[:RAW_MAX], _groups(m))
+                if event is not None:
+                    events.append(event)
+
+    def _feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
         buf = self._buf + data if self._buf else data
         pf = self._prefilter
@@ -214,6 +242,7 @@ class Scanner(TextScanner):
         self._join_left = 0
         self._pending.clear()
         self._set_partial(b"")
+        self._cells = self._new_cells()
 
     # -- lines ---------------------------------------------------------------------------------
     def _skip(self, buf: bytes) -> None:

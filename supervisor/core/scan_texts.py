@@ -79,7 +79,8 @@ class TextScanner:
         self._found: frozenset[str] = frozenset()
         self._limits = _KeywordIndex(runtime.rate_limits)
         self._ignores = _KeywordIndex(runtime.ignores)
-        self._cost_sigs = _KeywordIndex(runtime.costs)
+        # a total the TUI redraws in place is read from the screen's cells (Scanner), not from lines
+        self._cost_sigs = _KeywordIndex(tuple(s for s in runtime.costs if not s.in_place))
         self._dialog_sigs = _KeywordIndex(runtime.dialogs)
         limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
         self._limit_keywords = frozenset(limit_words)
