@@ -488,7 +488,15 @@ def test_copilot_auto_model_dialogs_are_declined_with_escape() -> None:
 def test_copilot_tokens_summary_is_a_session_total_with_the_cache_inside_input() -> None:
     (event,) = costs("copilot", CP_SUMMARY)
     assert (event.input_tokens, event.output_tokens, event.cached_tokens, event.usd) == (1200, 56, 200, None)
-    assert event.total and event.cached_in_input
+    assert event.total and event.cached_in_input and event.model is None  # -p: no model row follows
+
+
+def test_copilot_usage_screen_names_the_model_on_the_row_under_the_total() -> None:
+    # captured (/usage after a resumed session's second answer, 200x50)
+    usage = ("   Tokens     ↑ 2.5k (400 cached) • ↓ 112\r\n     gpt-4o ↑ 2.5k (400 cached) • ↓ 112\r\n"
+             " ~/work\r\n").encode()
+    (event,) = costs("copilot", usage)
+    assert (event.input_tokens, event.output_tokens, event.cached_tokens, event.model) == (2500, 112, 400, "gpt-4o")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""Cost of the REAL opencode (opencode-linux-x64 1.18.33) and GitHub Copilot CLI (@github/copilot-linux-x64
+1.0.102) TUIs under `teamctl rl-watch`, in private tmux panes, against the fake API on 127.0.0.1.
+
+Each agent answers a prompt and shows its cost screen (opencode's footer, Copilot's `/usage`); then its
+limit group is rate-limited for a few seconds (a hit of another agent in the mailbox), so the watcher
+stops it and respawns it with its resume flag (`--continue`), where the old totals are shown again; a
+second prompt, the cost screen again. The budget rows must add up to what the CLI shows at the end:
+each answer counted once, the reprinted totals never. The two agents run at the same time (threads);
+every wait is a deadline on a condition. droid's TUI needs a Factory login (tests/realcli/notes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from realcli import copilot, opencode
+from realcli.fakeapi import FakeAPI
+from realcli.watched import WatchedAgent
+from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
+from teamctl_supervisor.store.mailbox import Store
+
+REPLY = "Hello from the fake API."
+#: opencode's price for the fake model here (USD per million tokens): its two-decimal footer shows an
+#: answer of the fake API's usage (1034 input, 56 output, 200 cache reads) as $0.34
+OPENCODE_COST = {"input": 250.0, "output": 1000.0, "cache_read": 125.0}
+
+
+class Run:
+    """One agent's scenario in a thread of its own; what it saw, for the tests."""
+
+    def __init__(self, api: FakeAPI, agent: WatchedAgent, ready: str,
+                 cost_screen: Callable[[Run, bool], str]) -> None:
+        self.api, self.agent, self.ready, self.cost_screen = api, agent, ready, cost_screen
+        self.screens: list[str] = []  # the cost screen: after the first answer, after the respawn, after the second
+        self.resumed_argv: list[str] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._scenario()
+        except BaseException as exc:  # re-raised by the tests, with the screen in its message
+            self.error = exc
+
+    def prompt(self, text: str) -> None:
+        a = self.agent
+        a.wait_for(lambda: self.ready in a.screen(), 90, f"the prompt ({self.ready!r})")
+        a.send(text, literal=True)
+        a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
+        answered = len(self.api.answered_ok())
+        assert a.press_enter_until(lambda: len(self.api.model_requests()) > answered), a.screen()
+        a.wait_for(lambda: len(self.api.answered_ok()) > answered, 60, "the answer")
+
+    def _scenario(self) -> None:
+        a = self.agent
+        self.prompt("say hello")
+        self.screens.append(self.cost_screen(self, True))
+        rows = a.wait_for(lambda: a.rows("SELECT * FROM budget"), 30, "the first budget row")
+        # the limit group is rate-limited (another agent's hit, 4 s): the watcher stops this one
+        state = a.state()
+        assert state is not None
+        now = time.time()
+        store = Store(a.root / "state" / "mailbox.db")
+        store.record_rate_limit("solo:other", state["runtime"], now, now + 4, "a limit of the group")
+        store.record_limit_scope("solo:other", now, state["limit_group"], None, "stop", now + 4)
+        store.close()
+        os.kill(state["watcher_pid"], signal.SIGUSR2)
+        a.wait_for(lambda: (a.state()["restarts"] >= 1 and a.state()["state"] == "running"
+                            and a.state()["pid"] != state["pid"]), 60, "the respawn")
+        self.resumed_argv = Path(f"/proc/{a.state()['pid']}/cmdline").read_bytes().decode().split("\0")
+        self.screens.append(self.cost_screen(self, False))
+        assert len(a.rows("SELECT * FROM budget")) == len(rows), "the reprinted totals were counted"
+        self.prompt("say hello again")
+        self.screens.append(self.cost_screen(self, True))
+        a.wait_for(lambda: len(a.rows("SELECT * FROM budget")) > len(rows), 30, "the second budget row")
+
+    def budget(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.agent.rows("SELECT usd, input_tok, output_tok FROM budget ORDER BY id")]
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise AssertionError(f"{self.agent.agent}: {self.error}\n--- screen:\n{self.agent.screen()}"
+                                 f"\n--- supervisor log:\n{self.agent.log()[-3000:]}") from self.error
+
+
+def opencode_footer(run: Run, answered: bool) -> str:
+    """The footer's total once it is drawn (before the first answer it shows no dollars); after an
+    answer, once it has changed from the last one read."""
+    last = run.screens[-1] if answered and run.screens else None
+
+    def total() -> str | None:
+        found = re.search(r"\(\d+%\) · (\$\d+\.\d\d)", run.agent.screen())
+        return found.group(1) if found and found.group(1) != last else None
+    return run.agent.wait_for(total, 30, "the footer's total")
+
+
+def copilot_usage(run: Run, answered: bool) -> str:
+    """`/usage`, typed at the prompt: the Tokens row it shows (the newest on the screen)."""
+    a = run.agent
+    a.wait_for(lambda: run.ready in a.screen(), 90, "the prompt")
+    before = a.screen().count("Tokens ")
+    a.send("/usage", literal=True)
+    a.wait_for(lambda: "/usage" in a.screen(), 20, "the typed command")
+    a.send("Enter")
+    a.wait_for(lambda: a.screen().count("Tokens ") > before, 30, "the /usage screen")
+    return re.findall(r"Tokens\s+(↑ [^\n]*?• ↓ \d+)", a.screen())[-1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[dict[str, Run]]:
+    tmp = tmp_path_factory.mktemp("new-runtimes-costs")
+    monkeypatch_module.setattr(opencode, "COST", OPENCODE_COST)
+    copilot.package_dir()
+    started: dict[str, Run] = {}
+    try:
+        agents = (("opencode", opencode, "opencode", "ctrl+p commands", opencode_footer),
+                  ("copilot", copilot, "copilot", "/ commands", copilot_usage))
+        for name, module, runtime, ready, screen in agents:
+            api = FakeAPI(reply_text=REPLY).start()
+            home = tmp / f"{name}-home"
+            agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(),
+                                 module.prepare(home, api.base_url), home / "work", "--margin", "0")
+            started[name] = Run(api, agent, ready, screen)
+        for run in started.values():
+            run.thread.start()
+        for run in started.values():
+            run.thread.join(240)
+        yield started
+    finally:
+        for run in started.values():
+            run.agent.close()
+            run.api.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_opencode_footer_total_after_a_respawn_and_resume_is_what_the_budget_rows_add_up_to(runs) -> None:
+    run = runs["opencode"]
+    run.check()
+    assert "--continue" in run.resumed_argv  # respawned with its resume flag
+    # one answer, the same total shown again by the resumed session, then the second answer's
+    assert run.screens == ["$0.34", "$0.34", "$0.68"]
+    rows = run.budget()
+    assert [r["usd"] for r in rows] == [0.34, 0.34]  # the second only from the cells the TUI repainted
+    assert sum(r["usd"] for r in rows) == pytest.approx(0.68, abs=1e-9)
+    assert opencode.usd(run.api.usage) * 2 == pytest.approx(0.679, abs=1e-9)  # $0.68 is opencode's rounding
+
+
+def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows_add_up_to(runs) -> None:
+    run = runs["copilot"]
+    run.check()
+    assert "--continue" in run.resumed_argv
+    # `/usage`: the resumed session goes on from the old totals (1,234 input with cache reads per answer)
+    assert run.screens == ["↑ 1.2k (200 cached) • ↓ 56", "↑ 1.2k (200 cached) • ↓ 56",
+                           "↑ 2.5k (400 cached) • ↓ 112"]
+    rows = run.budget()
+    assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(1200, 56), (1300, 56)]  # to its precision
+    # priced as the model its row names (gpt-4o, patterns/prices.toml): the last screen's tokens, once
+    price = find_price(load_prices(), "gpt-4o")
+    assert price is not None
+    assert sum(r["usd"] for r in rows) == pytest.approx(tokens_to_usd(price, 2500, 112, 400), abs=1e-9)
+    assert "no price for model" not in run.agent.log()
