@@ -562,3 +562,12 @@ def test_droid_exec_usage_is_a_run_total_without_the_cache_in_input() -> None:
     (event,) = costs("droid", line)
     assert (event.input_tokens, event.output_tokens, event.cached_tokens, event.usd) == (1034, 56, 200, None)
     assert event.total and not event.cached_in_input
+
+
+def test_droid_exec_is_respawned_without_the_tui_resume_flags_it_rejects() -> None:
+    """`droid exec … --resume --last` exits 1 ("error: unknown option '--resume'", 0.225.2, captured)."""
+    launch = load_runtime("droid").launch
+    assert launch.resume_argv(["droid", "exec", "-m", "custom:gpt-4o", "-o", "json", "hi"]) == []
+    assert launch.resume_argv(["droid"]) == ["--resume", "--last"]
+    assert launch.resume_argv(["droid", "--resume"]) == ["--last"]
+    assert load_runtime("claude-code").launch.resume_argv(["claude", "-p", "hi"]) == ["--continue"]

@@ -85,23 +85,27 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     started: dict[str, Watched] = {}
     apis: list[FakeAPI] = []
 
-    def start(name: str, module: Any, runtime: str, *args: str, limit: tuple[str, dict] | None = None) -> Watched:
+    def start(name: str, module: Any, runtime: str, *args: str, limit: tuple[str, dict] | None = None,
+              lifts_at: float | None = None, options: tuple[str, ...] = ()) -> Watched:
         api = FakeAPI(reply_text=REPLY).start()
         apis.append(api)
         if limit:
-            api.set_limit(limit[0], None, **limit[1])
+            api.set_limit(limit[0], lifts_at, **limit[1])
         home = tmp / f"{name}-home"
         env = module.prepare(home, api.base_url)
-        agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(*args), env, home / "work")
+        agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(*args), env, home / "work", *options)
         started[name] = Watched(api, agent, 0.0)
         return started[name]
 
     procs: dict[str, tuple[FakeAPI, subprocess.Popen[str]]] = {}
     copilot.package_dir()  # unpacked once, before two copilot processes could race to do it
     try:
-        # droid exec at a 402 (its BYOK quota: not retried); a limit set before the CLI starts
+        # droid exec at a 402 (its BYOK quota: not retried), set before the CLI starts and lifted after
+        # 20 s; the message names no reset, so the watcher waits its fallback (25 s here) and starts the
+        # run again (no --resume: exec rejects it), which is answered; an exit 0 then ends the agent
         start("droid", droid, "droid", "exec", "-m", droid.MODEL_ID, "-o", "stream-json", "hi",
-              limit=("quota", {"status": 402}))
+              limit=("quota", {"status": 402}), lifts_at=time.time() + 20,
+              options=("--fallback-wait", "25", "--restart", "on-failure"))
         # opencode: a 429 whose retry-after (two minutes) opencode waits out itself
         oc = start("opencode", opencode, "opencode")
         # copilot: its trust dialog first (the watcher answers it), then a 429 without a usable wait
@@ -218,9 +222,14 @@ def test_copilot_tui_trust_answered_then_its_give_up_on_a_429_is_a_resume_at_the
     assert [r["action"] for r in w.agent.rows("SELECT action FROM supervisor_limit_scope")] == ["resume"]
 
 
-def test_droid_exec_at_a_402_is_a_stop_hit(team) -> None:
+def test_droid_exec_at_a_402_is_a_stop_hit_then_run_again_as_it_was_and_its_usage_counted(team) -> None:
     w = team["droid"]
     hits = _hit(w, "droid-exec-json-error")
     assert len(hits) == 1 and hits[0]["runtime"] == "droid" and '"message":"402 ' in hits[0]["raw_match"]
-    assert [r.status for r in w.api.model_requests()] == [402]  # not retried
     assert [r["action"] for r in w.agent.rows("SELECT action FROM supervisor_limit_scope")] == ["stop"]
+    rows = w.agent.wait_for(lambda: w.agent.rows("SELECT * FROM budget"), 90, "the budget row of the run again")
+    assert [r.status for r in w.api.model_requests()] == [402, 200]  # not retried by droid; run again once
+    u = w.api.usage
+    assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(u["input"] + u["cache_read"], u["output"])]
+    w.agent.wait_for(lambda: (w.agent.state() or {})["state"] == "stopped", 30, "the agent stopped after exit 0")
+    assert w.agent.state()["restarts"] == 1 and len(w.agent.hits()) == 1

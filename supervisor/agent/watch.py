@@ -148,8 +148,8 @@ class AgentWatch:
 
     def _spawn(self, resume: bool) -> Child:
         argv = list(self.s.argv)
-        if resume and self.s.runtime.launch.resume_args:
-            argv += [a for a in self.s.runtime.launch.resume_args if a not in argv]
+        if resume:
+            argv += self.s.runtime.launch.resume_argv(argv)
         argv += self.channels.launch_args(argv)
         size = ptyio.window_size(self.stdin_fd) or ptyio.window_size(self.stdout_fd) \
             if self.interactive else None

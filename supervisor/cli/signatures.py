@@ -56,6 +56,8 @@ def show(runtime: str, root: str | None) -> None:
     click.echo(f"  launch: {rt.launch.binary} {' '.join(rt.launch.args)}")
     if rt.launch.resume_args:
         click.echo(f"  resume: {' '.join(rt.launch.resume_args)}")
+    for sub, extra in rt.launch.resume_for.items():
+        click.echo(f"  resume ({sub}): {' '.join(extra) or '(none: started again)'}")
     for title, sigs in (("rate_limit", rt.rate_limits), ("cost", rt.costs), ("dialog", rt.dialogs),
                         ("ignore", rt.ignores)):
         for sig in sigs:

@@ -69,6 +69,16 @@ class Launch:
     options: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     permission: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     role_prompt_env: str | None = None  # env var given the role prompt file's path (GEMINI_SYSTEM_MD)
+    #: a subcommand's own resume flags, in place of `resume_args` (`droid exec` takes no `--resume`)
+    resume_for: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def resume_argv(self, argv: list[str]) -> list[str]:
+        """What a resumed session adds to `argv`: the flags of its subcommand (the first word after
+        the binary that is not an option) when the descriptor names one, else `resume_args`; none
+        that `argv` already holds."""
+        sub = next((a for a in argv[1:] if not a.startswith("-")), None)
+        extra = self.resume_for.get(sub, self.resume_args) if sub is not None else self.resume_args
+        return [a for a in extra if a not in argv]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ _TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", 
              "usage"}
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
-_LAUNCH_KEYS = {"binary", "args", "resume_args", "env", "options", "permission", "role_prompt_env"}
+_LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
@@ -138,6 +138,7 @@ def _parse_launch(path: Path, raw: Any) -> Launch:
         options=MappingProxyType(options),
         permission=MappingProxyType(_fragments(path, "launch.permission", raw.get("permission", {}))),
         role_prompt_env=_opt_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
+        resume_for=MappingProxyType(_fragments(path, "launch.resume_for", raw.get("resume_for", {}))),
     )
 
 
