@@ -170,6 +170,17 @@ def test_codex_resumed_session_reprinting_its_totals_counts_once() -> None:
     assert s.tokens() == (FAKE_IN + FAKE_CACHED, FAKE_OUT, FAKE_CACHED)
 
 
+def test_codex_exec_resumed_by_the_watcher_prints_the_session_total_and_only_its_growth_counts() -> None:
+    """`codex exec … 'second prompt' resume --last` (the respawn's argv) ends with `tokens used` / `2,180`:
+    the whole session's, the first run's 1,090 inside it."""
+    s = Session("codex")
+    s.run("codex-0.171.0/exec-normal.stderr.txt")
+    assert s.tokens()[0] == 1090
+    (resumed,) = s.run("codex-0.171.0/exec-resumed.stderr.txt", resumed=True)
+    assert resumed.input_tokens == 2180 and resumed.total
+    assert s.tokens()[0] == 2180  # each run's turn once: 1,090 + 1,090
+
+
 # -- Gemini CLI ----------------------------------------------------------------------------------------
 
 
