@@ -571,3 +571,18 @@ def test_droid_exec_is_respawned_without_the_tui_resume_flags_it_rejects() -> No
     assert launch.resume_argv(["droid"]) == ["--resume", "--last"]
     assert launch.resume_argv(["droid", "--resume"]) == ["--last"]
     assert load_runtime("claude-code").launch.resume_argv(["claude", "-p", "hi"]) == ["--continue"]
+
+
+def test_reasoning_tokens_printed_apart_or_only_in_the_total_are_output() -> None:
+    """Captured against the fake API answering 56 completion tokens of which 20 reasoning (Chat
+    Completions `completion_tokens_details.reasoning_tokens`; Gemini `thoughtsTokenCount`)."""
+    oc = (b'{"type":"step_finish","part":{"type":"step-finish","tokens":{"total":1290,"input":1034,"output":36,'
+          b'"reasoning":20,"cache":{"write":0,"read":200}},"cost":0.003395}}\n')  # opencode-linux-x64 1.18.33
+    (step,) = costs("opencode", oc)
+    assert (step.input_tokens, step.output_tokens, step.usd) == (1034, 56, 0.003395)
+    gm = (b'{"type":"result","status":"success","stats":{"total_tokens":2620,"input_tokens":2468,"output_tokens":112,'
+          b'"cached":400,"input":2068,"duration_ms":92,"tool_calls":0,"models":{"gemini-3.5-flash-lite":{"total_tokens"'
+          b':1310,"input_tokens":1234,"output_tokens":56,"cached":200,"input":1034},"gemini-3.8-flash":{"total_tokens":'
+          b'1310,"input_tokens":1234,"output_tokens":56,"cached":200,"input":1034}}}}\n')  # @google/gemini-cli 0.61.0
+    assert [(e.model, e.input_tokens, e.output_tokens) for e in costs("gemini", gm)] == [
+        ("gemini-3.5-flash-lite", 1234, 76), ("gemini-3.8-flash", 1234, 76), (None, 2468, 152)]

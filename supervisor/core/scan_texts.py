@@ -267,9 +267,23 @@ class TextScanner:
         cached = parse_count(groups.get("cached"))
         if usd is None and inp is None and out is None:
             return None
+        out = _with_reasoning(out, inp, parse_count(groups.get("reasoning")), parse_count(groups.get("all_tokens")))
         return Event(EventKind.COST, line, raw, sig.id, usd=usd, input_tokens=inp, output_tokens=out,
                      cached_tokens=cached, cached_in_input=sig.cached_in_input, total=sig.total,
                      model=groups.get("model") or None)
+
+
+def _with_reasoning(out: int | None, inp: int | None, reasoning: int | None, all_tokens: int | None) -> int | None:
+    """Output tokens with the reasoning ones a CLI prints apart (opencode's `"reasoning":20` beside
+    `"output":36`), or leaves out of its output but not of its total (Gemini CLI's stream-json
+    `total_tokens` counts thoughts): both are billed as output."""
+    if out is None:
+        return out
+    if reasoning:
+        out += reasoning
+    if all_tokens is not None and inp is not None and all_tokens - inp > out:
+        out = all_tokens - inp
+    return out
 
 
 class _KeywordIndex:
