@@ -216,6 +216,18 @@ def test_gemini_stream_json_result_per_model_and_whole_count_once() -> None:
     assert s.usd() == pytest.approx(gemini_usd())
 
 
+def test_gemini_json_document_per_model_is_exact_and_counts_once() -> None:
+    """`-p --output-format json`: one pretty-printed document, read whole (json_documents)."""
+    s = Session("gemini")
+    events = s.run("gemini-0.61.0/headless-json-ok.stdout")
+    assert [e.signature for e in events] == ["gemini-json-model-1", "gemini-json-model-2"]
+    expected = (FAKE_IN + FAKE_CACHED, FAKE_OUT, FAKE_CACHED)
+    assert s.by_model() == {"gemini-3.5-flash-lite": expected, "gemini-3.8-flash": expected}
+    assert s.usd() == pytest.approx(gemini_usd())
+    s.run("gemini-0.61.0/headless-json-quota.stdout")
+    assert s.usd() == pytest.approx(gemini_usd())  # an error document adds nothing
+
+
 def test_gemini_stream_json_at_a_limit_adds_nothing() -> None:
     s = Session("gemini")
     s.run("gemini-0.61.0/headless-stream-json-quota.stdout")

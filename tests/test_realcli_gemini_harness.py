@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from realcli import gemini  # noqa: E402
 from realcli.fakeapi.server import FakeAPI  # noqa: E402
 from realcli.install import binary  # noqa: E402
+from teamctl_supervisor.core.scan import EventKind, Scanner  # noqa: E402
+from teamctl_supervisor.core.signatures import load_runtime  # noqa: E402
 
 DEADLINE = 30  # seconds for one headless run
 
@@ -78,6 +81,21 @@ def test_json_output_carries_the_fake_usage(tmp_path, api):
     tokens = main[0]["tokens"]
     # api.usage = input 1034 (uncached), cache_read 200, output 56; promptTokenCount = 1234
     assert (tokens["prompt"], tokens["cached"], tokens["input"], tokens["candidates"]) == (1234, 200, 1034, 56)
+
+
+def test_json_output_with_thoughts_is_read_whole_by_the_scanner_thoughts_as_output(tmp_path, api):
+    """The pretty-printed document (json_documents) gives each model's tokens; thoughts are output."""
+    api.usage = {**api.usage, "thoughts": 20}
+    p = _run(api, tmp_path, "-p", "hi", "--output-format", "json")
+    assert p.returncode == 0, p.stderr
+    scanner = Scanner(load_runtime("gemini"), tz=ZoneInfo("UTC"))
+    data = p.stdout.replace("\n", "\r\n").encode()  # as a pty relays it
+    events = [e for e in scanner.feed(data) + scanner.finish() if e.kind is EventKind.COST]
+    models = {m for m, v in json.loads(p.stdout)["stats"]["models"].items() if v["tokens"]["thoughts"] == 20}
+    assert models and {e.model for e in events} == set(json.loads(p.stdout)["stats"]["models"])
+    main = [e for e in events if e.model in models]
+    assert [(e.input_tokens, e.cached_tokens, e.output_tokens, e.cached_in_input) for e in main] == \
+        [(1034, 200, 56 + 20, False)] * len(models)
 
 
 def test_usage_limit_prints_the_quota_error(tmp_path, api):

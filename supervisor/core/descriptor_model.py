@@ -106,6 +106,9 @@ class Runtime:
     stall: StallRule = StallRule()
     channels: tuple[Channel, ...] = ()
     usage: tuple[UsagePattern, ...] = ()
+    #: the CLI prints pretty-printed JSON documents (Gemini CLI's `--output-format json`): each is
+    #: also read as one compact line
+    json_documents: bool = False
 
 
 #: Structured channels a watcher can read beside the screen (docs/runtime-descriptors.md, Channels).

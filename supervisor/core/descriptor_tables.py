@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 PLACEHOLDER_KEYS = ("model", "role_prompt", "role_prompt_text", "mcp_config", "effort")
 MAX_LOOKAHEAD = 5
 _TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall", "channel",
-             "usage"}
+             "usage", "json_documents"}
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
 _LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env"}

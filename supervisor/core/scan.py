@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from .descriptor_model import Runtime
 from .events import Event
 from .events import EventKind as EventKind  # imported from here too
+from .json_documents import JsonDocuments
 from .prefilter import LINE_GAP, SEAM, unfold_spans
 from .scan_texts import CONTEXT_BYTES, JOIN_DEPTH, RAW_MAX, TextScanner, _groups, _KeywordIndex, _search, _utcnow
 from .screen_cells import ScreenRows
@@ -52,6 +53,7 @@ class Scanner(TextScanner):
         in_place = tuple(s for s in runtime.costs if s.in_place)
         self._in_place = _KeywordIndex(in_place) if in_place else None
         self._cells = self._new_cells()
+        self._documents = JsonDocuments() if runtime.json_documents else None
 
     def _new_cells(self) -> ScreenRows | None:
         """The screen's rows, kept only for a runtime with a total it redraws in place."""
@@ -66,6 +68,9 @@ class Scanner(TextScanner):
         if self._cells is not None:
             for row in self._cells.feed(data):
                 self._in_place_costs(row, events)
+        if self._documents is not None:
+            for doc in self._documents.feed(data):
+                self._costs(doc, doc.lower(), 0, events)  # a whole document, compact: its cost only
         return events
 
     def _in_place_costs(self, row: str, events: list[Event]) -> None:
@@ -243,6 +248,8 @@ class Scanner(TextScanner):
         self._pending.clear()
         self._set_partial(b"")
         self._cells = self._new_cells()
+        if self._documents is not None:
+            self._documents = JsonDocuments()
 
     # -- lines ---------------------------------------------------------------------------------
     def _skip(self, buf: bytes) -> None:

@@ -36,6 +36,7 @@ from .descriptor_tables import (
     MAX_LOOKAHEAD,
     PLACEHOLDER_KEYS,
     _all_problems,
+    _bool,
     _check_zone,
     _no_unknown,
     _opt_str,
@@ -125,6 +126,7 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
     if tz:
         part(lambda: _check_zone(path, "tz", tz))
     aliases = tuple(part(lambda: _str_list(path, "aliases", data.get("aliases", [])), []))
+    json_documents = part(lambda: _bool(path, "json_documents", data.get("json_documents", False)), False)
     launch = Launch(binary="")
     if not generic:
         if "launch" not in data:
@@ -150,5 +152,5 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),
         dialogs=tuple(tables["dialog"]), ignores=tuple(tables["ignore"]),
-        stall=stall, channels=channels, usage=usage,
+        stall=stall, channels=channels, usage=usage, json_documents=json_documents,
     )
