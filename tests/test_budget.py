@@ -90,10 +90,12 @@ def test_paused_agent_resumes_by_itself_when_the_day_rolls_over(tmp_path, monkey
     monkeypatch.setenv("FAKE_RUNS_FILE", str(tmp_path / "runs"))
     settings = settings_for_agent(team, team.agent("p:a"), [
         "fake_agent.py", "1@" + COST.format(usd="0.75"), "1@hang", "2@print:next-day", "exit:0"])
-    start = datetime(2026, 11, 27, 23, 59, 50, tzinfo=tz).timestamp()
+    # five real seconds before midnight (300 s at speed 60): a loaded machine starting the fake runtime
+    # late must not move its cost line into the next day (a cap there would wait a whole day)
+    start = datetime(2026, 11, 27, 23, 55, 0, tzinfo=tz).timestamp()
     out = tmp_path / "out"
     with open(out, "wb") as fh:
-        code = AgentWatch(settings, clock=FastClock(start, speed=20), stdin_fd=_devnull(),
+        code = AgentWatch(settings, clock=FastClock(start, speed=60), stdin_fd=_devnull(),
                           stdout_fd=fh.fileno()).run()
     assert code == 0
     assert b"next-day" in out.read_bytes()
