@@ -455,7 +455,7 @@ CLAUDE_PROMPTS = (
 
 
 def capture_claude(root: Path) -> None:
-    version = "2.1.333"
+    version = claude.NEWEST  # the committed capture was made with 2.1.333
     api = FakeAPI().start()
     try:
         home = root / "claude"

@@ -1,4 +1,4 @@
-"""The hook channel with the real Claude Code (2.1.333 standalone): `-p` with the `--settings` hooks a
+"""The hook channel with the real Claude Code (the newest standalone, 2.1.334): `-p` with the `--settings` hooks a
 watcher gives it, against the fake API, so the hook commands (`teamctl budget-record` on Stop,
 `teamctl rl-hit` on StopFailure rate_limit) really write the rows. Fails (never skips) without the CLI.
 """
@@ -30,8 +30,8 @@ def _settings(tmp_path: Path) -> WatchSettings:
 
 
 def _run(tmp_path: Path, api: FakeAPI, settings_json: str) -> subprocess.CompletedProcess[str]:
-    env = claude.prepare(tmp_path / "home", api.base_url, "2.1.333", trust=True)
-    return subprocess.run(claude.argv("2.1.333", "--settings", settings_json, "-p", "hi"), env=env,
+    env = claude.prepare(tmp_path / "home", api.base_url, claude.NEWEST, trust=True)
+    return subprocess.run(claude.argv(claude.NEWEST, "--settings", settings_json, "-p", "hi"), env=env,
                           cwd=tmp_path / "home" / "work", capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
 

@@ -101,3 +101,23 @@ def test_gemini_usage_limit_dialog_is_answered_stop() -> None:
     events = scan("gemini", "gemini-0.61.0/interactive-usage_limit-200x50.jsonl", NOW)
     assert "2" in [e.send for e in kinds(events, EventKind.DIALOG)]
     assert soon(kinds(events, EventKind.RATE_LIMIT)[0].resets_at)
+
+
+def _scan_text(runtime: str, data: bytes) -> list[Event]:
+    scanner = Scanner(load_runtime(runtime, None), tz=ZoneInfo("UTC"), clock=lambda: NOW)
+    return scanner.feed(data) + scanner.finish()
+
+
+def test_claude_2_1_334_new_lines_limit_reset_answer_is_no_hit_and_repository_trust_is_answered() -> None:
+    """@anthropic-ai/claude-code-linux-x64 2.1.334, strings: `/limit-reset` on an account that cannot
+    reset a limit itself, and the trust dialog's label for a folder in a named repository, drawn with
+    the cursor moves of the TUI."""
+    for reply in ("Claude Code can't reset your session limit · see Usage in Settings for any resets you have",
+                  "Claude Code can't reset your weekly limit · any resets you have are at "
+                  "https://claude.ai/settings/usage"):
+        line = b"\x1b[12;1H\xe2\x8e\xbf  " + reply.encode().replace(b" ", b"\x1b[1C") + b"\r\n"
+        assert kinds(_scan_text("claude-code", line), EventKind.RATE_LIMIT) == []
+    trust = (b"\x1b[8;3HQuick\x1b[1Csafety\x1b[1Ccheck\x1b[10;3H\xe2\x9d\xaf\x1b[1C1.\x1b[1CYes,\x1b[1CI\x1b[1Ctrust"
+             b"\x1b[1Cthis\x1b[1Cfolder\x1b[1Cand\x1b[1Cits\x1b[1Crepository\x1b[11;5H2.\x1b[1CNo,\x1b[1Cexit\r\n")
+    assert [(e.signature, e.send) for e in kinds(_scan_text("claude-code", trust), EventKind.DIALOG)] == [
+        ("cc-trust-yes-focused", "\r")]

@@ -1,4 +1,4 @@
-"""The real-CLI harness for Claude Code, proven with the real executables (2.1.333 standalone, 2.1.197).
+"""The real-CLI harness for Claude Code, proven with the real executables (the newest standalone, 2.1.197).
 
 Each test runs the pinned CLI against the fake Anthropic API on 127.0.0.1 in a throwaway HOME. A
 missing CLI fails the test (realcli.install.binary asserts); nothing is skipped. Waits are deadlines
@@ -19,10 +19,10 @@ from realcli.fakeapi import FakeAPI
 
 VERSIONS = pytest.mark.parametrize("version", claude.VERSIONS)
 
-# The limit line both versions print in -p mode (Claude Code 2.1.333 and 2.1.197):
-#   2.1.333: "You've hit your 5-hour limit · resets 12:51am (UTC)"
+# The limit line both versions print in -p mode (Claude Code 2.1.333/2.1.334 and 2.1.197):
+#   2.1.33x: "You've hit your 5-hour limit · resets 12:51am (UTC)"
 #   2.1.197: "You've hit your session limit · resets 12:51am (UTC)"
-LIMIT_NAME = {"2.1.333": "5-hour limit", "2.1.197": "session limit"}
+LIMIT_NAME = {claude.NEWEST: "5-hour limit", "2.1.197": "session limit"}
 LIMIT_LINE = re.compile(r"You've hit your (?P<name>[\w -]+?) · resets "
                         r"(?P<h>1[0-2]|[1-9])(?::(?P<m>\d\d))?(?P<ampm>am|pm) \((?P<tz>[^)]+)\)")
 
@@ -128,7 +128,7 @@ def test_trust_dialog_answered_yes_in_tmux(version, api, tmp_path):
     env = claude.prepare(tmp_path, api.base_url, version, trust=False)
     with claude.Pane(claude.argv(version), env, tmp_path / "work", tmp_path / "cap.jsonl") as pane:
         pane.wait_for("Yes, I trust this folder", 30)
-        if version == "2.1.333":
+        if version == claude.NEWEST:
             # "No, exit" is selected first and digits are not bound: move down until "Yes" is selected
             # (the dialog ignores keys for a moment after it opens, so repeat under a deadline)
             deadline = time.monotonic() + 10
@@ -151,4 +151,4 @@ def test_trust_dialog_answered_yes_in_tmux(version, api, tmp_path):
 def test_missing_cli_fails_not_skips(tmp_path, monkeypatch):
     monkeypatch.setenv("TEAMCTL_REALCLI_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(AssertionError, match="is not installed"):
-        claude.argv("2.1.333", "-p", "hi")
+        claude.argv(claude.NEWEST, "-p", "hi")

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from realcli import copilot, droid, opencode
 from realcli.fakeapi import FakeAPI
+from realcli.install import pins
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.core.scan import EventKind, Scanner
 from teamctl_supervisor.core.signatures import load_runtime
@@ -150,7 +151,7 @@ def test_opencode_run_reaches_the_api_and_its_json_step_gives_tokens_and_its_own
     main = run.api.answered_ok()[0]
     assert main.path == "/v1/chat/completions" and main.body["model"] == opencode.MODEL
     assert main.body["stream"] is True and main.body["stream_options"] == {"include_usage": True}
-    assert main.headers["user-agent"].startswith("opencode/1.18.33 ")
+    assert main.headers["user-agent"].startswith(f"opencode/{pins()['opencode']['version']} ")
     (cost,) = [e for e in scan("opencode", run.proc.stdout) if e.kind is EventKind.COST]
     u = run.api.usage
     assert (cost.input_tokens, cost.output_tokens, cost.cached_tokens) == (u["input"], u["output"], u["cache_read"])

@@ -103,8 +103,8 @@ def test_claude_trust_dialog_is_answered_yes_and_the_limit_recorded(team: dict[s
     assert [r["action"] for r in scope] == ["resume"]  # the session is kept
 
 
-def test_claude_2_1_333_waits_in_place_and_the_supervisor_types_nothing(team: dict[str, Scenario]) -> None:
-    s = team["claude-2.1.333"]
+def test_claude_newest_waits_in_place_and_the_supervisor_types_nothing(team: dict[str, Scenario]) -> None:
+    s = team[f"claude-{claude.NEWEST}"]
     _one_hit_at_the_rounded_reset(s)
     s.agent.wait_for(lambda: "typing nothing" in s.agent.log(), 30, "the CLI's own auto-continue noticed")
     ok = s.agent.wait_for(lambda: s.api.answered_ok(since=s.reset_at), DEADLINE, "the CLI's own retry after the reset")

@@ -92,13 +92,13 @@ class Session:
 
 def trust_dialog(s: Session) -> None:
     p = s.start()
-    if s.version == "2.1.333":  # "No, exit" is selected first; digits are not bound
+    if s.version != "2.1.197":  # "No, exit" is selected first; digits are not bound
         deadline = time.monotonic() + 10
         while "❯ Yes, I trust this folder" not in p.screen():
             assert time.monotonic() < deadline, p.screen()
             p.send("Down")
             time.sleep(0.3)
-    if s.version == "2.1.333":
+    if s.version != "2.1.197":
         s.snap("yes-selected")
     p.send("Enter")
     p.wait_for("Claude Code v", 20)

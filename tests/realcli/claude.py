@@ -1,4 +1,4 @@
-"""Run the real Claude Code (2.1.333 standalone, 2.1.197) against the fake API, in a throwaway HOME.
+"""Run the real Claude Code (the newest standalone, 2.1.334; and 2.1.197) against the fake API, in a throwaway HOME.
 
 `prepare(home, base_url, version)` writes the config that skips the first-run screens and returns the
 environment to run `argv(version, ...)` with. Nothing in it points anywhere but loopback: the base
@@ -19,22 +19,24 @@ import uuid
 from pathlib import Path
 
 #: the pins.toml names of the two pinned Claude Code versions
-PIN_OF_VERSION = {"2.1.333": "claude", "2.1.197": "claude-2.1.197"}
+#: the newest release, pinned as "claude" (its captures in tests/fixtures were made with 2.1.333)
+NEWEST = "2.1.334"
+PIN_OF_VERSION = {NEWEST: "claude", "2.1.197": "claude-2.1.197"}
 VERSIONS = tuple(PIN_OF_VERSION)
 
 
-def binary(version: str = "2.1.333") -> Path:
+def binary(version: str = NEWEST) -> Path:
     from realcli.install import binary as _binary
 
     return _binary(PIN_OF_VERSION[version])
 
 
-def argv(version: str = "2.1.333", *extra: str) -> list[str]:
+def argv(version: str = NEWEST, *extra: str) -> list[str]:
     """The command line that runs Claude Code `version` with `extra` arguments."""
     return [str(binary(version)), *extra]
 
 
-def prepare(home: Path, base_url: str, version: str = "2.1.333", *, trust: bool = False,
+def prepare(home: Path, base_url: str, version: str = NEWEST, *, trust: bool = False,
             cwd: Path | None = None) -> dict[str, str]:
     """Make `home` a throwaway HOME for Claude Code `version`; return the env to run it with.
 
