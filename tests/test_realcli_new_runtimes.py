@@ -26,6 +26,8 @@ from realcli import copilot, droid, opencode
 from realcli.fakeapi import FakeAPI
 from realcli.install import pins
 from realcli.watched import WatchedAgent
+from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
+from teamctl_supervisor.agent.copilot_usage import usage_file
 from teamctl_supervisor.core.scan import EventKind, Scanner
 from teamctl_supervisor.core.signatures import load_runtime
 
@@ -107,6 +109,9 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         start("droid", droid, "droid", "exec", "-m", droid.MODEL_ID, "-o", "stream-json", "hi",
               limit=("quota", {"status": 402}), lifts_at=time.time() + 20,
               options=("--fallback-wait", "25", "--restart", "on-failure"))
+        # copilot headless with JSON output (no tokens in it): the usage file the watcher names is read at exit
+        start("copilot-json", copilot, "copilot", "-p", "hi", "--allow-all-tools", "--output-format", "json",
+              options=("--restart", "on-failure"))
         # opencode: a 429 whose retry-after (two minutes) opencode waits out itself
         oc = start("opencode", opencode, "opencode")
         # copilot: its trust dialog first (the watcher answers it), then a 429 without a usable wait
@@ -221,6 +226,18 @@ def test_copilot_tui_trust_answered_then_its_give_up_on_a_429_is_a_resume_at_the
     assert abs(hits[0]["resets_at"] - w.reset_at) <= 3  # "Please try again in 295s" read at its print time
     assert len(w.api.model_requests()) == 6  # the first try and copilot's five retries
     assert [r["action"] for r in w.agent.rows("SELECT action FROM supervisor_limit_scope")] == ["resume"]
+
+
+def test_copilot_prompt_with_json_output_is_counted_exactly_from_the_usage_file_it_writes(team) -> None:
+    w = team["copilot-json"]
+    rows = w.agent.wait_for(lambda: w.agent.rows("SELECT * FROM budget"), 60, "the usage file's budget row")
+    u = w.api.usage
+    assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(u["input"] + u["cache_read"], u["output"])]
+    price = find_price(load_prices(), copilot.MODEL)
+    assert price is not None and rows[0]["usd"] == pytest.approx(
+        tokens_to_usd(price, u["input"] + u["cache_read"], u["output"], u["cache_read"]), abs=1e-12)
+    written = json.loads(usage_file(w.agent.root / "state", "solo-co").read_text())  # under state/, by copilot
+    assert written["modelMetrics"][copilot.MODEL]["usage"]["inputTokens"] == rows[0]["input_tok"]
 
 
 def test_droid_exec_at_a_402_is_a_stop_hit_then_run_again_as_it_was_and_its_usage_counted(team) -> None:

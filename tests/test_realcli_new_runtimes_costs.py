@@ -25,6 +25,7 @@ from realcli import copilot, opencode
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
+from teamctl_supervisor.agent.copilot_usage import usage_file
 from teamctl_supervisor.store.mailbox import Store
 
 REPLY = "Hello from the fake API."
@@ -37,8 +38,9 @@ class Run:
     """One agent's scenario in a thread of its own; what it saw, for the tests."""
 
     def __init__(self, api: FakeAPI, agent: WatchedAgent, ready: str,
-                 cost_screen: Callable[[Run, bool], str]) -> None:
+                 cost_screen: Callable[[Run, bool], str], exit_file: bool = False) -> None:
         self.api, self.agent, self.ready, self.cost_screen = api, agent, ready, cost_screen
+        self.exit_file = exit_file  # the CLI writes a usage file when it exits (a structured channel)
         self.screens: list[str] = []  # the cost screen: after the first answer, after the respawn, after the second
         self.resumed_argv: list[str] = []
         self.error: BaseException | None = None
@@ -76,6 +78,11 @@ class Run:
         a.wait_for(lambda: (a.state()["restarts"] >= 1 and a.state()["state"] == "running"
                             and a.state()["pid"] != state["pid"]), 60, "the respawn")
         self.resumed_argv = Path(f"/proc/{a.state()['pid']}/cmdline").read_bytes().decode().split("\0")
+        if self.exit_file:  # the stopped run's usage file: the exact figures, what they add to the screen's
+            def more() -> list[Any]:
+                found = a.rows("SELECT * FROM budget")
+                return found if len(found) > len(rows) else []
+            rows = a.wait_for(more, 30, "the usage file's row")
         self.screens.append(self.cost_screen(self, False))
         assert len(a.rows("SELECT * FROM budget")) == len(rows), "the reprinted totals were counted"
         self.prompt("say hello again")
@@ -128,7 +135,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.Mo
             home = tmp / f"{name}-home"
             agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(),
                                  module.prepare(home, api.base_url), home / "work", "--margin", "0")
-            started[name] = Run(api, agent, ready, screen)
+            started[name] = Run(api, agent, ready, screen, exit_file=name == "copilot")
         for run in started.values():
             run.thread.start()
         for run in started.values():
@@ -166,7 +173,9 @@ def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows
     assert run.screens == ["↑ 1.2k (200 cached) • ↓ 56", "↑ 1.2k (200 cached) • ↓ 56",
                            "↑ 2.5k (400 cached) • ↓ 112"]
     rows = run.budget()
-    assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(1200, 56), (1300, 56)]  # to its precision
+    # the screen's 1.2k; at the stop, the usage file's exact 1,234 (34 more); then the screen's 2.5k
+    assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(1200, 56), (34, 0), (1266, 56)]
+    assert not usage_file(run.agent.root / "state", "solo-co").exists()  # the running second run's: not yet
     # priced as the model its row names (gpt-4o, patterns/prices.toml): the last screen's tokens, once
     price = find_price(load_prices(), "gpt-4o")
     assert price is not None

@@ -154,7 +154,7 @@ class _SessionFile:
             log.warning("channel %s: %s; the screen is read alone", self.channel.kind, why)
         self.off = True
 
-    def poll(self, now: float) -> list[Event]:
+    def poll(self, now: float, final: bool = False) -> list[Event]:
         if self.off:
             return []
         if self.lines is None:
@@ -366,7 +366,15 @@ def _first_row(path: Path) -> dict[str, Any] | None:
     return row if isinstance(row, dict) else None
 
 
-_READERS = {"claude-transcript": ClaudeTranscript, "codex-rollout": CodexRollout}
+_READERS: dict[str, Any] = {"claude-transcript": ClaudeTranscript, "codex-rollout": CodexRollout}
+
+
+def _readers() -> dict[str, Any]:
+    if "copilot-usage-file" not in _READERS:
+        from .copilot_usage import KIND, CopilotUsageFile  # it builds on this module
+
+        _READERS[KIND] = CopilotUsageFile
+    return _READERS
 
 
 class ChannelTailer:
@@ -387,6 +395,8 @@ class ChannelTailer:
         """The hook channel's launch options (`--settings <json>`), unless the argv has its own."""
         out: list[str] = []
         for ch in self.s.runtime.channels:
+            if ch.kind == "copilot-usage-file":
+                out += self._usage_file_args(ch, argv)
             if ch.kind != "claude-hooks":
                 continue
             flag = next((a for a in ch.option if a != "{settings}"), None)
@@ -397,20 +407,33 @@ class ChannelTailer:
             out += [value if a == "{settings}" else a for a in ch.option]
         return out
 
-    def poll(self, now: float) -> list[Event]:
-        """At most once a second: the events appended to this session's files since the last poll."""
+    def _usage_file_args(self, ch: Channel, argv: list[str]) -> list[str]:
+        """`--usage-output-file <state/channels/…>` for this run (unless the argv names its own file)."""
+        flag = next((a for a in ch.option if a != "{file}"), None)
+        if flag and any(a == flag or a.startswith(flag + "=") for a in argv):
+            log.info("channel %s: the command line has its own %s; not read", ch.kind, flag)
+            return []
+        from .copilot_usage import prepare
+
+        path = str(prepare(self.s.state_dir, self.s.log_name))
+        return [path if a == "{file}" else a for a in ch.option]
+
+    def poll(self, now: float, final: bool = False) -> list[Event]:
+        """At most once a second: the events appended to this session's files since the last poll.
+        `final`: the runtime has exited (files written at exit are read now, at once)."""
         mono = time.monotonic()
-        if mono < self._next:
+        if mono < self._next and not final:
             return []
         self._next = mono + POLL_SECONDS
         started = self.started()
         if started is not None and started != self._session:
             self._session = started
-            self._files = [_READERS[c.kind](c, self.s, started, self._record) for c in self.s.runtime.channels
-                           if c.kind in _READERS]
+            readers = _readers()
+            self._files = [readers[c.kind](c, self.s, started, self._record) for c in self.s.runtime.channels
+                           if c.kind in readers]
         events: list[Event] = []
         for f in self._files:
-            events += f.poll(now)
+            events += f.poll(now, final)
         self._poll_screen(now)
         return events
 

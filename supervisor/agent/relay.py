@@ -138,7 +138,7 @@ class Relay:
 
     def maintain(self) -> None:
         """Between reads: the structured channels (they poll at most once a second)."""
-        events = self.w.channels.poll(self.w.clock.wall())
+        events = self.w.channels.poll(self.w.clock.wall(), final=self.eof)
         if events:
             self.w._execute(self.w.reactor.output(self.w._now(), events, False, False))
 

@@ -85,9 +85,11 @@ class CostLedger:
         """
         source = getattr(event, "source", None) or source  # a channel's event names its own
         if source != SCREEN:
-            self._structured = True
+            # a channel's turns replace the screen's; a channel's session total (Copilot's usage file,
+            # written at exit) is one more view, weighed with the screen's live ones
+            self._structured = self._structured or not event.total
         elif self._structured:
-            return None  # a structured channel reports this session: the screen's copy is not counted
+            return None  # a structured channel reports this session's turns: the screen's copy is not counted
         figures = self._figures(event)
         if figures is None:
             return None

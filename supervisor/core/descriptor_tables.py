@@ -63,7 +63,9 @@ def _parse_channels(path: Path, entries: Any) -> list[Channel]:
         lists = {key: tuple(_str_list(path, f"{where}.{key}", raw.get(key, []))) for key in _CHANNEL_KEYS - {"kind"}}
         if kind == "claude-hooks" and "{settings}" not in lists["option"]:
             raise DescriptorError(path, f"{where}.option", "must hold \"{settings}\" (the hook JSON's place)")
-        if kind != "claude-hooks" and not lists["dirs"]:
+        if kind == "copilot-usage-file" and "{file}" not in lists["option"]:
+            raise DescriptorError(path, f"{where}.option", "must hold \"{file}\" (the usage file's place)")
+        if kind not in ("claude-hooks", "copilot-usage-file") and not lists["dirs"]:
             raise DescriptorError(path, f"{where}.dirs", "missing: the directories its session files are under")
         out.append(Channel(kind, lists["dirs"], lists["versions"], lists["events"], lists["option"]))
     return out
