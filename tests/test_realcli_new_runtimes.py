@@ -89,13 +89,13 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     apis: list[FakeAPI] = []
 
     def start(name: str, module: Any, runtime: str, *args: str, limit: tuple[str, dict] | None = None,
-              lifts_at: float | None = None, options: tuple[str, ...] = ()) -> Watched:
+              lifts_at: float | None = None, options: tuple[str, ...] = (), **prepare: Any) -> Watched:
         api = FakeAPI(reply_text=REPLY).start()
         apis.append(api)
         if limit:
             api.set_limit(limit[0], lifts_at, **limit[1])
         home = tmp / f"{name}-home"
-        env = module.prepare(home, api.base_url)
+        env = module.prepare(home, api.base_url, **prepare)
         agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(*args), env, home / "work", *options)
         started[name] = Watched(api, agent, 0.0)
         return started[name]
@@ -112,6 +112,8 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         # copilot headless with JSON output (no tokens in it): the usage file the watcher names is read at exit
         start("copilot-json", copilot, "copilot", "-p", "hi", "--allow-all-tools", "--output-format", "json",
               options=("--restart", "on-failure"))
+        # droid's TUI in Airgap mode (no Factory login): its folder-trust dialog first (the watcher answers it)
+        dt = start("droid-tui", droid, "droid", airgap=True)
         # opencode: a 429 whose retry-after (two minutes) opencode waits out itself
         oc = start("opencode", opencode, "opencode")
         # copilot: its trust dialog first (the watcher answers it), then a 429 without a usable wait
@@ -128,6 +130,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             procs[name] = (api, _start(module, tmp / name, api, *args))
         _type_prompt(oc, "Ask anything")
         _type_prompt(cp, "/ commands")
+        _type_prompt(dt, "? for help")  # shown once the trust dialog is gone
         runs = {}
         for name, (api, proc) in procs.items():
             out, err = proc.communicate(timeout=90)
@@ -238,6 +241,14 @@ def test_copilot_prompt_with_json_output_is_counted_exactly_from_the_usage_file_
         tokens_to_usd(price, u["input"] + u["cache_read"], u["output"], u["cache_read"]), abs=1e-12)
     written = json.loads(usage_file(w.agent.root / "state", "solo-co").read_text())  # under state/, by copilot
     assert written["modelMetrics"][copilot.MODEL]["usage"]["inputTokens"] == rows[0]["input_tok"]
+
+
+def test_droid_tui_in_airgap_mode_has_its_trust_dialog_answered_and_reaches_the_api(team) -> None:
+    w = team["droid-tui"]
+    assert "dialog droid-trust-folder answered" in w.agent.log()
+    w.agent.wait_for(lambda: REPLY in w.agent.screen(), 30, "the answer on the screen")
+    assert "Airgap" in w.agent.screen() and w.api.answered_ok()
+    assert "Trust this folder?" not in w.agent.screen()
 
 
 def test_droid_exec_at_a_402_is_a_stop_hit_then_run_again_as_it_was_and_its_usage_counted(team) -> None:

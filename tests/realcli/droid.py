@@ -5,9 +5,10 @@
 is the fake API (`-m custom:gpt-4o` selects it), cloud session sync off. Factory's own backend
 (FACTORY_API_BASE_URL: session sync, usage records, feature flags, billing limits) is pointed at the
 fake API too, whose catch-all /api/* answers them at once, and a dead proxy on 127.0.0.1 catches any
-other connection (telemetry). The interactive TUI is not run: it asks for a Factory account login
-first ("Please login with your Factory account to continue."; a FACTORY_API_KEY is checked with
-Factory's /api/cli/whoami), see tests/realcli/notes/new-runtimes.md.
+other connection (telemetry). The interactive TUI asks for a Factory account login first ("Please
+login with your Factory account to continue."; a FACTORY_API_KEY is checked with Factory's
+/api/cli/whoami) unless it runs in Airgap mode (`airgap=True`: FACTORY_AIRGAP_ENABLED=1, "v0.225.2 -
+Airgap", no hosted request, BYOK models only), see tests/realcli/notes/new-runtimes.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def settings(base_url: str, model: str = MODEL) -> dict:
     }
 
 
-def prepare(home: Path, base_url: str, model: str = MODEL) -> dict[str, str]:
+def prepare(home: Path, base_url: str, model: str = MODEL, *, airgap: bool = False) -> dict[str, str]:
     """A throwaway HOME (and work dir `home/work`) for droid; returns the env to run it with."""
     home = Path(home)
     (home / ".factory").mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,8 @@ def prepare(home: Path, base_url: str, model: str = MODEL) -> dict[str, str]:
         "TERM": env.get("TERM") if env.get("TERM") not in (None, "", "dumb") else "xterm-256color",
         **dead_proxy_env(),
     })
+    if airgap:
+        env["FACTORY_AIRGAP_ENABLED"] = "1"
     return env
 
 
