@@ -251,6 +251,23 @@ def test_droid_tui_in_airgap_mode_has_its_trust_dialog_answered_and_reaches_the_
     assert "Trust this folder?" not in w.agent.screen()
 
 
+def test_droid_tui_spend_is_read_from_its_session_file_as_the_fake_api_reported_it(team) -> None:
+    """The TUI draws no tokens; the session's settings file (droid-session channel) has them exactly."""
+    w = team["droid-tui"]
+    u = w.api.usage
+    n = len(w.api.answered_ok())  # the prompt's turn, and droid's own side request
+    want = (n * (u["input"] + u["cache_read"]), n * u["output"])
+
+    def counted() -> bool:
+        rows = w.agent.rows("SELECT input_tok, output_tok FROM budget")
+        return (sum(r[0] for r in rows), sum(r[1] for r in rows)) == want
+    w.agent.wait_for(counted, 45, f"budget rows adding up to {want}")  # read at the watcher's idle tick
+    price = find_price(load_prices(), droid.MODEL)  # customModels[0] of droid's settings: gpt-4o
+    assert price is not None
+    usd = sum(r["usd"] for r in w.agent.rows("SELECT usd FROM budget"))
+    assert usd == pytest.approx(tokens_to_usd(price, want[0], want[1], n * u["cache_read"]), abs=1e-12)
+
+
 def test_droid_exec_at_a_402_is_a_stop_hit_then_run_again_as_it_was_and_its_usage_counted(team) -> None:
     w = team["droid"]
     hits = _hit(w, "droid-exec-json-error")

@@ -371,9 +371,12 @@ _READERS: dict[str, Any] = {"claude-transcript": ClaudeTranscript, "codex-rollou
 
 def _readers() -> dict[str, Any]:
     if "copilot-usage-file" not in _READERS:
-        from .copilot_usage import KIND, CopilotUsageFile  # it builds on this module
+        from .copilot_usage import KIND, CopilotUsageFile  # they build on this module
+        from .droid_session import KIND as DROID
+        from .droid_session import DroidSession
 
         _READERS[KIND] = CopilotUsageFile
+        _READERS[DROID] = DroidSession
     return _READERS
 
 

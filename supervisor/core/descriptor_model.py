@@ -112,7 +112,7 @@ class Runtime:
 
 
 #: Structured channels a watcher can read beside the screen (docs/runtime-descriptors.md, Channels).
-CHANNEL_KINDS = ("claude-hooks", "claude-transcript", "codex-rollout", "copilot-usage-file")
+CHANNEL_KINDS = ("claude-hooks", "claude-transcript", "codex-rollout", "copilot-usage-file", "droid-session")
 
 
 @dataclass(frozen=True)
