@@ -1,12 +1,14 @@
-"""Cost of the REAL opencode (opencode-linux-x64 1.18.33) and GitHub Copilot CLI (@github/copilot-linux-x64
-1.0.102) TUIs under `teamctl rl-watch`, in private tmux panes, against the fake API on 127.0.0.1.
+"""Cost of the REAL opencode (opencode-linux-x64 1.18.34), GitHub Copilot CLI (@github/copilot-linux-x64
+1.0.102) and Factory droid (@factory/cli-linux-x64 0.225.2, Airgap mode) TUIs under `teamctl rl-watch`, in
+private tmux panes, against the fake API on 127.0.0.1.
 
-Each agent answers a prompt and shows its cost screen (opencode's footer, Copilot's `/usage`); then its
+Each agent answers a prompt and shows its cost (opencode's footer, Copilot's `/usage`; droid draws none,
+its session file is read); then its
 limit group is rate-limited for a few seconds (a hit of another agent in the mailbox), so the watcher
 stops it and respawns it with its resume flag (`--continue`), where the old totals are shown again; a
 second prompt, the cost screen again. The budget rows must add up to what the CLI shows at the end:
-each answer counted once, the reprinted totals never. The two agents run at the same time (threads);
-every wait is a deadline on a condition. droid's TUI needs a Factory login (tests/realcli/notes).
+each answer counted once, the reprinted totals never. The agents run at the same time (threads);
+every wait is a deadline on a condition.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realcli import copilot, opencode
+from realcli import copilot, droid, opencode
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
@@ -55,11 +57,24 @@ class Run:
     def prompt(self, text: str) -> None:
         a = self.agent
         a.wait_for(lambda: self.ready in a.screen(), 90, f"the prompt ({self.ready!r})")
-        a.send(text, literal=True)
-        a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
+        for _ in range(3):  # a TUI still restoring a resumed session may clear what was typed: type again
+            a.send(text, literal=True)
+            a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
+            if self._stays(text):
+                break
+            a.send("C-u")
         answered = len(self.api.answered_ok())
         assert a.press_enter_until(lambda: len(self.api.model_requests()) > answered), a.screen()
         a.wait_for(lambda: len(self.api.answered_ok()) > answered, 60, "the answer")
+
+    def _stays(self, text: str, seconds: float = 1.5) -> bool:
+        """`text` is still on the screen after `seconds` (polled: False as soon as it is gone)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if text not in self.agent.screen():
+                return False
+            time.sleep(0.1)
+        return True
 
     def _scenario(self) -> None:
         a = self.agent
@@ -121,6 +136,18 @@ def copilot_usage(run: Run, answered: bool) -> str:
     return re.findall(r"Tokens\s+(↑ [^\n]*?• ↓ \d+)", a.screen())[-1]
 
 
+def droid_tokens(run: Run, answered: bool) -> str:
+    """droid's TUI draws no tokens: what the budget rows add up to (its session file, read by the
+    droid-session channel at the watcher's tick), once it has grown after an answer."""
+    last = run.screens[-1] if answered and run.screens else None
+
+    def total() -> str | None:
+        rows = run.agent.rows("SELECT input_tok, output_tok FROM budget")
+        text = f"{sum(r[0] for r in rows)}/{sum(r[1] for r in rows)}"
+        return text if rows and text != last else None
+    return run.agent.wait_for(total, 45, "the session file's tokens in the budget")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[dict[str, Run]]:
     tmp = tmp_path_factory.mktemp("new-runtimes-costs")
@@ -128,13 +155,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.Mo
     copilot.package_dir()
     started: dict[str, Run] = {}
     try:
-        agents = (("opencode", opencode, "opencode", "ctrl+p commands", opencode_footer),
-                  ("copilot", copilot, "copilot", "/ commands", copilot_usage))
-        for name, module, runtime, ready, screen in agents:
+        agents = (("opencode", opencode, "opencode", "ctrl+p commands", opencode_footer, {}),
+                  ("copilot", copilot, "copilot", "/ commands", copilot_usage, {}),
+                  ("droid", droid, "droid", "? for help", droid_tokens, {"airgap": True}))
+        for name, module, runtime, ready, screen, extra in agents:
             api = FakeAPI(reply_text=REPLY).start()
             home = tmp / f"{name}-home"
             agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(),
-                                 module.prepare(home, api.base_url), home / "work", "--margin", "0")
+                                 module.prepare(home, api.base_url, **extra), home / "work", "--margin", "0")
             started[name] = Run(api, agent, ready, screen, exit_file=name == "copilot")
         for run in started.values():
             run.thread.start()
@@ -181,3 +209,14 @@ def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows
     assert price is not None
     assert sum(r["usd"] for r in rows) == pytest.approx(tokens_to_usd(price, 2500, 112, 400), abs=1e-9)
     assert "no price for model" not in run.agent.log()
+
+
+def test_droid_tui_session_file_after_a_respawn_and_resume_counts_each_request_once(runs) -> None:
+    run = runs["droid"]
+    run.check()
+    assert "--resume" in run.resumed_argv and "--last" in run.resumed_argv
+    u = run.api.usage
+    n = len(run.api.answered_ok())  # every model request droid made in both runs (answers and side requests)
+    total = f"{n * (u['input'] + u['cache_read'])}/{n * u['output']}"
+    # after the first run's requests; unchanged by the respawn; after the resumed session's answer
+    assert run.screens[1] == run.screens[0] and run.screens[2] == total
