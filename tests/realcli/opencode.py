@@ -52,9 +52,14 @@ def dead_proxy_env() -> dict[str, str]:
 
 
 def env_without(*prefixes: str) -> dict[str, str]:
-    """This process's environment less the CLI's own settings (`prefixes`) and any proxy."""
+    """This process's environment less the CLI's own settings (`prefixes`), any proxy, and CI markers.
+
+    CI=true makes Ink-drawn TUIs draw nothing until they exit (@factory/cli-linux-x64 0.225.2 reads
+    `CI` / `CONTINUOUS_INTEGRATION`), so a TUI test run by CI would wait on a blank pane.
+    """
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)
-            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+            and k not in ("CI", "CONTINUOUS_INTEGRATION")}
 
 
 def prepare(home: Path, base_url: str, model: str = MODEL) -> dict[str, str]:
