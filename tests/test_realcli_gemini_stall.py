@@ -3,12 +3,14 @@
 At a 503 "The model is overloaded" the CLI retries by itself with backoff while it shows only
 `⠙ Thinking... (esc to cancel, 41s)`: spinner and seconds redrawn, nothing new. With the descriptor's
 `[stall] seconds` (here 8, the built-in 300 s would make a slow test) the watcher marks the agent
-`stalled since …` in its state and `status`, logs it, and (action record) leaves the CLI running.
+`stalled since …` in its state and `status`, logs it, and (action record) leaves the CLI running;
+the CLI's next retry redraws the same frame, and the agent stays stalled.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -53,6 +55,20 @@ def test_gemini_retrying_an_overload_behind_its_spinner_is_shown_as_stalled(stal
     assert "stalled: no new output for" in w.log()
     assert w.hits() == []  # a stall is no rate-limit row
     assert api.model_requests() and {r.answered for r in api.model_requests()} == {"overload"}
+    # the CLI's own retry, and its spinner three seconds on: the redraws are the same frame in other
+    # pieces (under load, two frames in one read or half of one), so the agent is still stalled
+    tried = len(api.model_requests())
+    w.wait_for(lambda: len(api.model_requests()) > tried, 60, "the CLI's own retry")
+    at = spinner_seconds(w.screen())
+    w.wait_for(lambda: spinner_seconds(w.screen()) >= at + 3, 30, "the spinner three seconds on")
+    assert (w.state()["detail"] or "").startswith("stalled since"), w.log()[-2000:]
+    assert "no longer stalled" not in w.log()
     out = subprocess.run([sys.executable, "-m", "teamctl_supervisor", "status", "-C", str(w.root)],
                          capture_output=True, text=True, timeout=30, env={**os.environ, "TEAMCTL_ROOT": ""})
     assert "stalled since" in out.stdout, out.stdout + out.stderr
+
+
+def spinner_seconds(screen: str) -> int:
+    """The seconds Gemini's spinner shows (`Thinking... (esc to cancel, 1m 5s)`), -1 if none."""
+    found = re.search(r"esc to cancel, (?:(\d+)m )?(\d+)s\)", screen)
+    return -1 if not found else int(found.group(1) or 0) * 60 + int(found.group(2))

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from ..core.fresh_text import FreshText
 from ..core.scan import Event
 from . import ptyio
 
@@ -59,6 +60,7 @@ class Relay:
         self._wrote = False
         self._last_report = 0.0
         self._skeletons: deque[bytes] = deque(maxlen=32)
+        self._fresh = FreshText()
 
     def select(self) -> list[int]:
         w = self.w
@@ -145,10 +147,10 @@ class Relay:
     def _note_content(self, data: bytes) -> None:
         if self._content:
             return
-        skeleton = _skeleton(data)
+        skeleton = _skeleton(data)  # a spinner's ticks mostly repeat a few: those cost no more
         if skeleton and skeleton not in self._skeletons:
             self._skeletons.append(skeleton)
-            self._content = True
+            self._content = self._fresh.is_new(data)
 
     def _scan_unscanned(self) -> list[Event]:
         if not self.unscanned:
@@ -179,5 +181,6 @@ _SKELETON_DROP = bytes(range(0x30, 0x3A)) + b" \t\r\n\x1b[];?()"
 
 def _skeleton(data: bytes) -> bytes:
     """What a read draws, less digits, blanks and escape punctuation: a spinner's tick has the same
-    skeleton each time (`Thinking... (53s)` and `(54s)`), new content a new one."""
+    skeleton each time (`Thinking... (53s)` and `(54s)`). A new skeleton may still be the same frame
+    read in other pieces, or another glyph of the spinner: FreshText judges it by its words."""
     return data[:512].translate(None, _SKELETON_DROP)[:128]
