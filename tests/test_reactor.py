@@ -249,6 +249,32 @@ def test_record_only_hits_are_deduplicated_and_a_failing_exit_after_one_waits_fo
     assert kinds(out) == ["Wait"] and out[0].kind == "hit"
 
 
+@pytest.mark.parametrize("record_first", [True, False])
+def test_a_retry_status_line_and_the_limit_menu_of_one_limit_are_one_row(record_first: bool) -> None:
+    """Claude Code 2.1.197 draws `Session limit reached · Retrying in …` (record) beside its limit
+    menu (resume); read in one batch or apart (a loaded relay), in either order: one row."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    status, menu = limit(Action.RECORD, 18000, "Session limit reached · Retrying in 5h"), limit(Action.RESUME, 17990)
+    first = reactor.output(clock.now(), [status if record_first else menu])
+    second = reactor.output(clock.advance(0.3), [menu if record_first else status])
+    hits = [c for c in first + second if isinstance(c, r.RecordHit)]
+    if record_first:  # the menu's hit takes over the status line's row (same hit_at: the row's key)
+        assert [h.replaces_record for h in hits] == [False, True]
+        assert hits[1].hit.hit_at == hits[0].hit.hit_at and hits[1].hit.event is menu
+        assert "SetState" in kinds(second)
+    else:
+        assert [h.replaces_record for h in hits] == [False] and second == []
+
+
+def test_a_record_line_of_another_limit_before_a_hit_keeps_its_own_row() -> None:
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    reactor.output(clock.now(), [limit(Action.RECORD, 600)])
+    out = reactor.output(clock.advance(5), [limit(Action.STOP, 7200)])  # resets nearly two hours apart
+    assert [c.replaces_record for c in out if isinstance(c, r.RecordHit)] == [False]
+
+
 def test_a_record_only_hit_then_a_clean_exit_is_a_plain_exit() -> None:
     reactor, clock = make(Restart.ON_FAILURE), Clock()
     running(reactor, clock)

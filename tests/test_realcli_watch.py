@@ -41,6 +41,13 @@ def _last_user_text(body: Any) -> str:
     return ""
 
 
+def _reset_at() -> float:
+    """RESET_IN from now, off a minute's last seconds: the CLIs count the wait in whole seconds, so a
+    reset at 7:57:59.4 may be shown as 7:58 (then the row rightly says 7:58, not the minute cut down)."""
+    at = time.time() + RESET_IN
+    return at + 3 if at % 60 > 57 else at
+
+
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenario]]:
     tmp = tmp_path_factory.mktemp("realcli-watch")
@@ -50,7 +57,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenari
         for version in claude.VERSIONS:  # argv carries the prompt; the trust dialog comes first
             api = FakeAPI().start()
             apis.append(api)
-            reset_at = time.time() + RESET_IN
+            reset_at = _reset_at()
             api.set_limit("usage_limit", reset_at, claim="five_hour")
             home = tmp / f"claude-{version}"
             env = claude.prepare(home, api.base_url, version, trust=False)
@@ -70,7 +77,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenari
             s = started[name]
             ready = "›" if name == "codex" else "Type your message"
             s.agent.wait_for(lambda s=s, ready=ready: ready in s.agent.screen(), 60, f"{name}'s prompt")
-            s.reset_at = time.time() + RESET_IN
+            s.reset_at = _reset_at()
             s.api.set_limit("usage_limit", s.reset_at)
             s.agent.send("hi", literal=True)
             typed = "› hi" if name == "codex" else "> hi"

@@ -195,6 +195,26 @@ def test_handled_mark_for_a_spooled_row_applies_after_replay(locked: Locked) -> 
     s.close()
 
 
+def test_a_hit_and_its_scope_are_written_together_and_read_again_replace_the_row(locked: Locked) -> None:
+    path, holder = locked
+    s = Store(path, spool_name="agent-a")
+    assert s.record_hit("p:a", "rt", 100.25, 18000.0, "Session limit reached · Retrying in 5h", "g", None,
+                        "record", 18000.0)
+    assert s.record_hit("p:a", "rt", 100.25, 17990.0, "You've hit your session limit", "g", "opus", "resume",
+                        17990.0, update=True)  # the limit menu of the same limit: its row, not a second
+    holder.execute("BEGIN EXCLUSIVE")
+    assert s.record_hit("p:a", "rt", 200.5, None, "retrying", "g", None, "record", 0.0) is False
+    assert s.record_hit("p:a", "rt", 200.5, 300.0, "the menu", "g", None, "stop", 300.0, update=True) is False
+    holder.execute("COMMIT")
+    assert s.replay_spool()
+    rows = [(r["hit_at"], r["resets_at"], r["raw_match"]) for r in s.rate_limits("p:a")]
+    assert rows == [(100.25, 17990.0, "You've hit your session limit"), (200.5, 300.0, "the menu")]
+    scope = [tuple(r) for r in s.conn().execute(
+        "SELECT hit_at, model, action, until FROM supervisor_limit_scope ORDER BY hit_at")]
+    assert scope == [(100.25, "opus", "resume", 17990.0), (200.5, None, "stop", 300.0)]
+    s.close()
+
+
 def test_spool_is_replayed_by_a_new_store_after_a_restart(locked: Locked) -> None:
     path, holder = locked
     s = Store(path, spool_name="agent-a")

@@ -94,6 +94,20 @@ def test_record_action_keeps_running_then_waits_for_reset_when_the_cli_gives_up(
     assert "second-run" in w.output()
 
 
+def test_a_retrying_line_then_the_blocking_line_of_the_same_limit_make_one_row(root, watchers):
+    """As Claude Code 2.1.197 draws `… limit reached · Retrying in …` beside its limit menu: read
+    apart (here 0.3 s), the blocking line takes over the record line's row."""
+    steps = ["1@print:rate limited; retrying in 2 seconds", "1@sleep:0.3",
+             "1@print:usage limit reached · resets in 2s", "1@hang", "exit:0"]
+    w = start(watchers, root, steps, "--margin", "0", "--restart", "on-failure")
+    assert w.wait(30) == 0  # stopped at the blocking line, waited out, respawned, exited 0
+    hits = rows(root, "SELECT * FROM rate_limits")
+    assert [h["raw_match"] for h in hits] == ["usage limit reached · resets in 2s"]
+    assert hits[0]["handled_at"] is not None
+    scope = rows(root, "SELECT action FROM supervisor_limit_scope")
+    assert [s["action"] for s in scope] == ["stop"]
+
+
 def test_runtime_ignoring_sigterm_and_its_grandchildren_are_all_gone_after_a_limit_stop(root, watchers):
     pidfile = root / "pids"
     steps = [f"1@pidfile:{pidfile}", "1@ignore-term", "1@fork:ignore-term", "1@fork:setsid,ignore-term",

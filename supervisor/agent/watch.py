@@ -218,7 +218,7 @@ class AgentWatch:
     def _do(self, cmd: r.Command) -> list[r.Command]:
         """Execute one command; a poll's answer comes back as more commands."""
         if isinstance(cmd, r.RecordHit):
-            self._record_hit(cmd.hit, cmd.until)
+            self._record_hit(cmd.hit, cmd.until, cmd.replaces_record)
         elif isinstance(cmd, r.RecordCost):
             self._record_cost(cmd.event)
         elif isinstance(cmd, r.CheckLimits):
@@ -251,11 +251,12 @@ class AgentWatch:
         return []
 
     # -- hits, cost, groups ------------------------------------------------------------------------
-    def _record_hit(self, hit: r.Hit, until: float) -> None:
+    def _record_hit(self, hit: r.Hit, until: float, replaces_record: bool = False) -> None:
         event = hit.event
-        self.store.record_rate_limit(self.s.agent_id, self.s.runtime.name, hit.hit_at, hit.resets_at, event.raw)
-        self.store.record_limit_scope(self.s.agent_id, hit.hit_at, self.group, event.model,
-                                      event.action.value if event.action else "stop", until)
+        # replaces_record: the record-only row of this limit becomes this hit's
+        self.store.record_hit(self.s.agent_id, self.s.runtime.name, hit.hit_at, hit.resets_at, event.raw,
+                              self.group, event.model, event.action.value if event.action else "stop", until,
+                              update=replaces_record)
         log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
                  local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
 

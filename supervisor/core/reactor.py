@@ -29,6 +29,8 @@ from .states import AgentState, WaitEnd
 
 #: Record-only hits (the CLI retries by itself) closer together than this are one hit.
 RECORD_DEDUP_SECONDS = 60.0
+#: two readings of one reset: a duration counted from two moments, or a clock rounded to the minute
+SAME_RESET_SECONDS = 120.0
 #: How often a running agent polls the mailbox for its limit group and budget caps.
 GROUP_POLL_SECONDS = 30.0
 #: "Not reset yet" re-checks: first wait, growth factor, cap.
@@ -89,6 +91,8 @@ class SendKeys:
 class RecordHit:
     hit: Hit
     until: float
+    #: the row of a record-only line of the same limit seen just before: made this hit, not a second row
+    replaces_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -403,7 +407,8 @@ class Reactor:
         if self._is_history(s, hit, now):
             return [Log(f"limit line redrawn from history, not a new hit: {event.raw[:160]!r}")]
         if event.action is Action.RECORD:
-            if now.mono - self._last_record < RECORD_DEDUP_SECONDS:
+            if now.mono - self._last_record < RECORD_DEDUP_SECONDS \
+                    or (s.hit is not None and s.resuming_since is None):  # the blocking hit has its row
                 return []
             self._last_record = now.mono
             self._last_record_hit = hit
@@ -429,11 +434,16 @@ class Reactor:
         recheck = self._recheck_count(hit, now)
         if recheck:
             hit = Hit(event, now.wall, hit.resets_at, recheck)
+        replaces = not recheck and self._same_as_last_record(hit, now)
+        if replaces:
+            assert self._last_record_hit is not None
+            hit = Hit(event, self._last_record_hit.hit_at, hit.resets_at)  # its row, keyed by hit_at
+            self._last_record_hit = None
         s.hit = hit
         deadline, notes = self._plan(hit, now)
         out: list[Command] = [*notes]
         if not recheck:
-            out += [RecordHit(hit, deadline), RunHooks(self.rules.pre_hooks, hit), PokeGroup()]
+            out += [RecordHit(hit, deadline, replaces), RunHooks(self.rules.pre_hooks, hit), PokeGroup()]
         else:
             out.append(Log(f"limit seen again after its reset: not reset yet (re-check {recheck})"))
         if event.action is Action.STOP:
@@ -443,6 +453,16 @@ class Reactor:
         how = "waiting in place" if not event.resume_keys else "resume at reset"
         return [*out, SetState(AgentState.RATE_LIMITED, until=deadline, detail=how),
                 Notice(f"rate limit (session kept): resuming at {local_clock(deadline, self.rules.tz)}")]
+
+    def _same_as_last_record(self, hit: Hit, now: Now) -> bool:
+        """A blocking line of the limit a record-only line reported seconds ago (Claude Code 2.1.197
+        draws `Session limit reached · Retrying in 5h` beside its limit menu; under load the two
+        are read apart): one limit, one row."""
+        last = self._last_record_hit
+        if last is None or now.mono - self._last_record >= RECORD_DEDUP_SECONDS:
+            return False
+        return last.resets_at is None or hit.resets_at is None \
+            or abs(last.resets_at - hit.resets_at) <= SAME_RESET_SECONDS
 
     def _is_history(self, s: _Session, hit: Hit, now: Now) -> bool:
         """A limit line drawn again right after a resume or resize, the same as one already handled."""

@@ -156,6 +156,7 @@ class AgentState:
 _WRITES = {
     "rate_limit": "INSERT INTO rate_limits (agent_id, runtime, hit_at, resets_at, raw_match) VALUES (?,?,?,?,?)",
     "handled": "UPDATE rate_limits SET handled_at=? WHERE agent_id=? AND hit_at=? AND handled_at IS NULL",
+    "hit_update": "UPDATE rate_limits SET resets_at=?, raw_match=? WHERE agent_id=? AND hit_at=?",
     "budget": "INSERT INTO budget (project_id, agent_id, runtime, usd, input_tok, output_tok, observed_at)"
               " VALUES (?,?,?,?,?,?,?)",
     "scope": "INSERT OR REPLACE INTO supervisor_limit_scope (agent_id, hit_at, limit_group, model, action, until)"
@@ -216,6 +217,14 @@ class Store:
         """Insert the hit at once; True when it is in the database (False: spooled for later)."""
         return self._write("rate_limit", [agent_id, runtime, hit_at, resets_at, raw_match])
 
+    def record_hit(self, agent_id: str, runtime: str, hit_at: float, resets_at: float | None, raw_match: str,
+                   limit_group: str, model: str | None, action: str, until: float, *, update: bool = False) -> bool:
+        """A hit and its scope in one transaction: a group's poll never sees the one without the other.
+        `update`: the row keyed (agent, hit_at) exists (a record-only line of this limit) and is replaced."""
+        hit = ("hit_update", [resets_at, raw_match, agent_id, hit_at]) if update \
+            else ("rate_limit", [agent_id, runtime, hit_at, resets_at, raw_match])
+        return self._write_all([hit, ("scope", [agent_id, hit_at, limit_group, model, action, until])])
+
     def mark_handled(self, agent_id: str, hit_at: float, handled_at: float) -> bool:
         """Keyed by (agent, hit_at) rather than rowid, so it also works on a row still in the spool."""
         return self._write("handled", [handled_at, agent_id, hit_at])
@@ -239,17 +248,23 @@ class Store:
                                      restarts, last_exit, limit_group, model, now or time.time()])
 
     def _write(self, kind: str, params: list[Any]) -> bool:
+        return self._write_all([(kind, params)])
+
+    def _write_all(self, writes: list[tuple[str, list[Any]]]) -> bool:
+        """Rows written together, in one transaction (or spooled in order, replayed in order)."""
         if self._failing or self._memory or self.spool.exists():
-            self._spool(kind, params)
+            for kind, params in writes:
+                self._spool(kind, params)
             if self._failing and time.monotonic() < self._next_replay:
                 return False
             return self.replay_spool()
         try:
-            self._execute([(kind, params)])
+            self._execute(writes)
             return True
         except sqlite3.Error as exc:
             self._enter_failing(exc)
-            self._spool(kind, params)
+            for kind, params in writes:
+                self._spool(kind, params)
             return False
 
     @contextmanager
