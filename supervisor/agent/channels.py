@@ -65,15 +65,14 @@ def hook_settings(settings: WatchSettings, channel: Channel, watched: bool = Tru
             "--runtime", settings.runtime.name, "--state-dir", str(settings.state_dir)] + (["--watched"] * watched)
     commands = {"StopFailure": "rl-hit", "Stop": "budget-record"}
     hooks: dict[str, list[dict[str, Any]]] = {}
-    spool = settings.state_dir / "channels"
-    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (settings.state_dir / "channels").mkdir(parents=True, exist_ok=True, mode=0o700)  # the hooks' files
     for spec in channel.events:
         event, _, matcher = spec.partition(":")
         if event not in commands:
             continue
         command = shlex.join([*base, commands[event], *tail])
         if event == "StopFailure":
-            command = _detached(command, spool)
+            command = _detached(command)
         entry: dict[str, Any] = {"hooks": [{"type": "command", "command": command}]}
         if matcher:
             entry["matcher"] = matcher
@@ -81,14 +80,16 @@ def hook_settings(settings: WatchSettings, channel: Channel, watched: bool = Tru
     return json.dumps({"hooks": hooks})
 
 
-def _detached(command: str, spool: Path) -> str:
+def _detached(command: str) -> str:
     """A hook that outlives the CLI: `claude -p` ends right after a StopFailure and kills its
-    hooks (seen with 2.1.333: a 0.5 s hook never finished), so the JSON is saved to a file at once
-    and the command runs from it in a session of its own."""
-    setsid = "setsid " if shutil.which("setsid") else ""
-    f = shlex.quote(str(spool / "hook.XXXXXX"))
-    return (f'f=$(mktemp {f}) && cat > "$f" && ({setsid}{command} --input "$f"'
-            ' </dev/null >/dev/null 2>&1 &)')
+    hooks (seen with 2.1.333: a 0.5 s hook never finished). So the hook's shell at once becomes
+    `setsid --fork`, which starts the command in a session of its own and returns: the command
+    reads the hook JSON from the pipe it inherits, which keeps what the CLI wrote after the CLI is
+    gone. (Saving the JSON to a file first took a mktemp and a cat: under load the CLI killed the
+    shell before the cat was done, and the hit was lost.)"""
+    if shutil.which("setsid"):
+        return f"exec setsid --fork {command} >/dev/null 2>&1"
+    return f"({command} <&0 >/dev/null 2>&1 &)"  # an explicit <&0: a background job's stdin is /dev/null
 
 
 def expand_dir(template: str, env: dict[str, str] | Any) -> Path | None:
