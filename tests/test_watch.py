@@ -108,6 +108,24 @@ def test_a_retrying_line_then_the_blocking_line_of_the_same_limit_make_one_row(r
     assert [s["action"] for s in scope] == ["stop"]
 
 
+def test_a_hit_the_clis_hook_wrote_first_is_the_screens_row_too(root, watchers):
+    """Claude Code's StopFailure hook (`teamctl rl-hit`) may write the hit before the watcher reads
+    it on the screen: one row, the hook's, marked handled by the watcher."""
+    from teamctl_supervisor.store.mailbox import Store
+
+    steps = ["1@sleep:1.5", "1@print:usage limit reached · resets in 2s", "1@hang", "exit:0"]
+    w = start(watchers, root, steps, "--margin", "0", "--restart", "on-failure")
+    store = Store(root / "state" / "mailbox.db")
+    hooked = time.time()
+    store.record_rate_limit("solo:dev", "fake", hooked, hooked + 2, "rate_limit")  # as rl-hit writes it
+    store.close()
+    assert w.wait(30) == 0
+    hits = rows(root, "SELECT * FROM rate_limits")
+    assert [h["hit_at"] for h in hits] == [hooked] and hits[0]["handled_at"] is not None
+    assert hits[0]["raw_match"] == "usage limit reached · resets in 2s"
+    assert [s["hit_at"] for s in rows(root, "SELECT hit_at FROM supervisor_limit_scope")] == [hooked]
+
+
 def test_runtime_ignoring_sigterm_and_its_grandchildren_are_all_gone_after_a_limit_stop(root, watchers):
     pidfile = root / "pids"
     steps = [f"1@pidfile:{pidfile}", "1@ignore-term", "1@fork:ignore-term", "1@fork:setsid,ignore-term",

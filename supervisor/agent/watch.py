@@ -50,6 +50,10 @@ RECORD_DEDUP_SECONDS = r.RECORD_DEDUP_SECONDS
 GROUP_POLL_SECONDS = r.GROUP_POLL_SECONDS
 
 
+#: a rate_limits row this watcher did not write, this much before its own hit, is the same hit written
+#: by the CLI's StopFailure hook (`teamctl rl-hit`, which skips when the screen's row came first)
+HOOK_HIT_SECONDS = 120.0
+
 class AgentWatch:
     """One agent's watcher. `run()` returns the exit status for `teamctl rl-watch`."""
 
@@ -84,6 +88,7 @@ class AgentWatch:
         self.child_started: float | None = None
         self._signals: deque[str] = deque()  # queued by the handlers, handled in the loop by name
         self._startup_trimmed = False
+        self._row_of: dict[float, float] = {}  # a hit's hit_at -> the hit_at of its row (see _record_hit)
         self._stop_signal: int | None = None
         self._wake_r, self._wake_w = os.pipe()
         self.pricer = Pricer(settings.prices)
@@ -241,7 +246,8 @@ class AgentWatch:
         elif isinstance(cmd, r.RunHooks):
             self.hooks.submit(cmd.names, self._hook_values(cmd.hit))
         elif isinstance(cmd, r.MarkHandled):
-            self.store.mark_handled(self.s.agent_id, cmd.hit.hit_at, self.clock.wall())
+            self.store.mark_handled(self.s.agent_id, self._row_of.get(cmd.hit.hit_at, cmd.hit.hit_at),
+                                    self.clock.wall())
         elif isinstance(cmd, r.PokeGroup):
             _poke_watchers(self.store.group_watchers(self.group, exclude=self.s.agent_id))
         elif isinstance(cmd, r.BudgetWoken):
@@ -252,11 +258,22 @@ class AgentWatch:
 
     # -- hits, cost, groups ------------------------------------------------------------------------
     def _record_hit(self, hit: r.Hit, until: float, replaces_record: bool = False) -> None:
+        """One row per limit. `replaces_record`: the record-only row of this limit becomes this hit's.
+        A row the CLI's own StopFailure hook (`teamctl rl-hit`) wrote moments before is this hit's
+        too: the structured report wins, the screen's copy adds no second row."""
         event = hit.event
-        # replaces_record: the record-only row of this limit becomes this hit's
-        self.store.record_hit(self.s.agent_id, self.s.runtime.name, hit.hit_at, hit.resets_at, event.raw,
+        key, update = self._row_of.get(hit.hit_at, hit.hit_at), replaces_record
+        if not update:
+            mine = set(self._row_of.values())
+            earlier = [row["hit_at"] for row in self.store.safe_query(
+                "SELECT hit_at FROM rate_limits WHERE agent_id=? AND hit_at>=? AND handled_at IS NULL",
+                (self.s.agent_id, hit.hit_at - HOOK_HIT_SECONDS)) if row["hit_at"] not in mine]
+            if earlier:
+                key, update = max(earlier), True
+        self._row_of[hit.hit_at] = key
+        self.store.record_hit(self.s.agent_id, self.s.runtime.name, key, hit.resets_at, event.raw,
                               self.group, event.model, event.action.value if event.action else "stop", until,
-                              update=replaces_record)
+                              update=update)
         log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
                  local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
 
