@@ -86,8 +86,8 @@ class Run:
         assert state is not None
         now = time.time()
         store = Store(a.root / "state" / "mailbox.db")
-        store.record_rate_limit("solo:other", state["runtime"], now, now + 4, "a limit of the group")
-        store.record_limit_scope("solo:other", now, state["limit_group"], None, "stop", now + 4)
+        store.record_hit("solo:other", state["runtime"], now, now + 4, "a limit of the group", state["limit_group"],
+                         None, "stop", now + 4)
         store.close()
         os.kill(state["watcher_pid"], signal.SIGUSR2)
         a.wait_for(lambda: (a.state()["restarts"] >= 1 and a.state()["state"] == "running"

@@ -259,17 +259,12 @@ def test_model_covered(scope: str | None, model: str | None, covered: bool) -> N
 def test_active_group_limits_respect_model_scope_action_handled_and_time(tmp_path: Path) -> None:
     with Store(tmp_path / "mailbox.db") as s:
         now = 1000.0
-        s.record_rate_limit("p:opus-hit", "rt", 10.0, 2000.0, "opus weekly limit")
-        s.record_limit_scope("p:opus-hit", 10.0, "anthropic", "opus", "stop", 2000.0)
-        s.record_rate_limit("p:record", "rt", 11.0, 2000.0, "retrying")
-        s.record_limit_scope("p:record", 11.0, "anthropic", None, "record", 2000.0)
-        s.record_rate_limit("p:old", "rt", 12.0, 500.0, "expired")
-        s.record_limit_scope("p:old", 12.0, "anthropic", None, "stop", 500.0)
-        s.record_rate_limit("p:done", "rt", 13.0, 2000.0, "handled")
-        s.record_limit_scope("p:done", 13.0, "anthropic", None, "stop", 2000.0)
+        s.record_hit("p:opus-hit", "rt", 10.0, 2000.0, "opus weekly limit", "anthropic", "opus", "stop", 2000.0)
+        s.record_hit("p:record", "rt", 11.0, 2000.0, "retrying", "anthropic", None, "record", 2000.0)
+        s.record_hit("p:old", "rt", 12.0, 500.0, "expired", "anthropic", None, "stop", 500.0)
+        s.record_hit("p:done", "rt", 13.0, 2000.0, "handled", "anthropic", None, "stop", 2000.0)
         s.mark_handled("p:done", 13.0, 14.0)
-        s.record_rate_limit("p:other", "rt", 15.0, 2000.0, "other group")
-        s.record_limit_scope("p:other", 15.0, "openai", None, "stop", 2000.0)
+        s.record_hit("p:other", "rt", 15.0, 2000.0, "other group", "openai", None, "stop", 2000.0)
 
         def hits(model: str | None) -> list[str]:
             return [r["agent_id"] for r in s.active_group_limits("anthropic", model, now)]
@@ -277,8 +272,7 @@ def test_active_group_limits_respect_model_scope_action_handled_and_time(tmp_pat
         assert hits("claude-opus-4-7") == ["p:opus-hit"]
         assert hits("claude-sonnet-4-6") == []
         assert hits(None) == []
-        s.record_rate_limit("p:all", "rt", 16.0, 3000.0, "5-hour limit")
-        s.record_limit_scope("p:all", 16.0, "anthropic", None, "resume", 3000.0)
+        s.record_hit("p:all", "rt", 16.0, 3000.0, "5-hour limit", "anthropic", None, "resume", 3000.0)
         assert sorted(hits("claude-sonnet-4-6")) == ["p:all"]
         assert sorted(hits("claude-opus-4-7")) == ["p:all", "p:opus-hit"]
         assert [r["agent_id"] for r in s.active_group_limits("openai", "gpt-5", now)] == ["p:other"]

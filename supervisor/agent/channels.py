@@ -65,7 +65,7 @@ def hook_settings(settings: WatchSettings, channel: Channel, watched: bool = Tru
             "--runtime", settings.runtime.name, "--state-dir", str(settings.state_dir)] + (["--watched"] * watched)
     commands = {"StopFailure": "rl-hit", "Stop": "budget-record"}
     hooks: dict[str, list[dict[str, Any]]] = {}
-    (settings.state_dir / "channels").mkdir(parents=True, exist_ok=True, mode=0o700)  # the hooks' files
+    (settings.state_dir / "channels").mkdir(parents=True, exist_ok=True, mode=0o700)  # the Stop hook's pointer
     for spec in channel.events:
         event, _, matcher = spec.partition(":")
         if event not in commands:

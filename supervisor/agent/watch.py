@@ -27,7 +27,7 @@ from ..core.costs import CostLedger
 from ..core.policy import CrashPolicy
 from ..core.scan import Event, Scanner
 from ..core.states import AgentState
-from ..store.mailbox import Store
+from ..store.mailbox import SAME_HIT_SECONDS, Store
 from . import procs, ptyio
 from .budget import BudgetGuard, Pricer
 from .channels import ChannelTailer
@@ -49,10 +49,6 @@ HOOK_DRAIN_SECONDS = 30.0
 RECORD_DEDUP_SECONDS = r.RECORD_DEDUP_SECONDS
 GROUP_POLL_SECONDS = r.GROUP_POLL_SECONDS
 
-
-#: a rate_limits row this watcher did not write, this much before its own hit, is the same hit written
-#: by the CLI's StopFailure hook (`teamctl rl-hit`, which skips when the screen's row came first)
-HOOK_HIT_SECONDS = 120.0
 
 class AgentWatch:
     """One agent's watcher. `run()` returns the exit status for `teamctl rl-watch`."""
@@ -267,7 +263,7 @@ class AgentWatch:
             mine = set(self._row_of.values())
             earlier = [row["hit_at"] for row in self.store.safe_query(
                 "SELECT hit_at FROM rate_limits WHERE agent_id=? AND hit_at>=? AND handled_at IS NULL",
-                (self.s.agent_id, hit.hit_at - HOOK_HIT_SECONDS)) if row["hit_at"] not in mine]
+                (self.s.agent_id, hit.hit_at - SAME_HIT_SECONDS)) if row["hit_at"] not in mine]
             if earlier:
                 key, update = max(earlier), True
         self._row_of[hit.hit_at] = key

@@ -23,8 +23,6 @@ import click
 from ..core.errors import UsageProblem
 
 MAX_STDIN = 1024 * 1024
-#: A hit already recorded this recently for the agent (by its watcher's screen) is the same hit.
-SAME_HIT_SECONDS = 120.0
 
 
 def _options(fn: Any) -> Any:
@@ -108,6 +106,8 @@ def rl_hit(mailbox: str | None, agent: str | None, project: str | None, runtime:
     text = text if isinstance(text, str) else "rate_limit"
     now = time.time()
     resets_at = _reset_of(text, runtime, target)
+    from ..store.mailbox import SAME_HIT_SECONDS
+
     with target.store() as st:
         recent = st.rate_limits(target.agent, since=now - SAME_HIT_SECONDS)
         if recent:

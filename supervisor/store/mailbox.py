@@ -40,6 +40,9 @@ BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
 REPLAY_INTERVAL = 2.0
 #: Events kept in memory when not even the spool file can be written (a full disk).
 MEMORY_EVENTS = 10_000
+#: One hit reported twice for an agent (its watcher's screen and the CLI's StopFailure hook, in
+#: either order) is this close: the later report keeps the earlier row.
+SAME_HIT_SECONDS = 120.0
 
 #: What SQLite says of a file whose header or pages are not a database's.
 _DAMAGED = ("file is not a database", "database disk image is malformed")
@@ -232,10 +235,6 @@ class Store:
     def record_budget(self, project_id: str, agent_id: str | None, runtime: str | None, usd: float,
                       input_tok: int, output_tok: int, observed_at: float) -> bool:
         return self._write("budget", [project_id, agent_id, runtime, usd, input_tok, output_tok, observed_at])
-
-    def record_limit_scope(self, agent_id: str, hit_at: float, limit_group: str, model: str | None,
-                           action: str, until: float) -> bool:
-        return self._write("scope", [agent_id, hit_at, limit_group, model, action, until])
 
     def send_message(self, project_id: str, sender: str, recipient: str, text: str, sent_at: float) -> bool:
         return self._write("message", [project_id, sender, recipient, text, sent_at])
