@@ -41,14 +41,27 @@ def binary(name: str) -> Path:
     return path
 
 
+def _extract(tgz: Path, dest: Path) -> None:
+    """Unpack an npm tarball, refusing members that would land outside `dest` or are links.
+
+    Python 3.11.2 (Debian 12's own) predates `extractall(filter=...)` (3.11.4), so the check is ours."""
+    root = dest.resolve()
+    with tarfile.open(tgz) as tar:
+        members = tar.getmembers()
+        for m in members:
+            target = (dest / m.name).resolve()
+            if not (m.isfile() or m.isdir()) or not target.is_relative_to(root):
+                raise SystemExit(f"{tgz.name}: refusing tar member {m.name!r}")
+        tar.extractall(dest, members=members)
+
+
 def _install_one(name: str, pin: dict[str, str], dest: Path) -> None:
     spec = f"{pin['package']}@{pin['version']}"
     if pin["kind"] == "npm-pack":
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
             (tgz,) = Path(tmp).glob("*.tgz")
-            with tarfile.open(tgz) as tar:
-                tar.extractall(dest, filter="tar")
+            _extract(tgz, dest)
     elif pin["kind"] == "npm":
         subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(dest), spec],
                        check=True)
