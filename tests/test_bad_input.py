@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from teamctl_supervisor.core.scan import Scanner
-from teamctl_supervisor.core.signatures import load_descriptor
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
+from teamctl_supervisor.core.scan.scanner import Scanner
 from watchkit import fake_env, make_team
 
 pytestmark = pytest.mark.usefixtures("tmux_socket")

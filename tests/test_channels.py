@@ -16,8 +16,8 @@ import pytest
 from teamctl_supervisor.agent import channels as ch
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.costs import CostLedger
-from teamctl_supervisor.core.scan import Event, EventKind
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import Event, EventKind
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli"

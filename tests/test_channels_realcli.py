@@ -16,7 +16,7 @@ from realcli import claude
 from realcli.fakeapi import FakeAPI
 from teamctl_supervisor.agent import channels as ch
 from teamctl_supervisor.agent.settings import WatchSettings
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.store.mailbox import Store
 from watchkit import wait_for
 

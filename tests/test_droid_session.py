@@ -15,7 +15,7 @@ import pytest
 from teamctl_supervisor.agent import channels as ch
 from teamctl_supervisor.agent.droid_session import droid_slug
 from teamctl_supervisor.agent.settings import WatchSettings
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli" / "droid-0.225.2" / "session.settings.json"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FakeBin, copy_example
 from teamctl_supervisor.cli import main
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
 from teamctl_supervisor.core.errors import DescriptorError
-from teamctl_supervisor.core.signatures import load_descriptor
 
 THREE_WRONG = '''\
 name = "mine"

@@ -28,8 +28,8 @@ from realcli.install import pins
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
 from teamctl_supervisor.agent.copilot_usage import usage_file
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 
 REPLY = "Hello from the fake API."
 

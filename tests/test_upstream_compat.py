@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import copy_example
 from teamctl_supervisor.agent.settings import settings_for_agent
+from teamctl_supervisor.core.descriptors.loader import load_runtime, runtime_files
 from teamctl_supervisor.core.errors import DescriptorError
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime, runtime_files
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 from teamctl_supervisor.team.compose import ComposeError, load_team
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..core.costs import Spend
+from ..core.descriptors.loader import DescriptorError, package_data_dir
 from ..core.lazyre import LazyPattern
-from ..core.signatures import DescriptorError, package_data_dir
 from ..store.mailbox import Store
 from .waiting import local_clock
 

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..core.scan import Event, EventKind
-from ..core.signatures import Channel
+from ..core.descriptors.loader import Channel
+from ..core.scan.scanner import Event, EventKind
 from ..core.usage import Reading, read_text, screen_text, window_name
 from ..store.mailbox import Store
 from ..store.usage import record_window

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.scan import Event, EventKind
+from ..core.scan.scanner import Event, EventKind
 from .channels import MAX_READ, START_SLACK, ChannelEvent, _int, _SessionFile
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.scan import Event, EventKind
+from ..core.scan.scanner import Event, EventKind
 from .channels import MAX_READ, ChannelEvent, _int, _SessionFile
 
 KIND = "droid-session"

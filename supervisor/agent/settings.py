@@ -15,10 +15,10 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from ..core.compose_model import Agent, Team
+from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
-from ..core.resets import resolve_zone
-from ..core.signatures import Runtime, load_runtime, runtime_files
+from ..core.resets.parse import resolve_zone
 from ..store.safefs import private_dir
 from .budget import Caps, Price, load_prices
 from .hooks import HookLike

@@ -25,7 +25,7 @@ import pexpect
 from ..core import reactor as r
 from ..core.costs import CostLedger
 from ..core.policy import CrashPolicy
-from ..core.scan import Event, Scanner
+from ..core.scan.scanner import Event, Scanner
 from ..core.states import AgentState
 from ..store.mailbox import SAME_HIT_SECONDS, Store
 from . import procs, ptyio

@@ -118,9 +118,9 @@ def rl_hit(mailbox: str | None, agent: str | None, project: str | None, runtime:
 
 def _reset_of(text: str, runtime: str, target: _Target) -> float | None:
     """The reset the CLI's own line states, read with the runtime's signatures."""
-    from ..core.resets import resolve_zone
-    from ..core.scan import EventKind, Scanner
-    from ..core.signatures import DescriptorError, load_runtime
+    from ..core.descriptors.loader import DescriptorError, load_runtime
+    from ..core.resets.parse import resolve_zone
+    from ..core.scan.scanner import EventKind, Scanner
 
     try:
         rt = load_runtime(runtime, target.state_dir.parent)

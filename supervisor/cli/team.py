@@ -13,7 +13,7 @@ import time
 
 import click
 
-from ..core.signatures import runtime_files
+from ..core.descriptors.loader import runtime_files
 from ..team import ops as ops
 from ..team import report
 from ..team.backends import tmux as tmux_backend

@@ -21,10 +21,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from .clocktext import human_duration, local_clock
+from .descriptors.loader import Action
 from .policy import CrashPolicy, plan_wait
-from .scan import Event, EventKind
-from .signatures import Action
+from .resets.clocktext import human_duration, local_clock
+from .scan.scanner import Event, EventKind
 from .states import AgentState, WaitEnd
 
 #: Record-only hits (the CLI retries by itself) closer together than this are one hit.

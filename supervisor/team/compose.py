@@ -37,7 +37,7 @@ from ..core.compose_model import (
     did_you_mean,
     find_root,
 )
-from ..core.signatures import runtime_files
+from ..core.descriptors.loader import runtime_files
 from .compose_cache import ParseCache
 from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project

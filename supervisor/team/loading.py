@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..agent.launch import find_binary
-from ..core.signatures import DescriptorError, Runtime, load_runtime, runtime_files
+from ..core.descriptors.loader import DescriptorError, Runtime, load_runtime, runtime_files
 from ..store.mailbox import Store
 from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
 

@@ -19,7 +19,7 @@ import psutil
 
 from ..agent.budget import day_start
 from ..agent.logfile import log_files
-from ..core.resets import resolve_zone
+from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
 from ..store.mailbox import Store
 from .backends import tmux as tmux_backend

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..agent.launch import find_binary
 from ..core.compose_model import TEAM_DIRNAME
+from ..core.descriptors.loader import load_runtime
 from ..core.errors import DescriptorError
-from ..core.signatures import load_runtime
 
 #: Tried in this order when no runtime is named: the CLIs upstream's templates and examples use first.
 PREFERRED = ("claude-code", "codex", "gemini", "qwen-code", "aider")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
-from ..core.signatures import Runtime
+from ..core.descriptors.loader import Runtime
 from ..store.safefs import check_state_dir, private_dir, write_private
 from . import sweep
 from .backends import process as process_backend

@@ -12,12 +12,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from . import descriptor_files
-from .descriptor_model import Launch, Runtime, Signature, StallRule
-from .descriptor_tables import _no_unknown, _opt_str, _parse_signature
-from .errors import DescriptorError
-from .signature_regex import _regex_compile, compile_regex
-from .signatures import load_descriptor
+from ..errors import DescriptorError
+from . import files as descriptor_files
+from .loader import load_descriptor
+from .model import Launch, Runtime, Signature, StallRule
+from .regexes import _regex_compile, compile_regex
+from .tables import _no_unknown, _opt_str, _parse_signature
 
 
 def load_yaml_override(path: Path, name: str) -> Runtime:

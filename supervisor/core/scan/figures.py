@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .lazyre import LazyPattern
+from ..lazyre import LazyPattern
 
 # Compiled with the first cost line read, not at every watcher's start.
 _NUMBER = LazyPattern(r"^\s*\$?\s*([0-9][0-9,_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kmb])?\s*$", re.IGNORECASE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-BUILTIN_DIR = Path(__file__).parent.parent / "runtimes"
+BUILTIN_DIR = Path(__file__).parents[2] / "runtimes"
 
 
 def generic_patterns_path() -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .lazyre import LazyPattern
+from ..lazyre import LazyPattern
 
 if TYPE_CHECKING:
     import regex as regex_engine

@@ -20,14 +20,14 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .descriptor_model import Runtime
+from ..descriptors.model import Runtime
 from .events import Event
 from .events import EventKind as EventKind  # imported from here too
 from .json_documents import JsonDocuments
 from .prefilter import LINE_GAP, SEAM, unfold_spans
-from .scan_texts import CONTEXT_BYTES, JOIN_DEPTH, RAW_MAX, TextScanner, _groups, _KeywordIndex, _search, _utcnow
 from .screen_cells import ScreenRows
 from .screen_text import _row_end, _row_start, _text_end, last_row_move, same_row_moves, strip_ansi
+from .text_scanner import CONTEXT_BYTES, JOIN_DEPTH, RAW_MAX, TextScanner, _groups, _KeywordIndex, _search, _utcnow
 
 MAX_LINE = 64 * 1024
 #: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .descriptor_files import _is_builtin
-from .errors import DescriptorError
+from ..errors import DescriptorError
+from .files import _is_builtin
 
 if TYPE_CHECKING:
     import regex as regex_engine

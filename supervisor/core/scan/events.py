@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .descriptor_model import Action
+from ..descriptors.model import Action
 
 
 class EventKind(StrEnum):

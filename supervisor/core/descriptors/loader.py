@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import descriptor_files
-from .descriptor_files import BUILTIN_DIR, _is_builtin, generic_patterns_path, package_data_dir, runtime_files
-from .descriptor_model import (
+from ..errors import DescriptorError
+from . import files as descriptor_files
+from .files import BUILTIN_DIR, _is_builtin, generic_patterns_path, package_data_dir, runtime_files
+from .model import (
     CHANNEL_KINDS,
     RESET_KINDS,
     Action,
@@ -31,7 +32,8 @@ from .descriptor_model import (
     StallRule,
     UsagePattern,
 )
-from .descriptor_tables import (
+from .regexes import compile_regex, regex_hazard
+from .tables import (
     _TOP_KEYS,
     MAX_LOOKAHEAD,
     PLACEHOLDER_KEYS,
@@ -47,8 +49,6 @@ from .descriptor_tables import (
     _parse_usage,
     _str_list,
 )
-from .errors import DescriptorError
-from .signature_regex import compile_regex, regex_hazard
 
 __all__ = [
     "BUILTIN_DIR", "CHANNEL_KINDS", "MAX_DESCRIPTOR_BYTES", "MAX_LOOKAHEAD", "MAX_SIGNATURES", "PLACEHOLDER_KEYS",

@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from .lazyre import LazyPattern
-from .reset_zones import _localize, _zone_from_text
+from ..lazyre import LazyPattern
+from .zones import _localize, _zone_from_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

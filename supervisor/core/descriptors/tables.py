@@ -13,7 +13,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .descriptor_model import (
+from ..errors import DescriptorError
+from ..lazyre import LazyPattern
+from .model import (
     CHANNEL_KINDS,
     RESET_KINDS,
     Action,
@@ -23,9 +25,7 @@ from .descriptor_model import (
     StallRule,
     UsagePattern,
 )
-from .errors import DescriptorError
-from .lazyre import LazyPattern
-from .signature_regex import _regex_compile, compile_regex
+from .regexes import _regex_compile, compile_regex
 
 if TYPE_CHECKING:
     import regex as regex_engine

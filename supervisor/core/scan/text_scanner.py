@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .descriptor_model import Runtime, Signature
+from ..descriptors.model import Runtime, Signature
+from ..resets.parse import parse_reset
 from .events import Event, EventKind
 from .figures import parse_count, parse_figure
 from .prefilter import SEAM, Prefilter
-from .resets import parse_reset
 from .screen_text import strip_ansi
 
 log = logging.getLogger(f"{__package__}.scan")  # the scanner's log: its records keep the name they had

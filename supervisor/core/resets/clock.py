@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from .lazyre import LazyPattern
-from .reset_zones import _localize, _next_after, _zone_from_text
+from ..lazyre import LazyPattern
+from .zones import _localize, _next_after, _zone_from_text
 
 _MONTHS: Mapping[str, int] = MappingProxyType(
     {

@@ -10,7 +10,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .lazyre import LazyPattern
+from ..lazyre import LazyPattern
 
 if TYPE_CHECKING:
     from fractions import Fraction

@@ -35,12 +35,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from .lazyre import LazyPattern
-from .reset_clock import JUST_PASSED as JUST_PASSED  # imported from here too
-from .reset_clock import _parse_clock
-from .reset_durations import _RETRY_AFTER, _duration_micros
-from .reset_stamps import _parse_epoch, _parse_iso
-from .reset_zones import ABBREVIATIONS, resolve_zone, zone_from_abbreviation
+from ..lazyre import LazyPattern
+from .clock import JUST_PASSED as JUST_PASSED  # imported from here too
+from .clock import _parse_clock
+from .durations import _RETRY_AFTER, _duration_micros
+from .stamps import _parse_epoch, _parse_iso
+from .zones import ABBREVIATIONS, resolve_zone, zone_from_abbreviation
 
 __all__ = [
     "ABBREVIATIONS",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from .lazyre import LazyPattern
+from ..lazyre import LazyPattern
 
 _LOAD_ERRORS = (ValueError, LookupError, OSError)
 

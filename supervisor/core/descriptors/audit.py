@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .loader import Runtime, Signature, UsagePattern
 from .pkgstrings import SLOT
-from .signatures import Runtime, Signature, UsagePattern
 
 #: The words that make a string limit-, quota-, usage-, cost- or token-like, by category.
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
