@@ -30,7 +30,7 @@ from ..core.states import AgentState
 from ..store.mailbox import SAME_HIT_SECONDS, Store
 from . import procs, ptyio
 from .budget import BudgetGuard, Pricer
-from .channels import ChannelTailer
+from .channels.tailer import ChannelTailer
 from .child import Child
 from .hooks import HookRunner, split_chain
 from .hookthread import HookQueue

@@ -1,6 +1,6 @@
 """The one message type between the parts: what a runtime said that the supervisor acts on.
 
-The scanner (and the structured channels beside it, agent/channels.py) emit frozen Events; the
+The scanner (and the structured channels beside it, agent/channels/) emit frozen Events; the
 reactor and the spend accounting (costs.py) only read them.
 """
 

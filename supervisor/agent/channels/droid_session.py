@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.scan.scanner import Event, EventKind
-from .channels import MAX_READ, ChannelEvent, _int, _SessionFile
+from ...core.scan.scanner import Event, EventKind
+from .base import MAX_READ, ChannelEvent, SessionFile, token_count
 
 KIND = "droid-session"
 
@@ -27,7 +27,7 @@ def droid_slug(cwd: Path) -> str:
     return str(cwd).replace("/", "-")
 
 
-class DroidSession(_SessionFile):
+class DroidSession(SessionFile):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.path: Path | None = None
@@ -87,11 +87,11 @@ class DroidSession(_SessionFile):
         if not isinstance(usage, dict) or "inputTokens" not in usage:
             self.say_off(f"{self.path}: unknown format (no tokenUsage)")
             return []
-        inp, out = _int(usage.get("inputTokens")) + _int(usage.get("cacheCreationTokens")), \
-            _int(usage.get("outputTokens")) + _int(usage.get("thinkingTokens"))
+        inp, out = token_count(usage.get("inputTokens")) + token_count(usage.get("cacheCreationTokens")), \
+            token_count(usage.get("outputTokens")) + token_count(usage.get("thinkingTokens"))
         if not (inp or out):
             return []
         return [ChannelEvent(EventKind.COST, 0, f"droid session {self.path.name}", KIND,
                              model=self._model(doc.get("model")), input_tokens=inp, output_tokens=out,
-                             cached_tokens=_int(usage.get("cacheReadTokens")), cached_in_input=False, total=True,
+                             cached_tokens=token_count(usage.get("cacheReadTokens")), cached_in_input=False, total=True,
                              source=KIND)]

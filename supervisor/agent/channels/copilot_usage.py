@@ -15,22 +15,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.scan.scanner import Event, EventKind
-from .channels import MAX_READ, START_SLACK, ChannelEvent, _int, _SessionFile
+from ...core.scan.scanner import Event, EventKind
+from ...store import layout
+from ...store.safefs import private_dir
+from .base import MAX_READ, START_SLACK, ChannelEvent, SessionFile, token_count
 
 log = logging.getLogger(__name__)
 KIND = "copilot-usage-file"
 
 
-def usage_file(state_dir: Path, log_name: str) -> Path:
-    """Where this agent's runs write their usage (one run at a time: the file is removed at launch)."""
-    return state_dir / "channels" / f"{log_name}.copilot-usage.json"
-
-
 def prepare(state_dir: Path, log_name: str) -> Path:
     """The usage file for the run about to start, with any earlier run's file gone."""
-    path = usage_file(state_dir, log_name)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = layout.copilot_usage_file(state_dir, log_name)
+    private_dir(path.parent)
     try:
         os.unlink(path)  # a symlink left there is removed, never followed
     except FileNotFoundError:
@@ -38,12 +35,12 @@ def prepare(state_dir: Path, log_name: str) -> Path:
     return path
 
 
-class CopilotUsageFile(_SessionFile):
+class CopilotUsageFile(SessionFile):
     """Read at the end of the run; nothing to tail while it runs (the file is written at exit)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.path = usage_file(self.s.state_dir, self.s.log_name)
+        self.path = layout.copilot_usage_file(self.s.state_dir, self.s.log_name)
         self.done = False
 
     def poll(self, now: float, final: bool = False) -> list[Event]:
@@ -66,8 +63,8 @@ class CopilotUsageFile(_SessionFile):
         events: list[Event] = []
         for model, m in metrics.items():
             usage = m["usage"]
-            inp, out, cached = _int(usage.get("inputTokens")), _int(usage.get("outputTokens")), \
-                _int(usage.get("cacheReadTokens"))
+            inp, out, cached = token_count(usage.get("inputTokens")), token_count(usage.get("outputTokens")), \
+                token_count(usage.get("cacheReadTokens"))
             if inp or out:
                 # input holds the cache reads (1,234 = 1,034 + 200), output the reasoning
                 events.append(ChannelEvent(EventKind.COST, 0, f"usage file {model}", KIND, model=str(model),
