@@ -19,6 +19,7 @@ from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
 from ..core.resets.parse import resolve_zone
+from ..store import layout
 from ..store.safefs import private_dir
 from .budget import Caps, Price, load_prices
 from .hooks import HookLike
@@ -63,7 +64,7 @@ class WatchSettings:
 
     @property
     def log_name(self) -> str:
-        return self.agent_id.replace(":", "-")
+        return layout.agent_file_name(self.agent_id)
 
 
 
@@ -102,10 +103,10 @@ def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], roo
     runtime = load_runtime(name, root)
     env = {**os.environ, **runtime.launch.env}
     project = agent_id.split(":", 1)[0]
-    state = root / "state"
+    state = layout.state_dir(root)
     return WatchSettings(
         agent_id=agent_id, project_id=project, runtime=runtime, argv=tuple(argv), cwd=Path.cwd(),
-        env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=state / "mailbox.db",
+        env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=layout.mailbox(state),
         state_dir=state, limit_group=runtime.name, prices=MappingProxyType(load_prices(root)))
 
 
@@ -139,8 +140,8 @@ def guess_runtime(binary: str, team_dir: Path | None) -> str | None:
 
 def configure_logging(settings: WatchSettings) -> None:
     """The watcher's own log: state/logs/<project>-<agent>.supervisor.log, rotated, 0600."""
-    logs = private_dir(settings.state_dir / "logs")  # never through a planted symlink
-    handler = RotatingLogHandler(logs / f"{settings.log_name}.supervisor.log", 1024 * 1024, 3)
+    private_dir(layout.logs_dir(settings.state_dir))  # never through a planted symlink
+    handler = RotatingLogHandler(layout.supervisor_log(settings.state_dir, settings.log_name), 1024 * 1024, 3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -14,6 +14,7 @@ import time
 import click
 
 from ..core.descriptors.loader import runtime_files
+from ..store import layout
 from ..team import ops as ops
 from ..team import report
 from ..team.backends import tmux as tmux_backend
@@ -145,7 +146,7 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
         _print_problems(exc)
         tdir = ops.team_dir(root)
         click.echo(f"teamctl: the compose tree does not load; stopping every agent recorded in "
-                   f"{tdir / 'state' / 'mailbox.db'}", err=True)
+                   f"{layout.mailbox(layout.state_dir(tdir))}", err=True)
         for line in ops.down_recorded(tdir, timeout):
             click.echo(line)
         return 0
@@ -231,7 +232,7 @@ def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str |
     member = team.agent(agent)
     path = ops.output_log(team, member)
     if own:
-        path = path.with_name(f"{ops.log_name(member)}.supervisor.log")
+        path = layout.supervisor_log(team.state_dir, ops.log_name(member))
 
     def show(line: str) -> None:
         if raw:

@@ -8,6 +8,7 @@ opening a file goes through safefs (no symlink followed, 0700 / 0600).
       mailbox.db              the store (messages, agent states, limits, costs)
       spool/<writer>.jsonl    events kept while the mailbox is not writable
       logs/<agent>.log        an agent's output, as its screen showed it
+      logs/<agent>.supervisor.log  its watcher's own log
       logs/<agent>.console.log  a watcher started without tmux: its own output
       run/<agent>.lock        held by the agent's watcher while it runs
       run/<agent>.tmux        present while the agent's watcher was started in tmux
@@ -53,6 +54,11 @@ def logs_dir(state: Path) -> Path:
 
 def output_log(state: Path, log_name: str) -> Path:
     return logs_dir(state) / f"{log_name}.log"
+
+
+def supervisor_log(state: Path, log_name: str) -> Path:
+    """The watcher's own log: hits, waits, hooks, state changes."""
+    return logs_dir(state) / f"{log_name}.supervisor.log"
 
 
 def console_log(state: Path, log_name: str) -> Path:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .safefs import UnsafeState, open_private, private_dir, read_nofollow
 from .schema import OWN_SCHEMA, OWN_TABLES, SHARED_SCHEMA, SHARED_TABLES
 
@@ -182,7 +183,7 @@ class Store:
                  recover: bool = False) -> None:
         self.path = path
         self.recover = recover
-        self.spool = (spool_dir or path.parent / "spool") / f"{spool_name}.jsonl"
+        self.spool = (spool_dir or layout.spool_dir(path.parent)) / f"{spool_name}.jsonl"
         self._conn: sqlite3.Connection | None = None
         self._failing = False
         self._next_replay = 0.0

@@ -38,6 +38,7 @@ from ..core.compose_model import (
     find_root,
 )
 from ..core.descriptors.loader import runtime_files
+from ..store import layout
 from .compose_cache import ParseCache
 from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 DEFAULT_TMUX_PREFIX = "t-"
-DEFAULT_MAILBOX = "state/mailbox.db"
+DEFAULT_MAILBOX = str(layout.DEFAULT_MAILBOX)
 
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
 _TOP_KEYS = (
@@ -97,7 +98,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         team_dir = team_dir / TEAM_DIRNAME  # tolerate being handed the folder that contains .team
     compose_file = team_dir / COMPOSE_FILE
     base_dir = team_dir.parent if team_dir.name == TEAM_DIRNAME else team_dir
-    c = Checker(ParseCache(team_dir / "state" / "cache" / "compose.json") if cache else None)
+    c = Checker(ParseCache(layout.compose_cache(layout.state_dir(team_dir))) if cache else None)
     data = c.read_yaml(compose_file)
     if data is MISSING:
         raise ComposeError(c.problems)
@@ -219,7 +220,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         compose_file=compose_file,
         tmux_prefix=tmux_prefix,
         mailbox_path=mailbox_path,
-        state_dir=team_dir / "state",
+        state_dir=layout.state_dir(team_dir),
         rate_limits=rate_limits,
         budget=budget,
         projects=tuple(projects),

@@ -20,9 +20,10 @@ from ..core.compose_model import (
     Team,
     find_root,
 )
+from ..store import layout
 from ..store.mailbox import Store
 
-MAILBOX = Path("state") / "mailbox.db"
+MAILBOX = layout.DEFAULT_MAILBOX
 
 
 def solo_dir(root: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
@@ -44,7 +45,7 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
     if where is None:
         return None
     mailbox = where / MAILBOX
-    with Store(mailbox, where / "state" / "spool", "teamctl") as st:
+    with Store(mailbox, layout.spool_dir(layout.state_dir(where)), "teamctl") as st:
         rows = st.agent_states()
     agents = tuple(
         Agent(id=row.agent_id, project=row.agent_id.split(":", 1)[0], name=row.agent_id.split(":", 1)[-1],
@@ -56,5 +57,5 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
     projects = tuple(Project(id=p, name=p, cwd=where, file=mailbox)
                      for p in sorted({a.project for a in agents}))
     return Team(team_dir=where, base_dir=where, compose_file=mailbox, tmux_prefix="t-", mailbox_path=mailbox,
-                state_dir=where / "state", rate_limits=RateLimitSettings(), budget=BudgetSettings(),
+                state_dir=layout.state_dir(where), rate_limits=RateLimitSettings(), budget=BudgetSettings(),
                 projects=projects, agents=agents)

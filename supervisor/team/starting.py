@@ -14,6 +14,7 @@ from pathlib import Path
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
 from ..core.descriptors.loader import Runtime
+from ..store import layout
 from ..store.safefs import check_state_dir, private_dir, write_private
 from . import sweep
 from .backends import process as process_backend
@@ -107,7 +108,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
                 write_private(marker, name + "\n")  # 0600, never through a planted link
                 started.append(_Started(agent, pid, "tmux", session=name))
             else:
-                console = process_backend.console_log(team.state_dir, log_name(agent))
+                console = layout.console_log(team.state_dir, log_name(agent))
                 popen = process_backend.start(cmd, agent.cwd, watcher_env(team, agent, dict(os.environ)),
                                               console)
                 _marker(team, agent).unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import psutil
 
 from ..agent import procs
 from ..core.states import AgentState
+from ..store import layout
 from ..store.mailbox import AgentState as StateRow
 from ..store.mailbox import Store
 from ..store.safefs import check_state_dir
@@ -103,11 +104,11 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
     """`down` when the compose tree no longer loads (a typo while the team runs): stop every watcher
     recorded in the team's default mailbox, their tmux sessions (from the markers `up` left) and any
     tagged leftover, since a broken file must never keep a team from being stopped."""
-    state_dir = tdir / "state"
-    db = state_dir / "mailbox.db"
+    state_dir = layout.state_dir(tdir)
+    db = layout.mailbox(state_dir)
     lines: list[str] = []
     if db.exists():
-        with Store(db, state_dir / "spool", "teamctl", recover=True) as st:
+        with Store(db, layout.spool_dir(state_dir), "teamctl", recover=True) as st:
             rows = st.agent_states()
             targets = [(row, w) for row in rows.values() if (w := watcher_process(row.agent_id, row)) is not None]
             trees = {row.agent_id: procs.tree(w.pid) for row, w in targets}
@@ -123,7 +124,7 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
                     procs.stop_tree(w.pid, timeout=2.0, sig=signal.SIGKILL, extra=left)
                     _mark_stopped(st, row, "killed by teamctl down")
                 lines.append(f"{row.agent_id}: {'killed after timeout' if left else 'stopped'}")
-    for marker in sorted((state_dir / "run").glob("*.tmux")):
+    for marker in sorted(layout.run_dir(state_dir).glob("*.tmux")):
         name = marker.read_text().strip()
         if name and tmux_backend.has_session(name):
             tmux_backend.kill_session(name)

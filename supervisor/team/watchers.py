@@ -16,6 +16,7 @@ import psutil
 
 from ..agent import procs
 from ..core.states import LIVE_STATES
+from ..store import layout
 from ..store.mailbox import AgentState as StateRow
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
@@ -32,16 +33,16 @@ def session_name(team: Team, agent: Agent) -> str:
 
 
 def log_name(agent: Agent) -> str:
-    return agent.id.replace(":", "-")
+    return layout.agent_file_name(agent.id)
 
 
 def output_log(team: Team, agent: Agent) -> Path:
-    return team.state_dir / "logs" / f"{log_name(agent)}.log"
+    return layout.output_log(team.state_dir, log_name(agent))
 
 
 def _marker(team: Team, agent: Agent) -> Path:
     """Present while the agent's watcher was started in tmux (for the "tmux server gone" notice)."""
-    return team.state_dir / "run" / f"{log_name(agent)}.tmux"
+    return layout.tmux_marker(team.state_dir, log_name(agent))
 
 
 # --------------------------------------------------------------------------------------------------
