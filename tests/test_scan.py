@@ -533,9 +533,9 @@ def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -
 
 
 def test_text_end_passes_runs_of_empty_lines() -> None:
-    from teamctl_supervisor.core.scan.scanner import _text_end
+    from teamctl_supervisor.core.scan.scanner import text_end
 
     b = b"abc\n\r\n" + b"\n" * 100_000 + b"x\n\n"
-    assert _text_end(b, len(b)) == len(b) - 2
-    assert _text_end(b, len(b) - 3) == 3  # back over the 100,000 empty lines
-    assert _text_end(b"\n\n\n", 3) == 0 and _text_end(b"ab", 2) == 2
+    assert text_end(b, len(b)) == len(b) - 2
+    assert text_end(b, len(b) - 3) == 3  # back over the 100,000 empty lines
+    assert text_end(b"\n\n\n", 3) == 0 and text_end(b"ab", 2) == 2

@@ -25,7 +25,7 @@ from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
-from .watchers import _LIVE, _marker, session_name, watcher_process
+from .watchers import LIVE_STATE_NAMES, session_name, tmux_marker_file, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status
@@ -104,8 +104,8 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         s.state, s.text = row.state, state_text(row, now)
         # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
-        server_gone = sessions is None and _marker(team, agent).exists()
-        if row.state in _LIVE:
+        server_gone = sessions is None and tmux_marker_file(team, agent).exists()
+        if row.state in LIVE_STATE_NAMES:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"
                 stale_in_tmux += server_gone

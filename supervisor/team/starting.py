@@ -21,7 +21,7 @@ from .backends import process as process_backend
 from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Team, load_team
 from .loading import NoTeam, binary_problem, launch_plan, register, store
-from .watchers import Outcome, _marker, _tmux_sessions, end_leftovers, log_name, session_name, watcher_process
+from .watchers import Outcome, end_leftovers, log_name, session_name, tmux_marker_file, tmux_sessions, watcher_process
 
 START_WAIT_SECONDS = 5.0
 #: Environment handed to a watcher in tmux: the tmux server's own environment may be older than ours.
@@ -78,7 +78,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
             pass  # changed since it was checked: each watcher reads it itself
         register(team, st)
         rows = st.agent_states()
-    sessions = _tmux_sessions()
+    sessions = tmux_sessions()
     results: dict[str, Outcome] = {}
     started: list[_Started] = []
     t0 = time.time()
@@ -103,7 +103,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
         try:
             if backend == "tmux":
                 pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
-                marker = _marker(team, agent)
+                marker = tmux_marker_file(team, agent)
                 private_dir(marker.parent)
                 write_private(marker, name + "\n")  # 0600, never through a planted link
                 started.append(_Started(agent, pid, "tmux", session=name))
@@ -111,7 +111,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
                 console = layout.console_log(team.state_dir, log_name(agent))
                 popen = process_backend.start(cmd, agent.cwd, watcher_env(team, agent, dict(os.environ)),
                                               console)
-                _marker(team, agent).unlink(missing_ok=True)
+                tmux_marker_file(team, agent).unlink(missing_ok=True)
                 started.append(_Started(agent, popen.pid, "process", popen=popen, console=console))
         except tmux_backend.TmuxError as exc:
             if "duplicate session" in str(exc):  # started since we looked (another `up`): running

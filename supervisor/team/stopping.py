@@ -22,13 +22,13 @@ from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
 from .watchers import (
-    _LIVE,
+    LIVE_STATE_NAMES,
     Outcome,
-    _marker,
-    _tmux_sessions,
     end_leftovers,
     find_watcher,
     session_name,
+    tmux_marker_file,
+    tmux_sessions,
     watcher_process,
 )
 
@@ -50,7 +50,7 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
 def _down(team: Team, agents: Sequence[Agent], timeout: float) -> dict[str, Outcome]:
     with store(team) as st:
         rows = st.agent_states()
-        sessions = _tmux_sessions()
+        sessions = tmux_sessions()
         targets: list[tuple[Agent, psutil.Process, list[psutil.Process]]] = []
         results: dict[str, Outcome] = {}
         for agent in agents:
@@ -64,9 +64,9 @@ def _down(team: Team, agents: Sequence[Agent], timeout: float) -> dict[str, Outc
                     results[agent.id] = Outcome(agent, "stopped", text)
                 else:
                     results[agent.id] = Outcome(agent, "not-running", f"{agent.id}: not running")
-                if row is not None and row.state in _LIVE:
+                if row is not None and row.state in LIVE_STATE_NAMES:
                     _mark_stopped(st, row, "watcher gone")
-                _marker(team, agent).unlink(missing_ok=True)
+                tmux_marker_file(team, agent).unlink(missing_ok=True)
                 continue
             tree = procs.tree(watcher.pid)
             targets.append((agent, watcher, tree))
@@ -87,12 +87,12 @@ def _down(team: Team, agents: Sequence[Agent], timeout: float) -> dict[str, Outc
             else:
                 results[agent.id] = Outcome(agent, "stopped", f"{agent.id}: stopped")
                 row = st.agent_state(agent.id)
-                if row is not None and row.state in _LIVE:  # e.g. it died before it could write
+                if row is not None and row.state in LIVE_STATE_NAMES:  # e.g. it died before it could write
                     _mark_stopped(st, row, "stopped by teamctl down")
             name = session_name(team, agent)
             if tmux_backend.has_session(name):
                 tmux_backend.kill_session(name)
-            _marker(team, agent).unlink(missing_ok=True)
+            tmux_marker_file(team, agent).unlink(missing_ok=True)
     for agent_id, count in end_leftovers(team, {a.id for a in agents}).items():
         outcome = results[agent_id]
         results[agent_id] = Outcome(outcome.agent, "killed",

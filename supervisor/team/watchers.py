@@ -21,7 +21,7 @@ from ..store.mailbox import AgentState as StateRow
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 
-_LIVE = {s.value for s in LIVE_STATES}
+LIVE_STATE_NAMES = {s.value for s in LIVE_STATES}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ def output_log(team: Team, agent: Agent) -> Path:
     return layout.output_log(team.state_dir, log_name(agent))
 
 
-def _marker(team: Team, agent: Agent) -> Path:
+def tmux_marker_file(team: Team, agent: Agent) -> Path:
     """Present while the agent's watcher was started in tmux (for the "tmux server gone" notice)."""
     return layout.tmux_marker(team.state_dir, log_name(agent))
 
@@ -85,7 +85,7 @@ def find_watcher(team: Team, agent: Agent, row: StateRow | None,
     return None
 
 
-def _tmux_sessions() -> set[str]:
+def tmux_sessions() -> set[str]:
     return tmux_backend.sessions() or set()
 
 

@@ -73,5 +73,5 @@ def _peek_aliases(path: Path) -> list[str]:
     return found
 
 
-def _is_builtin(path: Path) -> bool:
+def is_builtin(path: Path) -> bool:
     return path.parent == BUILTIN_DIR or path == generic_patterns_path()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import DescriptorError
 from . import files as descriptor_files
-from .files import BUILTIN_DIR, _is_builtin, generic_patterns_path, package_data_dir, runtime_files
+from .files import BUILTIN_DIR, generic_patterns_path, is_builtin, package_data_dir, runtime_files
 from .model import (
     CHANNEL_KINDS,
     RESET_KINDS,
@@ -34,20 +34,20 @@ from .model import (
 )
 from .regexes import compile_regex, regex_hazard
 from .tables import (
-    _TOP_KEYS,
     MAX_LOOKAHEAD,
     PLACEHOLDER_KEYS,
-    _all_problems,
-    _bool,
-    _check_zone,
-    _no_unknown,
-    _opt_str,
-    _parse_channels,
-    _parse_launch,
-    _parse_signature,
-    _parse_stall,
-    _parse_usage,
-    _str_list,
+    TOP_KEYS,
+    all_problems,
+    check_bool,
+    check_zone,
+    no_unknown_keys,
+    optional_str,
+    parse_channels,
+    parse_launch,
+    parse_signature,
+    parse_stall,
+    parse_usage,
+    str_list,
 )
 
 __all__ = [
@@ -75,7 +75,7 @@ def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = Tru
     if path.suffix in (".yaml", ".yml"):
         from .upstream_yaml import load_yaml_override  # only a team with an upstream YAML file loads it
 
-        runtime = load_yaml_override(path, name)
+        runtime = load_yaml_override(path, name, load_descriptor)
     else:
         runtime = load_descriptor(path)
     if not generic or not generic_patterns_path().is_file():
@@ -94,7 +94,7 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
     a watcher whose runtime never prints a keyword never compiles a regex or imports the engine.
     """
     if lazy is None:
-        lazy = _is_builtin(path)
+        lazy = is_builtin(path)
     try:
         if path.stat().st_size > MAX_DESCRIPTOR_BYTES:
             raise DescriptorError(path, "", f"{path.stat().st_size:,} bytes: a descriptor is at most "
@@ -120,19 +120,19 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
             problems.append(exc)
             return default
 
-    part(lambda: _no_unknown(path, "", data, _TOP_KEYS))
-    name = part(lambda: _opt_str(path, "name", data.get("name"))) or path.stem
-    tz = part(lambda: _opt_str(path, "tz", data.get("tz")))
+    part(lambda: no_unknown_keys(path, "", data, TOP_KEYS))
+    name = part(lambda: optional_str(path, "name", data.get("name"))) or path.stem
+    tz = part(lambda: optional_str(path, "tz", data.get("tz")))
     if tz:
-        part(lambda: _check_zone(path, "tz", tz))
-    aliases = tuple(part(lambda: _str_list(path, "aliases", data.get("aliases", [])), []))
-    json_documents = part(lambda: _bool(path, "json_documents", data.get("json_documents", False)), False)
+        part(lambda: check_zone(path, "tz", tz))
+    aliases = tuple(part(lambda: str_list(path, "aliases", data.get("aliases", [])), []))
+    json_documents = part(lambda: check_bool(path, "json_documents", data.get("json_documents", False)), False)
     launch = Launch(binary="")
     if not generic:
         if "launch" not in data:
             problems.append(DescriptorError(path, "launch", "missing table [launch] (it needs at least `binary`)"))
         else:
-            launch = part(lambda: _parse_launch(path, data["launch"]), launch)
+            launch = part(lambda: parse_launch(path, data["launch"]), launch)
     tables: dict[str, list[Signature]] = {kind: [] for kind in _SIGNATURE_TABLES}
     for kind in _SIGNATURE_TABLES:
         entries = data.get(kind, [])
@@ -140,14 +140,14 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
             problems.append(DescriptorError(path, kind, f"must be an array of tables ([[{kind}]])"))
             continue
         for i, e in enumerate(entries):
-            sig = part(lambda kind=kind, i=i, e=e: _parse_signature(path, kind, i, e, lazy=lazy))
+            sig = part(lambda kind=kind, i=i, e=e: parse_signature(path, kind, i, e, lazy=lazy))
             if sig is not None:
                 tables[kind].append(sig)
-    stall = part(lambda: _parse_stall(path, data.get("stall", {})), StallRule())
-    channels = tuple(part(lambda: _parse_channels(path, data.get("channel", [])), []))
-    usage = tuple(part(lambda: _parse_usage(path, data.get("usage", []), lazy), []))
+    stall = part(lambda: parse_stall(path, data.get("stall", {})), StallRule())
+    channels = tuple(part(lambda: parse_channels(path, data.get("channel", [])), []))
+    usage = tuple(part(lambda: parse_usage(path, data.get("usage", []), lazy), []))
     if problems:
-        raise _all_problems(path, problems)
+        raise all_problems(path, problems)
     return Runtime(
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),

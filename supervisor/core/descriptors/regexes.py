@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DescriptorError
-from .files import _is_builtin
+from .files import is_builtin
 
 if TYPE_CHECKING:
     import regex as regex_engine
@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
 
-def _regex_compile(pattern: str, flags: int) -> regex_engine.Pattern:
+def engine_compile(pattern: str, flags: int) -> regex_engine.Pattern:
     import regex as regex_engine
 
     return regex_engine.compile(pattern, flags)
@@ -47,7 +47,7 @@ def compile_regex(path: Path, where: str, pattern: Any, flags: int = re.IGNORECA
         compiled = regex_engine.compile(pattern, flags)
     except regex_engine.error as exc:
         raise DescriptorError(path, where, f"regex does not compile: {exc}") from exc
-    if not _is_builtin(path):  # built-ins are checked by the test suite, not at every watcher start
+    if not is_builtin(path):  # built-ins are checked by the test suite, not at every watcher start
         problem = regex_hazard(pattern, flags) or _empty_match(compiled)
         if problem:
             raise DescriptorError(path, where, problem)

@@ -25,7 +25,7 @@ from .model import (
     StallRule,
     UsagePattern,
 )
-from .regexes import _regex_compile, compile_regex
+from .regexes import compile_regex, engine_compile
 
 if TYPE_CHECKING:
     import regex as regex_engine
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 PLACEHOLDER_KEYS = ("model", "role_prompt", "role_prompt_text", "mcp_config", "effort")
 MAX_LOOKAHEAD = 5
-_TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall", "channel",
+TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall", "channel",
              "usage", "json_documents"}
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
@@ -47,7 +47,7 @@ _TABLE_KEYS = {
 }
 
 
-def _parse_channels(path: Path, entries: Any) -> list[Channel]:
+def parse_channels(path: Path, entries: Any) -> list[Channel]:
     """`[[channel]] kind = ..., dirs = [...], versions = [...], events = [...], option = [...]`."""
     if not isinstance(entries, list):
         raise DescriptorError(path, "channel", "must be an array of tables ([[channel]])")
@@ -56,11 +56,11 @@ def _parse_channels(path: Path, entries: Any) -> list[Channel]:
         where = f"channel[{i}]"
         if not isinstance(raw, dict):
             raise DescriptorError(path, where, "must be a table")
-        _no_unknown(path, where, raw, _CHANNEL_KEYS)
+        no_unknown_keys(path, where, raw, _CHANNEL_KEYS)
         kind = raw.get("kind")
         if kind not in CHANNEL_KINDS:
             raise DescriptorError(path, f"{where}.kind", f"must be one of {', '.join(CHANNEL_KINDS)}, not {kind!r}")
-        lists = {key: tuple(_str_list(path, f"{where}.{key}", raw.get(key, []))) for key in _CHANNEL_KEYS - {"kind"}}
+        lists = {key: tuple(str_list(path, f"{where}.{key}", raw.get(key, []))) for key in _CHANNEL_KEYS - {"kind"}}
         if kind == "claude-hooks" and "{settings}" not in lists["option"]:
             raise DescriptorError(path, f"{where}.option", "must hold \"{settings}\" (the hook JSON's place)")
         if kind == "copilot-usage-file" and "{file}" not in lists["option"]:
@@ -71,7 +71,7 @@ def _parse_channels(path: Path, entries: Any) -> list[Channel]:
     return out
 
 
-def _parse_usage(path: Path, entries: Any, lazy: bool) -> list[UsagePattern]:
+def parse_usage(path: Path, entries: Any, lazy: bool) -> list[UsagePattern]:
     """`[[usage]] id, match (groups used|left, window, reset), keywords, window`."""
     if not isinstance(entries, list):
         raise DescriptorError(path, "usage", "must be an array of tables ([[usage]])")
@@ -80,19 +80,19 @@ def _parse_usage(path: Path, entries: Any, lazy: bool) -> list[UsagePattern]:
         where = f"usage[{i}]"
         if not isinstance(raw, dict):
             raise DescriptorError(path, where, "must be a table")
-        _no_unknown(path, where, raw, _USAGE_KEYS)
-        flags = 0 if _bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
+        no_unknown_keys(path, where, raw, _USAGE_KEYS)
+        flags = 0 if check_bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
         regex = _pattern(path, f"{where}.match", raw.get("match"), flags, lazy)
         if not lazy and not {"used", "left", "window"} & set(regex.groupindex):
             raise DescriptorError(path, f"{where}.match",
                                   "needs a group (?P<used>...), (?P<left>...) or (?P<window>...)")
-        keywords = tuple(k.lower() for k in _str_list(path, f"{where}.keywords", raw.get("keywords", [])))
-        window = _opt_str(path, f"{where}.window", raw.get("window")) or ""
+        keywords = tuple(k.lower() for k in str_list(path, f"{where}.keywords", raw.get("keywords", [])))
+        window = optional_str(path, f"{where}.window", raw.get("window")) or ""
         out.append(UsagePattern(str(raw.get("id", f"usage-{i}")), regex, keywords, window))
     return out
 
 
-def _all_problems(path: Path, problems: list[DescriptorError]) -> DescriptorError:
+def all_problems(path: Path, problems: list[DescriptorError]) -> DescriptorError:
     """One problem as it is; several as one error listing each `key: message` on its own line
     (`.problems` keeps them), as compose errors are reported all at once."""
     if len(problems) == 1:
@@ -103,11 +103,11 @@ def _all_problems(path: Path, problems: list[DescriptorError]) -> DescriptorErro
     return combined
 
 
-def _parse_stall(path: Path, table: Any) -> StallRule:
+def parse_stall(path: Path, table: Any) -> StallRule:
     """`[stall] seconds = 300, action = "record" | "restart"`."""
     if not isinstance(table, dict):
         raise DescriptorError(path, "stall", "must be a table: [stall] seconds = 300, action = \"record\"")
-    _no_unknown(path, "stall", table, {"seconds", "action"})
+    no_unknown_keys(path, "stall", table, {"seconds", "action"})
     seconds = table.get("seconds", StallRule.seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 86400:
         raise DescriptorError(path, "stall.seconds", f"must be a number of seconds from 0 to 86400, not {seconds!r}")
@@ -117,10 +117,10 @@ def _parse_stall(path: Path, table: Any) -> StallRule:
     return StallRule(float(seconds), action == "restart")
 
 
-def _parse_launch(path: Path, raw: Any) -> Launch:
+def parse_launch(path: Path, raw: Any) -> Launch:
     if not isinstance(raw, dict):
         raise DescriptorError(path, "launch", "must be a table")
-    _no_unknown(path, "launch", raw, _LAUNCH_KEYS)
+    no_unknown_keys(path, "launch", raw, _LAUNCH_KEYS)
     binary = raw.get("binary")
     if not isinstance(binary, str) or not binary.strip():
         raise DescriptorError(path, "launch.binary", "must be a non-empty string")
@@ -134,12 +134,12 @@ def _parse_launch(path: Path, raw: Any) -> Launch:
                                   f"unknown setting (known: {', '.join(PLACEHOLDER_KEYS)})")
     return Launch(
         binary=binary,
-        args=tuple(_str_list(path, "launch.args", raw.get("args", []))),
-        resume_args=tuple(_str_list(path, "launch.resume_args", raw.get("resume_args", []))),
+        args=tuple(str_list(path, "launch.args", raw.get("args", []))),
+        resume_args=tuple(str_list(path, "launch.resume_args", raw.get("resume_args", []))),
         env=MappingProxyType(dict(env)),
         options=MappingProxyType(options),
         permission=MappingProxyType(_fragments(path, "launch.permission", raw.get("permission", {}))),
-        role_prompt_env=_opt_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
+        role_prompt_env=optional_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
         resume_for=MappingProxyType(_fragments(path, "launch.resume_for", raw.get("resume_for", {}))),
     )
 
@@ -147,21 +147,21 @@ def _parse_launch(path: Path, raw: Any) -> Launch:
 def _fragments(path: Path, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, dict):
         raise DescriptorError(path, where, "must be a table of string lists")
-    return {k: tuple(_str_list(path, f"{where}.{k}", v)) for k, v in raw.items()}
+    return {k: tuple(str_list(path, f"{where}.{k}", v)) for k, v in raw.items()}
 
 
-def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool = False) -> Signature:
+def parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool = False) -> Signature:
     where = f"{kind}[{index}]"
     if not isinstance(raw, dict):
         raise DescriptorError(path, where, "must be a table")
     table_kind = "rate_limit" if kind == "rate_limit_patterns" else kind
-    _no_unknown(path, where, raw, _TABLE_KEYS[table_kind])
+    no_unknown_keys(path, where, raw, _TABLE_KEYS[table_kind])
     sig_id = raw.get("id", f"{table_kind}-{index}")
     if not isinstance(sig_id, str) or not sig_id:
         raise DescriptorError(path, f"{where}.id", "must be a non-empty string")
-    flags = 0 if _bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
+    flags = 0 if check_bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
     regex = _pattern(path, f"{where}.match", raw.get("match"), flags, lazy)
-    keywords = tuple(k.lower() for k in _str_list(path, f"{where}.keywords", raw.get("keywords", [])))
+    keywords = tuple(k.lower() for k in str_list(path, f"{where}.keywords", raw.get("keywords", [])))
     lookahead = raw.get("lookahead", 0)
     if not isinstance(lookahead, int) or isinstance(lookahead, bool) or not 0 <= lookahead <= MAX_LOOKAHEAD:
         raise DescriptorError(path, f"{where}.lookahead", f"must be an integer 0..{MAX_LOOKAHEAD}")
@@ -172,9 +172,9 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool 
     if table_kind == "rate_limit":
         fields.update(_rate_limit_fields(path, where, raw, None if lazy else regex, follow))
     elif table_kind == "cost":
-        fields["total"] = _bool(path, f"{where}.total", raw.get("total", False))
-        fields["cached_in_input"] = _bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
-        fields["in_place"] = _bool(path, f"{where}.in_place", raw.get("in_place", False))
+        fields["total"] = check_bool(path, f"{where}.total", raw.get("total", False))
+        fields["cached_in_input"] = check_bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
+        fields["in_place"] = check_bool(path, f"{where}.in_place", raw.get("in_place", False))
         if fields["in_place"] and not fields["total"]:
             raise DescriptorError(path, f"{where}.in_place", "needs `total = true` (only a running total is redrawn)")
         groups = None if lazy else set(regex.groupindex) | set(follow.groupindex if follow else ())
@@ -186,7 +186,7 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool 
         if not isinstance(send, str) or not send:
             raise DescriptorError(path, f"{where}.send", "must be a non-empty string of keys")
         fields["send"] = send
-        fields["once"] = _bool(path, f"{where}.once", raw.get("once", True))
+        fields["once"] = check_bool(path, f"{where}.once", raw.get("once", True))
     return Signature(kind=table_kind, id=sig_id, regex=regex, keywords=keywords, lookahead=lookahead,
                      follow=follow, source=str(path), **fields)
 
@@ -206,9 +206,9 @@ def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pa
         if not (in_match or in_follow):
             raise DescriptorError(path, f"{where}.reset_group",
                                   f"group {group!r} is not in `match`{' or `follow`' if follow else ''}")
-    tz = _opt_str(path, f"{where}.tz", raw.get("tz"))
+    tz = optional_str(path, f"{where}.tz", raw.get("tz"))
     if tz:
-        _check_zone(path, f"{where}.tz", tz)
+        check_zone(path, f"{where}.tz", tz)
     action = raw.get("action", "stop")
     try:
         action = Action(action)
@@ -230,10 +230,10 @@ def _pattern(path: Path, where: str, pattern: Any, flags: int, lazy: bool) -> re
         return compile_regex(path, where, pattern, flags)
     if not isinstance(pattern, str) or not pattern:
         raise DescriptorError(path, where, "must be a non-empty regex string")
-    return LazyPattern(pattern, flags, _regex_compile)
+    return LazyPattern(pattern, flags, engine_compile)
 
 
-def _no_unknown(path: Path, where: str, table: dict, known: set[str]) -> None:
+def no_unknown_keys(path: Path, where: str, table: dict, known: set[str]) -> None:
     for key in table:
         if key not in known:
             import difflib
@@ -244,25 +244,25 @@ def _no_unknown(path: Path, where: str, table: dict, known: set[str]) -> None:
             raise DescriptorError(path, f"{prefix}{key}", f"unknown key{hint}")
 
 
-def _str_list(path: Path, where: str, value: Any) -> list[str]:
+def str_list(path: Path, where: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DescriptorError(path, where, "must be a list of strings")
     return value
 
 
-def _opt_str(path: Path, where: str, value: Any) -> str | None:
+def optional_str(path: Path, where: str, value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise DescriptorError(path, where, "must be a string")
     return value
 
 
-def _bool(path: Path, where: str, value: Any) -> bool:
+def check_bool(path: Path, where: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise DescriptorError(path, where, "must be true or false")
     return value
 
 
-def _check_zone(path: Path, where: str, name: str) -> None:
+def check_zone(path: Path, where: str, name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import DescriptorError
 from . import files as descriptor_files
-from .loader import load_descriptor
 from .model import Launch, Runtime, Signature, StallRule
-from .regexes import _regex_compile, compile_regex
-from .tables import _no_unknown, _opt_str, _parse_signature
+from .regexes import compile_regex, engine_compile
+from .tables import no_unknown_keys, optional_str, parse_signature
 
 
-def load_yaml_override(path: Path, name: str) -> Runtime:
+def load_yaml_override(path: Path, name: str, load_base: Callable[[Path], Runtime]) -> Runtime:
     """Upstream teamctl's runtime YAML, read as upstream reads it (`crates/team-core/src/runtimes.rs`).
 
     `rate_limit_patterns: [{match, resets_at_capture, resets_in_capture}]`: `match` is a regex tried
     on each line; each capture is a separate regex with one capture group tried on the same line, the
     clock time first, then the duration. `binary`, `env` and `session_resume` override the built-in
-    descriptor of the same name, whose launch settings and signatures are kept otherwise.
+    descriptor of the same name (read with `load_base`), whose launch settings and signatures are kept
+    otherwise.
     """
     import yaml  # only this format is YAML: a watcher on a TOML descriptor never loads yaml
 
@@ -37,7 +38,7 @@ def load_yaml_override(path: Path, name: str) -> Runtime:
     if not isinstance(data, dict):
         raise DescriptorError(path, "", "must be a mapping")
     builtin = descriptor_files.BUILTIN_DIR / f"{path.stem}.toml"
-    base = load_descriptor(builtin) if builtin.is_file() else None
+    base = load_base(builtin) if builtin.is_file() else None
     launch = _yaml_launch(path, data, base.launch if base else None, name)
     patterns = data.get("rate_limit_patterns") or []
     if not isinstance(patterns, list):
@@ -55,11 +56,11 @@ def load_yaml_override(path: Path, name: str) -> Runtime:
 
 
 def _yaml_launch(path: Path, data: dict, base: Launch | None, name: str) -> Launch:
-    binary = _opt_str(path, "binary", data.get("binary")) or (base.binary if base else name)
+    binary = optional_str(path, "binary", data.get("binary")) or (base.binary if base else name)
     env = data.get("env") or {}
     if not isinstance(env, dict):
         raise DescriptorError(path, "env", "must be a mapping of NAME: value")
-    resume = _opt_str(path, "session_resume", data.get("session_resume"))
+    resume = optional_str(path, "session_resume", data.get("session_resume"))
     launch = base or Launch(binary=binary)
     return dataclasses.replace(
         launch, binary=binary, env=MappingProxyType({**launch.env, **{str(k): str(v) for k, v in env.items()}}),
@@ -82,7 +83,7 @@ def _yaml_pattern(path: Path, i: int, entry: Any) -> list[Signature]:
     where = f"rate_limit_patterns[{i}]"
     if not isinstance(entry, dict) or "match" not in entry:
         raise DescriptorError(path, where, "needs a `match` regex")
-    _no_unknown(path, where, entry, {"match", "resets_at_capture", "resets_in_capture", "action"})
+    no_unknown_keys(path, where, entry, {"match", "resets_at_capture", "resets_in_capture", "action"})
     match = compile_regex(path, f"{where}.match", entry["match"], 0)
     captures = []
     for key, reset in (("resets_at_capture", "auto"), ("resets_in_capture", "duration")):
@@ -97,16 +98,16 @@ def _yaml_pattern(path: Path, i: int, entry: Any) -> list[Signature]:
     if "action" in entry:
         table["action"] = entry["action"]
     if not captures:
-        return [_parse_signature(path, "rate_limit_patterns", i, table)]
+        return [parse_signature(path, "rate_limit_patterns", i, table)]
     sigs = []
     for n, (key, reset) in enumerate(captures):
         last = n == len(captures) - 1
         tail = f"(?:.*?{_scoped(entry[key])}){'?' if last else ''}"
-        sig = _parse_signature(path, "rate_limit_patterns", i, {**table, "reset": reset, "reset_group": "1"},
+        sig = parse_signature(path, "rate_limit_patterns", i, {**table, "reset": reset, "reset_group": "1"},
                                lazy=True)
         # Both parts were checked above; the join only adds lazy `.*?` scans, bounded by the line
         # cap, the 4 KiB window and the search timeout.
         sigs.append(dataclasses.replace(sig, id=f"yaml-{i}" if n == 0 else f"yaml-{i}-{key[7:9]}",
-                                        regex=_regex_compile(head + tail, 0),
+                                        regex=engine_compile(head + tail, 0),
                                         reset_group=str(match.groups + 1)))
     return sigs

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from ..lazyre import LazyPattern
-from .zones import _localize, _next_after, _zone_from_text
+from .zones import localize, next_after, zone_from_text
 
 _MONTHS: Mapping[str, int] = MappingProxyType(
     {
@@ -77,7 +77,7 @@ _CLOCK_PREFIX = LazyPattern(
 JUST_PASSED = timedelta(minutes=10)
 
 
-def _parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+def parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     """Wall-clock forms; the next occurrence after ``now`` (less JUST_PASSED) unless a year pins the date."""
     for _ in range(4):  # "resets at", "try again at", "Retry-After: ..."
         prefix = _CLOCK_PREFIX.match(text)
@@ -99,7 +99,7 @@ def _parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     zone_text = m["pzone"] or m["zone"]
     zone: tzinfo | None = tz
     if zone_text:
-        zone = _zone_from_text(zone_text, tz, now)
+        zone = zone_from_text(zone_text, tz, now)
         if zone is None:
             return None
     wall = time(hour, minute, second)
@@ -109,13 +109,13 @@ def _parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
         month, day = _MONTHS[month_name.lower()], int(m["day"] or m["day2"])
         if m["year"]:
             naive = datetime.combine(date(int(m["year"]), month, day), wall)
-            return _localize(zone, naive)[0]
+            return localize(zone, naive)[0]
         for year in range(local_now.year, local_now.year + 9):  # nine years always reaches a Feb 29
             try:
                 naive = datetime.combine(date(year, month, day), wall)
             except ValueError:
                 continue
-            found = _next_after(zone, naive, now - JUST_PASSED)
+            found = next_after(zone, naive, now - JUST_PASSED)
             if found is not None:
                 return found
         return None
@@ -125,7 +125,7 @@ def _parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
         day_ = today + timedelta(days=offset)
         if weekday is not None and day_.weekday() != weekday:
             continue
-        found = _next_after(zone, datetime.combine(day_, wall), now - JUST_PASSED)
+        found = next_after(zone, datetime.combine(day_, wall), now - JUST_PASSED)
         if found is not None:
             return found
     return None

@@ -32,13 +32,13 @@ _DURATION_PREFIX = LazyPattern(
     r"(?:please |resets? )?(?:try again in|retrying in|retry in|retry[- ]after:?|in|after)\s*",
     re.IGNORECASE,
 )
-_RETRY_AFTER = LazyPattern(r"retry[- ]after", re.IGNORECASE)
+RETRY_AFTER = LazyPattern(r"retry[- ]after", re.IGNORECASE)
 _DURATION_PART = LazyPattern(r"(\d{1,40}(?:\.\d{1,20})?)\s?([a-z]{1,12})(?![a-z])", re.IGNORECASE)
 _DURATION_SEP = LazyPattern(r"(?:,? and |, ?| )?")
 _BARE_NUMBER = LazyPattern(r"\d{1,40}(?:\.\d{1,20})?")
 
 
-def _duration_micros(text: str, allow_bare: bool) -> int | None:
+def duration_micros(text: str, allow_bare: bool) -> int | None:
     """Sum "5h 15m" style parts into exact integer microseconds (exact, so callers can compare)."""
     body = _DURATION_PREFIX.sub("", text, count=1) if _DURATION_PREFIX.match(text) else text
     body = body.strip()

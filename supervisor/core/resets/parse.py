@@ -37,9 +37,9 @@ from zoneinfo import ZoneInfo
 
 from ..lazyre import LazyPattern
 from .clock import JUST_PASSED as JUST_PASSED  # imported from here too
-from .clock import _parse_clock
-from .durations import _RETRY_AFTER, _duration_micros
-from .stamps import _parse_epoch, _parse_iso
+from .clock import parse_clock
+from .durations import RETRY_AFTER, duration_micros
+from .stamps import parse_epoch, parse_iso
 from .zones import ABBREVIATIONS, resolve_zone, zone_from_abbreviation
 
 __all__ = [
@@ -95,7 +95,7 @@ def parse_duration(text: str) -> float | None:
     cleaned = _clean(text)
     if not cleaned:
         return None
-    micros = _duration_micros(cleaned, allow_bare=True)
+    micros = duration_micros(cleaned, allow_bare=True)
     return None if micros is None else micros / 10**6
 
 
@@ -107,23 +107,23 @@ _HAS_UNIT = LazyPattern(r"\d ?[a-z]", re.IGNORECASE)
 
 def _dispatch(text: str, kind: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     if kind == "clock":
-        return _parse_clock(text, now, tz)
+        return parse_clock(text, now, tz)
     if kind == "iso":
-        return _parse_iso(text, now, tz)
+        return parse_iso(text, now, tz)
     if kind == "epoch":
-        return _parse_epoch(text)
+        return parse_epoch(text)
     if kind == "duration":
-        micros = _duration_micros(text, allow_bare=True)
+        micros = duration_micros(text, allow_bare=True)
         return None if micros is None else _add(now, micros)
     # auto: each reader gets its chance even if an earlier one choked on the text
-    found = _attempt(_parse_iso, text, now, tz)
+    found = _attempt(parse_iso, text, now, tz)
     if found is None and _AUTO_EPOCH.fullmatch(text):
-        found = _attempt(_parse_epoch, text)
-    retry_after = _RETRY_AFTER.search(text) is not None
+        found = _attempt(parse_epoch, text)
+    retry_after = RETRY_AFTER.search(text) is not None
     if found is None and (retry_after or _HAS_UNIT.search(text)):
-        micros = _attempt(_duration_micros, text, retry_after)
+        micros = _attempt(duration_micros, text, retry_after)
         found = None if micros is None else _attempt(_add, now, micros)
-    return found if found is not None else _parse_clock(text, now, tz)
+    return found if found is not None else parse_clock(text, now, tz)
 
 
 def _add(now: datetime, micros: int) -> datetime:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from ..lazyre import LazyPattern
-from .zones import _localize, _zone_from_text
+from .zones import localize, zone_from_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ _ISO = LazyPattern(
 )
 
 
-def _parse_iso(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+def parse_iso(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     """ISO 8601; an offset-less stamp is read in a trailing zone if named, else in ``tz``."""
     m = _ISO.fullmatch(text)
     if not m:
@@ -40,16 +40,16 @@ def _parse_iso(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     zone_text = m["pzone"] or m["zone"]
     zone: tzinfo | None = tz
     if zone_text:
-        zone = _zone_from_text(zone_text, tz, now)
+        zone = zone_from_text(zone_text, tz, now)
         if zone is None:
             return None
-    return _localize(zone, parsed)[0]
+    return localize(zone, parsed)[0]
 
 
 _EPOCH_TEXT = LazyPattern(r"\d{1,17}(?:\.\d{1,9})?")
 
 
-def _parse_epoch(text: str) -> datetime | None:
+def parse_epoch(text: str) -> datetime | None:
     """Unix time: seconds below 1e11, milliseconds below 1e14, microseconds below 1e17."""
     if not _EPOCH_TEXT.fullmatch(text):
         return None

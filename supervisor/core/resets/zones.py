@@ -2,7 +2,7 @@
 runtime states bare clock times in, and a wall time in a zone read as UTC instants.
 
 The clock and ISO readers (reset_clock.py, reset_stamps.py) resolve their zones here; the gap and
-overlap rules of the resets.py docstring are `_localize`'s.
+overlap rules of the resets.py docstring are `localize`'s.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def zone_from_abbreviation(abbr: str, home: ZoneInfo, when: datetime) -> tzinfo 
     return _offset_zone(key)
 
 
-def _zone_from_text(text: str, home: ZoneInfo, when: datetime) -> tzinfo | None:
+def zone_from_text(text: str, home: ZoneInfo, when: datetime) -> tzinfo | None:
     """A zone named after a time: IANA key if it has a slash, else abbreviation, else IANA key."""
     text = text.strip()
     if "/" in text:
@@ -178,7 +178,7 @@ def resolve_zone(name: str | None, env: dict[str, str] | None = None) -> ZoneInf
 # --------------------------------------------------------------------------- local time resolution
 
 
-def _localize(zone: tzinfo, naive: datetime) -> list[datetime]:
+def localize(zone: tzinfo, naive: datetime) -> list[datetime]:
     """UTC instants for a wall time: one normally, two (fold 0 then 1) in an overlap.
 
     A wall time in a gap is read with the pre-transition offset (fold=0) and normalised through
@@ -191,8 +191,8 @@ def _localize(zone: tzinfo, naive: datetime) -> list[datetime]:
     return [first, second] if second != first else [first]
 
 
-def _next_after(zone: tzinfo, naive: datetime, now: datetime) -> datetime | None:
-    for candidate in _localize(zone, naive):
+def next_after(zone: tzinfo, naive: datetime, now: datetime) -> datetime | None:
+    for candidate in localize(zone, naive):
         if candidate > now:
             return candidate
     return None

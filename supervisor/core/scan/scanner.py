@@ -26,8 +26,17 @@ from .events import EventKind as EventKind  # imported from here too
 from .json_documents import JsonDocuments
 from .prefilter import LINE_GAP, SEAM, unfold_spans
 from .screen_cells import ScreenRows
-from .screen_text import _row_end, _row_start, _text_end, last_row_move, same_row_moves, strip_ansi
-from .text_scanner import CONTEXT_BYTES, JOIN_DEPTH, RAW_MAX, TextScanner, _groups, _KeywordIndex, _search, _utcnow
+from .screen_text import last_row_move, row_end, row_start, same_row_moves, strip_ansi, text_end
+from .text_scanner import (
+    CONTEXT_BYTES,
+    JOIN_DEPTH,
+    RAW_MAX,
+    KeywordIndex,
+    TextScanner,
+    match_groups,
+    search_windows,
+    utcnow,
+)
 
 MAX_LINE = 64 * 1024
 #: Bytes of the partial line the prefilter looks at again with each read (the longest keyword fits).
@@ -39,7 +48,7 @@ ROW_GATE = 512
 class Scanner(TextScanner):
     """Feed it bytes as they arrive; it returns the events those bytes complete."""
 
-    def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = _utcnow,
+    def __init__(self, runtime: Runtime, *, tz: ZoneInfo, clock: Callable[[], datetime] = utcnow,
                  max_line: int = MAX_LINE, prefilter: str | None = "auto", count_lines: bool = True) -> None:
         """`prefilter`: the Prefilter engine ("auto", "ahocorasick", "loop"), or None for none at
         all (every line through every signature's keywords; tests compare).
@@ -51,7 +60,7 @@ class Scanner(TextScanner):
         self._buf_hot = False
         self._quiet_partial: bytes | None = None  # the partial line a quiet flush read and kept
         in_place = tuple(s for s in runtime.costs if s.in_place)
-        self._in_place = _KeywordIndex(in_place) if in_place else None
+        self._in_place = KeywordIndex(in_place) if in_place else None
         self._cells = self._new_cells()
         self._documents = JsonDocuments() if runtime.json_documents else None
 
@@ -78,9 +87,9 @@ class Scanner(TextScanner):
         assert self._in_place is not None
         low = row.lower()
         for sig in self._in_place.woken(frozenset(k for k in self._keywords if k in low)):
-            m = _search(sig.regex, row)
+            m = search_windows(sig.regex, row)
             if m is not None:
-                event = self._cost_event(sig, 0, row.strip()[:RAW_MAX], _groups(m))
+                event = self._cost_event(sig, 0, row.strip()[:RAW_MAX], match_groups(m))
                 if event is not None:
                     events.append(event)
 
@@ -266,7 +275,7 @@ class Scanner(TextScanner):
         end = cut
         found: list[bytes] = []
         while len(found) < JOIN_DEPTH:
-            end = _text_end(buf, end)  # past a run of empty lines
+            end = text_end(buf, end)  # past a run of empty lines
             if end == 0:
                 break
             start = max(buf.rfind(b"\n", 0, end), buf.rfind(b"\r", 0, end)) + 1
@@ -304,16 +313,16 @@ class Scanner(TextScanner):
         while True:
             while pos < len(raw) and (self._pending or self._join_left > 0):  # a hit reads on
                 row = pos
-                end, pos = _row_end(raw, row)
+                end, pos = row_end(raw, row)
                 self._texts([t for t in strip_ansi(raw[row:end]) if t], events)
             while k < len(starts) and starts[k] < pos:
                 k += 1
             if k == len(starts):
                 break
-            row, move = _row_start(raw, starts[k], pos)
+            row, move = row_start(raw, starts[k], pos)
             if move >= pos:
                 self._remember_back(raw, pos, move)  # the quiet rows before it: join context
-            end, pos = _row_end(raw, row)
+            end, pos = row_end(raw, row)
             self._texts([t for t in strip_ansi(raw[row:end]) if t], events)
         if pos < len(raw):
             self._remember_back(raw, pos, len(raw))
@@ -323,7 +332,7 @@ class Scanner(TextScanner):
         context: found walking back from `end`, so only those few are cleaned up."""
         kept: list[bytes] = []
         while len(kept) < JOIN_DEPTH:
-            row, move = _row_start(raw, end, start)
+            row, move = row_start(raw, end, start)
             kept.extend(t.encode() for t in reversed(strip_ansi(raw[row:end])) if t)
             if move < 0:
                 break

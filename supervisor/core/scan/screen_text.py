@@ -22,7 +22,7 @@ _ESCAPES = re.compile(
 )
 
 
-def _row_start(raw: bytes, at: int, floor: int) -> tuple[int, int]:
+def row_start(raw: bytes, at: int, floor: int) -> tuple[int, int]:
     """(start of the screen row holding offset `at`, start of the cursor move before that row): the
     row starts just past the last move before `at`, or at `floor` (then the move is -1)."""
     e = raw.rfind(b"\x1b[", floor, at)
@@ -34,13 +34,13 @@ def _row_start(raw: bytes, at: int, floor: int) -> tuple[int, int]:
     return floor, -1
 
 
-def _row_end(raw: bytes, start: int) -> tuple[int, int]:
+def row_end(raw: bytes, start: int) -> tuple[int, int]:
     """(end of the row that starts at `start`, start of the row after it)."""
     m = _CSI_NEWLINE.search(raw, start)
     return (m.start(), m.end()) if m is not None else (len(raw), len(raw))
 
 
-def _text_end(buf: bytes, end: int) -> int:
+def text_end(buf: bytes, end: int) -> int:
     """Offset just past the last byte before `end` that is not a line break (0 if there is none):
     a run of empty lines is passed in a few C-speed steps, copying only a short tail at a time."""
     lo = max(end - 512, 0)

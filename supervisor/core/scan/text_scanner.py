@@ -51,7 +51,7 @@ class _Pending:
     extra: list[str] = field(default_factory=list)
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -77,11 +77,11 @@ class TextScanner:
         self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
         self._found_for: str | None = None
         self._found: frozenset[str] = frozenset()
-        self._limits = _KeywordIndex(runtime.rate_limits)
-        self._ignores = _KeywordIndex(runtime.ignores)
+        self._limits = KeywordIndex(runtime.rate_limits)
+        self._ignores = KeywordIndex(runtime.ignores)
         # a total the TUI redraws in place is read from the screen's cells (Scanner), not from lines
-        self._cost_sigs = _KeywordIndex(tuple(s for s in runtime.costs if not s.in_place))
-        self._dialog_sigs = _KeywordIndex(runtime.dialogs)
+        self._cost_sigs = KeywordIndex(tuple(s for s in runtime.costs if not s.in_place))
+        self._dialog_sigs = KeywordIndex(runtime.dialogs)
         limit_words = sorted({k for s in runtime.rate_limits for k in s.keywords})
         self._limit_keywords = frozenset(limit_words)
         # its engine follows the main prefilter's (see _may_join_limit): it never switches on its own
@@ -178,10 +178,10 @@ class TextScanner:
         if not candidates or self._ignored(text, low):
             return False
         for sig in candidates:
-            m = _search(sig.regex, text)
+            m = search_windows(sig.regex, text)
             if m is None:
                 continue
-            groups = _groups(m)
+            groups = match_groups(m)
             reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
             if not reset_text and sig.follow is not None:
                 self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
@@ -191,14 +191,14 @@ class TextScanner:
         return False
 
     def _ignored(self, text: str, low: str) -> bool:
-        return any(_search(s.regex, text) for s in self._ignores.woken(self._keywords_in(low)))
+        return any(search_windows(s.regex, text) for s in self._ignores.woken(self._keywords_in(low)))
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         for sig in self._cost_sigs.woken(self._keywords_in(low)):
-            m = _search(sig.regex, text)
+            m = search_windows(sig.regex, text)
             if m is None:
                 continue
-            groups = _groups(m)
+            groups = match_groups(m)
             wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
             if wanted - {k for k, v in groups.items() if v}:
                 self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
@@ -212,7 +212,7 @@ class TextScanner:
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
-            if _search(sig.regex, text):
+            if search_windows(sig.regex, text):
                 self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
@@ -221,9 +221,9 @@ class TextScanner:
         still: list[_Pending] = []
         for pending in self._pending:
             assert pending.sig.follow is not None
-            m = _search(pending.sig.follow, text)
+            m = search_windows(pending.sig.follow, text)
             if m is not None:
-                for key, value in _groups(m).items():
+                for key, value in match_groups(m).items():
                     if value and not pending.groups.get(key):
                         pending.groups[key] = value
                 pending.extra.append(text)
@@ -286,7 +286,7 @@ def _with_reasoning(out: int | None, inp: int | None, reasoning: int | None, all
     return out
 
 
-class _KeywordIndex:
+class KeywordIndex:
     """Signatures by the keywords that wake them: a text's keywords give its candidates at once,
     in the order the descriptor lists them, instead of each signature testing its own."""
 
@@ -307,7 +307,7 @@ class _KeywordIndex:
         return [self.sigs[i] for i in sorted(at)]
 
 
-def _search(pattern: Any, text: str) -> Any:
+def search_windows(pattern: Any, text: str) -> Any:
     """First match in `text` (in windows when long), or None; a search that times out is a miss."""
     pattern = getattr(pattern, "compiled", pattern)  # a LazyPattern: its compiled pattern, no wrapper call
     try:
@@ -323,7 +323,7 @@ def _search(pattern: Any, text: str) -> Any:
     return None
 
 
-def _groups(m: Any) -> dict[str, str | None]:
+def match_groups(m: Any) -> dict[str, str | None]:
     groups: dict[str, str | None] = dict(m.groupdict())
     for i in range(1, (m.re.groups or 0) + 1):
         groups.setdefault(str(i), m.group(i))
