@@ -20,7 +20,7 @@ from ..core.costs import Spend
 from ..core.descriptors.loader import DescriptorError, package_data_dir
 from ..core.lazyre import LazyPattern
 from ..store.mailbox import Store
-from .waiting import local_clock
+from .waiting import time_with_zone
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class BudgetGuard:
         values = {"agent": self.agent_id, "project": self.project_id, "runtime": self.runtime,
                   "usd": round(check.project_spend, 4), "team_usd": round(check.team_spend, 4),
                   "reason": reason, "hit_at": now, "resets_at": check.until, "raw_match": reason,
-                  "resets_at_local": local_clock(check.until, caps.tz) if check.until else ""}
+                  "resets_at_local": time_with_zone(check.until, caps.tz) if check.until else ""}
         if check.warn and not check.capped and self.store.claim_alert(self.project_id, str(today), "warn", now):
             self.notice(f"budget warning: {check.warn}")
             self.run_chain(caps.on_warn, values)

@@ -37,7 +37,7 @@ from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
 from .settings import WatchSettings
-from .waiting import Clock, SystemClock, WaitEnd, countdown_line, local_clock, wait_until
+from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
 if TYPE_CHECKING:
     import psutil  # imported where used: an idle watcher never loads it
@@ -271,13 +271,13 @@ class AgentWatch:
                               self.group, event.model, event.action.value if event.action else "stop", until,
                               update=update)
         log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
-                 local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
+                 time_with_zone(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
 
     def _hook_values(self, hit: r.Hit) -> dict[str, object]:
         return {
             "agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
             "hit_at": hit.hit_at, "resets_at": hit.resets_at,
-            "resets_at_local": local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown",
+            "resets_at_local": time_with_zone(hit.resets_at, self.s.tz) if hit.resets_at else "unknown",
             "raw_match": hit.event.raw,
         }
 
@@ -365,7 +365,7 @@ class AgentWatch:
             watcher_pid=os.getpid(), pid=child.pid if child is not None and state is not AgentState.STOPPED else None,
             started_at=self.child_started, restarts=self.reactor.restarts, last_exit=self.reactor.last_exit,
             limit_group=self.group, model=self.s.model, now=self.clock.wall())
-        log.info("state %s%s%s", state.value, f" until {local_clock(until, self.s.tz)}" if until else "",
+        log.info("state %s%s%s", state.value, f" until {time_with_zone(until, self.s.tz)}" if until else "",
                  f" ({detail})" if detail else "")
 
     def _notice(self, text: str) -> None:

@@ -139,7 +139,7 @@ def _retry_locked(fn: Any, attempts: int = 5) -> Any:
 
 
 @dataclass(frozen=True)
-class AgentState:
+class AgentRow:
     """One row of supervisor_agent_state."""
 
     agent_id: str
@@ -374,13 +374,13 @@ class Store:
         with closing(conn.execute(sql, list(params))) as cur:
             return cur.fetchall()
 
-    def agent_states(self) -> dict[str, AgentState]:
+    def agent_states(self) -> dict[str, AgentRow]:
         rows = self.query("SELECT * FROM supervisor_agent_state")
-        return {r["agent_id"]: AgentState(**dict(r)) for r in rows}
+        return {r["agent_id"]: AgentRow(**dict(r)) for r in rows}
 
-    def agent_state(self, agent_id: str) -> AgentState | None:
+    def agent_state(self, agent_id: str) -> AgentRow | None:
         rows = self.query("SELECT * FROM supervisor_agent_state WHERE agent_id=?", [agent_id])
-        return AgentState(**dict(rows[0])) if rows else None
+        return AgentRow(**dict(rows[0])) if rows else None
 
     def rate_limits(self, agent_id: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
         sql = "SELECT * FROM rate_limits WHERE 1=1"

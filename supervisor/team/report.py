@@ -20,7 +20,7 @@ import psutil
 from ..agent.budget import day_start
 from ..agent.logfile import log_files
 from ..core.resets.parse import resolve_zone
-from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
+from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
 from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
@@ -362,7 +362,7 @@ def parse_since(text: str, now: float) -> float:
 
 
 @dataclass
-class Hit:
+class HitRecord:
     agent_id: str
     runtime: str
     hit_at: float
@@ -386,7 +386,7 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
-def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -> list[Hit]:
+def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -> list[HitRecord]:
     ids = list(agent_ids or [])
     sql = "SELECT * FROM rate_limits WHERE hit_at>=?"
     params: list[object] = [since]
@@ -397,11 +397,11 @@ def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -
         return []  # read-only: a team never started gets no mailbox from this
     with store(team) as st:
         rows = st.query(sql + " ORDER BY hit_at, id", params)
-    return [Hit(r["agent_id"], r["runtime"], r["hit_at"], r["resets_at"], r["handled_at"], r["raw_match"])
+    return [HitRecord(r["agent_id"], r["runtime"], r["hit_at"], r["resets_at"], r["handled_at"], r["raw_match"])
             for r in rows]
 
 
-def hits_table(hits: Sequence[Hit], now: float, width: int = 60) -> list[str]:
+def hits_table(hits: Sequence[HitRecord], now: float, width: int = 60) -> list[str]:
     def when(ts: float | None) -> str:
         if ts is None:
             return "-"

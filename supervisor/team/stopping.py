@@ -14,8 +14,7 @@ import psutil
 from ..agent import procs
 from ..core.states import AgentState
 from ..store import layout
-from ..store.mailbox import AgentState as StateRow
-from ..store.mailbox import Store
+from ..store.mailbox import AgentRow, Store
 from ..store.safefs import check_state_dir
 from . import sweep
 from .backends import tmux as tmux_backend
@@ -144,7 +143,7 @@ def _running(p: psutil.Process) -> bool:
         return False
 
 
-def _mark_stopped(st: Store, row: StateRow, detail: str) -> None:
+def _mark_stopped(st: Store, row: AgentRow, detail: str) -> None:
     st.set_state(row.agent_id, row.runtime, AgentState.STOPPED.value, detail=detail,
                  started_at=row.started_at, restarts=row.restarts, last_exit=row.last_exit,
                  limit_group=row.limit_group, model=row.model)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import psutil
 
 from ..core.states import WAITING_STATES, state_text
-from ..store.mailbox import AgentState as StateRow
+from ..store.mailbox import AgentRow
 from .compose import Agent, Team
 from .loading import store
 from .watchers import Outcome, watcher_process
@@ -22,7 +22,7 @@ _WAITING = {s.value for s in WAITING_STATES}
 def wake(team: Team, agents: Sequence[Agent]) -> list[Outcome]:
     """SIGUSR1 to each waiting watcher: it ends its rate-limit / backoff / budget wait now."""
     out: list[Outcome] = []
-    rows: dict[str, StateRow] = {}
+    rows: dict[str, AgentRow] = {}
     if team.mailbox_path.exists():  # never started: every agent is "not running", nothing is created
         with store(team) as st:
             rows = st.agent_states()

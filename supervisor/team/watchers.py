@@ -17,7 +17,7 @@ import psutil
 from ..agent import procs
 from ..core.states import LIVE_STATES
 from ..store import layout
-from ..store.mailbox import AgentState as StateRow
+from ..store.mailbox import AgentRow
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 
@@ -49,7 +49,7 @@ def tmux_marker_file(team: Team, agent: Agent) -> Path:
 # Watcher identity
 
 
-def watcher_process(agent_id: str, row: StateRow | None) -> psutil.Process | None:
+def watcher_process(agent_id: str, row: AgentRow | None) -> psutil.Process | None:
     """The recorded watcher, when it is still the same `rl-watch` process."""
     if row is None or not row.watcher_pid:
         return None
@@ -71,7 +71,7 @@ def _as_watcher(pid: int, agent_id: str, runtime_started: float | None = None) -
         return None
 
 
-def find_watcher(team: Team, agent: Agent, row: StateRow | None,
+def find_watcher(team: Team, agent: Agent, row: AgentRow | None,
                  sessions: set[str] | None) -> psutil.Process | None:
     """The row's watcher, else the process in the agent's tmux session (before it wrote its row)."""
     p = watcher_process(agent.id, row)

@@ -21,7 +21,7 @@ def human_duration(seconds: float) -> str:
     return f"{sec}s"
 
 
-def local_clock(ts: float, tz: ZoneInfo) -> str:
+def time_with_zone(ts: float, tz: ZoneInfo) -> str:
     """`16:01 Europe/Berlin`, with the date when it is not today in that zone."""
     when = datetime.fromtimestamp(ts, tz)
     today = datetime.now(UTC).astimezone(tz).date()
@@ -31,4 +31,4 @@ def local_clock(ts: float, tz: ZoneInfo) -> str:
 
 def countdown_line(label: str, deadline: float, remaining: float, tz: ZoneInfo) -> str:
     """`rate-limited: resuming at 16:01 Europe/Berlin (in 2h13m)`."""
-    return f"{label}: resuming at {local_clock(deadline, tz)} (in {human_duration(remaining)})"
+    return f"{label}: resuming at {time_with_zone(deadline, tz)} (in {human_duration(remaining)})"
