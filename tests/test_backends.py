@@ -1,4 +1,4 @@
-"""The tmux and process backends, and the display helpers of supervisor/team.py."""
+"""The tmux and process backends, and the display helpers of supervisor/team/report.py."""
 
 from __future__ import annotations
 

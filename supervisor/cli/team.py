@@ -1,6 +1,6 @@
 """Team commands: up, down, status, logs, restart, wake, attach, rate-limits, validate.
 
-The work is in supervisor/team.py; these functions parse, print and pick the exit status
+The work is in supervisor/team/; these functions parse, print and pick the exit status
 (0 ok, 1 an agent failed, 2 bad configuration).
 """
 

@@ -5,9 +5,9 @@ documented in docs/runtime-descriptors.md. Every mistake is reported with file, 
 a user fixing a signature at 3am needs to know exactly where to look.
 
 This module loads a descriptor (by file, or a runtime by name) and is where the rest of the code
-imports descriptor names from. The parts are: descriptor_model.py (the types), descriptor_files.py
-(where descriptors are), descriptor_tables.py (each table, checked), signature_regex.py (compiling
-and checking a regex) and upstream_yaml.py (upstream teamctl's YAML format).
+imports descriptor names from. The parts, beside it in core/descriptors/: model.py (the types),
+files.py (where descriptors are), tables.py (each table, checked), regexes.py (compiling and
+checking a regex) and upstream_yaml.py (upstream teamctl's YAML format).
 """
 
 from __future__ import annotations

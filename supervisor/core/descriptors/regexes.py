@@ -112,7 +112,7 @@ def _branches_overlap(branches: Any) -> bool:
 def regex_hazard(pattern: str, flags: int = 0) -> str | None:
     """Name the shape that makes a regex slow on long untrusted lines, or None.
 
-    Python's `re` has no timeout, so the cost is bounded up front: lines are capped (see scan.py)
+    Python's `re` has no timeout, so the cost is bounded up front: lines are capped (see core/scan/)
     and two shapes are refused: an unbounded repeat inside another unbounded repeat (exponential
     backtracking) and more than two unbounded repeats of a wide class such as `.*` (high-degree
     polynomial backtracking).

@@ -22,8 +22,8 @@ Rules that matter for callers:
 * The text is untrusted: it is cut to 256 characters, regexes have no nested quantifiers and any
   unreadable or absurd value gives ``None`` rather than an exception.
 
-The forms are read in their own modules: reset_clock.py (wall-clock times), reset_durations.py
-(relative times), reset_stamps.py (ISO and epoch) and reset_zones.py (zones). This one cleans the
+The forms are read in their own modules beside this one: clock.py (wall-clock times), durations.py
+(relative times), stamps.py (ISO and epoch) and zones.py (zones). This one cleans the
 text and hands it to the reader its kind names, or to each in turn for ``auto``.
 """
 

@@ -1,8 +1,8 @@
 """Time zones for reset texts: a zone the text names (IANA key, abbreviation or offset), the zone a
 runtime states bare clock times in, and a wall time in a zone read as UTC instants.
 
-The clock and ISO readers (reset_clock.py, reset_stamps.py) resolve their zones here; the gap and
-overlap rules of the resets.py docstring are `localize`'s.
+The clock and ISO readers (clock.py, stamps.py) resolve their zones here; the gap and overlap
+rules of the parse.py docstring are `localize`'s.
 """
 
 from __future__ import annotations

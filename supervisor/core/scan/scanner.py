@@ -10,7 +10,7 @@ not match alone is retried joined to the one or two lines before it; and a signa
 reset (or a cost figure) from the few lines that follow the hit (`lookahead` + `follow`).
 
 This module is the byte side: lines, the partial line, the bulk skip and screen rows. What a text
-is matched against is in scan_texts.py, the screen and ANSI reading in screen_text.py, the Event
+is matched against is in text_scanner.py, the screen and ANSI reading in screen_text.py, the Event
 type in events.py.
 """
 

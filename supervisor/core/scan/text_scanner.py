@@ -1,6 +1,6 @@
 """The scanner's text side: each visible text of a line against the runtime's signatures.
 
-Scanner (scan.py) cuts raw bytes into lines and hands on the texts worth reading; this base class
+Scanner (scanner.py) cuts raw bytes into lines and hands on the texts worth reading; this base class
 holds what it matches them with. A text that does not match alone is retried joined to the one or
 two texts before it (a message the TUI wrapped); a hit or cost line whose reset or figures follow
 it waits for them (`lookahead` + `follow`); a dialog is answered once. Events are built here.
