@@ -8,6 +8,7 @@ misspelt key), since a user fixing a signature at 3am needs to know exactly wher
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -47,16 +48,22 @@ _TABLE_KEYS = {
 }
 
 
-def parse_channels(path: Path, entries: Any) -> list[Channel]:
-    """`[[channel]] kind = ..., dirs = [...], versions = [...], events = [...], option = [...]`."""
+def array_of_tables(path: Path, name: str, entries: Any, known: set[str]) -> Iterator[tuple[int, str, dict]]:
+    """`[[name]]` tables in order, each with its index and place (`name[i]`), checked for unknown keys."""
     if not isinstance(entries, list):
-        raise DescriptorError(path, "channel", "must be an array of tables ([[channel]])")
-    out = []
+        raise DescriptorError(path, name, f"must be an array of tables ([[{name}]])")
     for i, raw in enumerate(entries):
-        where = f"channel[{i}]"
+        where = f"{name}[{i}]"
         if not isinstance(raw, dict):
             raise DescriptorError(path, where, "must be a table")
-        no_unknown_keys(path, where, raw, _CHANNEL_KEYS)
+        no_unknown_keys(path, where, raw, known)
+        yield i, where, raw
+
+
+def parse_channels(path: Path, entries: Any) -> list[Channel]:
+    """`[[channel]] kind = ..., dirs = [...], versions = [...], events = [...], option = [...]`."""
+    out = []
+    for _, where, raw in array_of_tables(path, "channel", entries, _CHANNEL_KEYS):
         kind = raw.get("kind")
         if kind not in CHANNEL_KINDS:
             raise DescriptorError(path, f"{where}.kind", f"must be one of {', '.join(CHANNEL_KINDS)}, not {kind!r}")
@@ -73,14 +80,8 @@ def parse_channels(path: Path, entries: Any) -> list[Channel]:
 
 def parse_usage(path: Path, entries: Any, lazy: bool) -> list[UsagePattern]:
     """`[[usage]] id, match (groups used|left, window, reset), keywords, window`."""
-    if not isinstance(entries, list):
-        raise DescriptorError(path, "usage", "must be an array of tables ([[usage]])")
     out = []
-    for i, raw in enumerate(entries):
-        where = f"usage[{i}]"
-        if not isinstance(raw, dict):
-            raise DescriptorError(path, where, "must be a table")
-        no_unknown_keys(path, where, raw, _USAGE_KEYS)
+    for i, where, raw in array_of_tables(path, "usage", entries, _USAGE_KEYS):
         flags = 0 if check_bool(path, f"{where}.case_sensitive", raw.get("case_sensitive", False)) else re.IGNORECASE
         regex = _pattern(path, f"{where}.match", raw.get("match"), flags, lazy)
         if not lazy and not {"used", "left", "window"} & set(regex.groupindex):

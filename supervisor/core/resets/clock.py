@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from ..lazyre import LazyPattern
-from .zones import localize, next_after, zone_from_text
+from .zones import localize, next_after, zone_named_or_home
 
 _MONTHS: Mapping[str, int] = MappingProxyType(
     {
@@ -96,12 +96,9 @@ def parse_clock(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
         return None  # a lone number is not a clock time
     if hour > 23 or minute > 59 or second > 59:
         return None
-    zone_text = m["pzone"] or m["zone"]
-    zone: tzinfo | None = tz
-    if zone_text:
-        zone = zone_from_text(zone_text, tz, now)
-        if zone is None:
-            return None
+    zone = zone_named_or_home(m["pzone"] or m["zone"], tz, now)
+    if zone is None:
+        return None
     wall = time(hour, minute, second)
     local_now = now.astimezone(zone)
     month_name = m["mon"] or m["mon2"]

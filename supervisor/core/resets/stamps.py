@@ -5,11 +5,11 @@ the runtime's) and a Unix time in seconds, milliseconds or microseconds.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..lazyre import LazyPattern
-from .zones import localize, zone_from_text
+from .zones import localize, zone_named_or_home
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -37,12 +37,9 @@ def parse_iso(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
         return None
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)  # an explicit offset is authoritative; a zone name is a label
-    zone_text = m["pzone"] or m["zone"]
-    zone: tzinfo | None = tz
-    if zone_text:
-        zone = zone_from_text(zone_text, tz, now)
-        if zone is None:
-            return None
+    zone = zone_named_or_home(m["pzone"] or m["zone"], tz, now)
+    if zone is None:
+        return None
     return localize(zone, parsed)[0]
 
 

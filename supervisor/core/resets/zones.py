@@ -125,6 +125,12 @@ def zone_from_text(text: str, home: ZoneInfo, when: datetime) -> tzinfo | None:
     return zone_from_abbreviation(text, home, when) or _load_zone(text)
 
 
+def zone_named_or_home(text: str | None, home: ZoneInfo, when: datetime) -> tzinfo | None:
+    """The zone a time names after it, else `home` (the runtime's zone); None for a name we do not
+    know (a time in an unknown zone is not read at all, rather than read in the wrong one)."""
+    return zone_from_text(text, home, when) if text else home
+
+
 def _key_from_path(path: str) -> str | None:
     marker = "zoneinfo/"
     idx = path.rfind(marker)
