@@ -33,6 +33,7 @@ _COMMANDS = {
     "init": ("init", "init"),
     "rl-hit": ("channels", "rl_hit"),
     "budget-record": ("channels", "budget_record"),
+    "web": ("web", "web"),
 }
 
 
