@@ -36,6 +36,8 @@ from .hooks import HookRunner, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
+from .report_trigger import KIND as REPORT_KIND
+from .report_trigger import TEAM_KEY, ReportTrigger, report_launcher
 from .settings import WatchSettings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, local_clock, wait_until
 
@@ -91,6 +93,10 @@ class AgentWatch:
         self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
                                   settings.runtime.name, self.hooks.submit, self._notice, self._tell_capped)
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
+        self.daily_report = ReportTrigger(
+            settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
+            lambda day, now: self.store.claim_alert(TEAM_KEY, day, REPORT_KIND, now),
+            report_launcher(settings.state_dir.parent, settings.env))
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -226,6 +232,7 @@ class AgentWatch:
             if self.store.has_backlog():
                 self.store.replay_spool()
             group = self._group_deadline() if cmd.group else None
+            self.daily_report.poll(self.clock.wall())
             return self.reactor.limits(self._now(), group, self.budget.check(self.clock.wall()))
         elif isinstance(cmd, r.SendKeys):
             if self.child is not None:
@@ -323,6 +330,7 @@ class AgentWatch:
         last = [0.0]
 
         def tick(remaining: float) -> None:
+            self.daily_report.poll(self.clock.wall())
             if self.interactive and self.clock.mono() - last[0] >= 1.0:
                 last[0] = self.clock.mono()
                 line = countdown_line(label, deadline, remaining, self.s.tz)

@@ -34,6 +34,7 @@ _COMMANDS = {
     "rl-hit": ("channels", "rl_hit"),
     "budget-record": ("channels", "budget_record"),
     "web": ("web", "web"),
+    "report": ("report", "report"),
 }
 
 
