@@ -23,6 +23,7 @@ from webkit import Browser, WebServer
 
 IMG = "<img src=x onerror=top.p=1>"
 SCRIPT = "<script>top.q=1</script>"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 HIT = r"usage limit reached \u00b7 resets " + IMG + SCRIPT
 
 
@@ -103,8 +104,6 @@ def test_dashboard_shows_the_team_live_and_runtime_text_as_text(root, watchers, 
     shot = tmp_path / "dashboard.png"
     browser.screenshot(shot)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("TEAMCTL_SCREENSHOT"):  # docs/dashboard.png is made this way
-        shutil.copy(shot, os.environ["TEAMCTL_SCREENSHOT"])
 
 
 def test_actions_need_a_post_with_the_token(root, watchers, servers, browser):
@@ -185,3 +184,40 @@ def test_many_open_pages_share_one_reader_and_are_capped(tmp_path):
         hub.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_every_agent_of_the_demo_team_appears_with_its_state(tmp_path, servers, browser):
+    """README's screenshot (docs/dashboard.png, with TEAMCTL_SCREENSHOT set) is this page."""
+    team = tmp_path / "demo-team"
+    shutil.copytree(EXAMPLES / "demo-team", team, ignore=shutil.ignore_patterns("state"))
+    descriptor = team / ".team" / "runtimes" / "demo-agent.toml"  # a reset far enough ahead to be seen
+    descriptor.write_text(descriptor.read_text().replace('binary = "demo-agent"\n',
+                                                         'binary = "demo-agent"\nargs = ["--reset-in", "90"]\n'))
+    env = {**os.environ, "PATH": f"{team / 'bin'}{os.pathsep}{os.environ['PATH']}", "TEAMCTL_BACKEND": "process"}
+    env.pop("TEAMCTL_ROOT", None)
+    teamctl = [sys.executable, "-m", "teamctl_supervisor"]
+    up = subprocess.run([*teamctl, "up", "-C", str(team / ".team")], env=env, capture_output=True, text=True,
+                        timeout=120)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        mailbox = team / ".team" / "state"
+        wait_for(lambda: {r["state"] for r in rows(mailbox.parent, "SELECT state FROM supervisor_agent_state")}
+                 == {"rate_limited"}, timeout=60, what="both demo agents waiting on their shared limit")
+        web = WebServer(team / ".team")
+        servers.append(web)
+        browser.goto(web.url)
+        for agent in ("demo:lead", "demo:dev"):
+            wait_for(lambda a=agent: _page_state(browser, a) == "rate_limited" and ":" in _countdown(browser, a),
+                     what=f"{agent} on the page")
+        assert browser.js("[...document.querySelectorAll('#rows tr')].map(r => r.dataset.agent)") == [
+            "demo:lead", "demo:dev"]
+        wait_for(lambda: browser.js("document.querySelector('#spend-today').textContent") != "today $0.00",
+                 what="the demo's spend")
+        browser.js("document.querySelector('details[data-agent=\"demo:dev\"]').open = true")
+        shot = tmp_path / "demo.png"
+        browser.screenshot(shot)
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("TEAMCTL_SCREENSHOT"):
+            shutil.copy(shot, os.environ["TEAMCTL_SCREENSHOT"])
+    finally:
+        subprocess.run([*teamctl, "down", "-C", str(team / ".team")], env=env, capture_output=True, timeout=120)

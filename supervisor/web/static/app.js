@@ -60,8 +60,8 @@ function timeline(agent, now) {
   const box = svg("svg", {width, height, viewBox: `0 0 ${width} ${height}`, class: "timeline"});
   box.appendChild(svg("rect", {x: 0, y: 0, width, height, fill: "#eceef1"}));
   for (const seg of agent.timeline) {
-    const x = Math.max(0, (seg.start - start) / 86400 * width);
-    const w = Math.max(1, (seg.end - seg.start) / 86400 * width);
+    const w = Math.max(2, (seg.end - seg.start) / 86400 * width);  // a minute still shows
+    const x = Math.min(width - w, Math.max(0, (seg.start - start) / 86400 * width));
     const kind = KINDS.includes(seg.kind) ? seg.kind : "running";
     const r = svg("rect", {x: x.toFixed(2), y: 0, width: w.toFixed(2), height, class: `k-${kind}`});
     const tip = svg("title", {});
