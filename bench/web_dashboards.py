@@ -3,7 +3,8 @@
     python bench/web_dashboards.py                       # 50 agents, 20 dashboards, 5 pairs of 10 s
     python bench/web_dashboards.py --agents 10 --window 5 --pairs 3
 
-N real `teamctl rl-watch` processes on the fake runtime (it prints and idles) share one solo root; one
+N real `teamctl rl-watch` processes on the fake runtime (each prints a line every 0.2 s, so the
+watchers have work to be slowed down in) share one solo root; one
 `teamctl web --poll 1` serves it. Each pair measures the watchers' CPU seconds (their whole trees,
 from psutil) over one window with no page open, and over one window with K server-sent-event streams
 open and read (what K browser tabs do), in turns (bench/pairs.py). The figure is the median of the
@@ -81,11 +82,12 @@ def main() -> int:
     (root / "runtimes" / "fake.toml").write_text((FAKES / "runtimes" / "fake.toml").read_text())
     env = {**os.environ, "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}"}
     procs: list[subprocess.Popen] = []
+    steps = ["sleep:0.2", "print:● Editing src/app.py: one more line of agent output"] * 3000  # 10 minutes
     try:
         for i in range(args.agents):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "teamctl_supervisor", "rl-watch", f"bench:a{i}", "--runtime", "fake",
-                 "--root", str(root), "--", "fake_agent.py", "print:working", "hang"],
+                 "--root", str(root), "--", "fake_agent.py", "print:working", *steps, "hang"],
                 cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         watchers = [p.pid for p in procs]
         out = root / "web.out"

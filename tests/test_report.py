@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from teamctl_supervisor.agent.report_trigger import KIND, TEAM_KEY, ReportTrigger, report_launcher
+from teamctl_supervisor.agent.report_trigger import KIND, TEAM_KEY, ReportLauncher, ReportTrigger
 from teamctl_supervisor.cli import main
 from teamctl_supervisor.store.mailbox import Store
 from watchkit import runs, start, state, wait_for
@@ -98,7 +98,7 @@ def test_report_goes_out_through_the_on_report_hooks(tmp_path, capsys):
     team = _demo_team(tmp_path, "07:30")
     with Store(team / ".team" / "state" / "mailbox.db") as st:
         st.set_state("demo:dev", "demo-agent", "failed", last_exit=2)
-    report_launcher(team / ".team", {**__import__("os").environ})()  # what the watcher starts at 07:30
+    ReportLauncher(team / ".team", {**__import__("os").environ})()  # what the watcher starts at 07:30
     out = tmp_path / "report.txt"
     text = wait_for(lambda: out.exists() and out.read_text(), timeout=60, what="the run hook's file")
     assert "demo:dev: failed (last exit 2)" in text and "demo:lead" in text
@@ -113,3 +113,33 @@ def test_an_unquoted_report_time_is_named(tmp_path, capsys):
     code = main(["validate", "-C", str(team)])
     out = capsys.readouterr().out
     assert code == 2 and "budget.report_at" in out and '"07:30"' in out
+
+
+def test_a_watcher_sends_the_report_when_its_clock_passes_report_at(tmp_path, monkeypatch):
+    import dataclasses
+
+    from teamctl_supervisor.agent.settings import Restart, settings_for_agent
+    from teamctl_supervisor.agent.watch import AgentWatch
+    from teamctl_supervisor.team.compose import load_team
+    from test_budget import FastClock
+    from watchkit import FAKES
+
+    team_dir = _demo_team(tmp_path, "07:30")
+    compose = team_dir / ".team" / "team-compose.yaml"
+    compose.write_text(compose.read_text().replace("budget:\n", "budget:\n  tz: UTC\n"))
+    team = load_team(team_dir / ".team", None)
+    monkeypatch.setenv("PATH", f"{FAKES}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FAKE_RUNS_FILE", str(tmp_path / "runs"))
+    settings = dataclasses.replace(
+        settings_for_agent(team, team.agent("demo:dev"), ["fake_agent.py", "print:working", "sleep:5", "exit:0"]),
+        restart=Restart.NEVER)
+    start_at = datetime(2026, 11, 27, 7, 29, 55, tzinfo=ZoneInfo("UTC")).timestamp()  # polls every 30 s
+    with open(tmp_path / "out", "wb") as fh:
+        AgentWatch(settings, clock=FastClock(start_at, speed=10), stdin_fd=__import__("os").open("/dev/null", 0),
+                   stdout_fd=fh.fileno()).run()
+    with Store(team.mailbox_path) as st:
+        claims = st.query("SELECT project_id, day, kind FROM supervisor_budget_alerts WHERE kind=?", [KIND])
+    assert [tuple(r) for r in claims] == [(TEAM_KEY, "2026-11-27", KIND)]
+    out = tmp_path / "report.txt"
+    text = wait_for(lambda: out.exists() and out.read_text(), timeout=60, what="the report from the watcher")
+    assert text.startswith("teamctl report ") and "demo:dev" in text

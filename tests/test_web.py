@@ -115,6 +115,9 @@ def test_actions_need_a_post_with_the_token(root, watchers, servers, browser):
     body = json.dumps({"action": "wake", "agent": "solo:dev"}).encode()
     json_type = {"Content-Type": "application/json"}
     assert web.request("GET", "/api/action")[0] == 404
+    assert web.request("GET", "/api/snapshot", headers={"Host": "evil.example:80"})[0] == 421  # DNS rebinding
+    assert web.request("POST", "/api/action", body, {**json_type, "X-Teamctl-Token": web.token,
+                                                     "Host": "evil.example:80"})[0] == 421
     assert web.request("GET", "/api/action?action=wake&agent=solo:dev&token=" + web.token)[0] == 404
     assert web.request("POST", "/api/action", body, json_type)[0] == 401
     assert web.request("POST", "/api/action", body, {**json_type, "X-Teamctl-Token": "wrong"})[0] == 401

@@ -52,24 +52,32 @@ class ReportTrigger:
         return True
 
 
-def report_launcher(team_dir: Path, env: Mapping[str, str]) -> Callable[[], object]:
-    """Start `teamctl report --since 24h --send` for the team, detached, its output to the log."""
-    children: list = []  # the Popen of each report started, reaped on the next
+class ReportLauncher:
+    """Starts `teamctl report --since 24h --send` for the team, detached. The watcher is a subreaper
+    that ends every process left under it when its runtime stops; `pids()` are spared, so a hit at
+    07:30 does not cut the report off."""
 
-    def fire() -> object:
+    def __init__(self, team_dir: Path, env: Mapping[str, str]) -> None:
+        self.team_dir = team_dir
+        self.env = dict(env)
+        self._children: list = []  # the Popen of each report started, reaped on the next call
+
+    def pids(self) -> frozenset[int]:
+        self._children[:] = [c for c in self._children if c.poll() is None]
+        return frozenset(c.pid for c in self._children)
+
+    def __call__(self) -> object:
         import subprocess  # once a day at most: kept out of every watcher's start-up
 
-        children[:] = [c for c in children if c.poll() is None]  # reap the one from yesterday
+        self.pids()
         argv = [sys.executable, "-m", "teamctl_supervisor", "report", "--since", "24h", "--send",
-                "-C", str(team_dir)]
+                "-C", str(self.team_dir)]
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=dict(env), start_new_session=True)
+                                     stderr=subprocess.DEVNULL, env=self.env, start_new_session=True)
         except OSError as exc:
             log.warning("daily report: cannot start `teamctl report`: %s", exc)
             return None
-        children.append(child)
+        self._children.append(child)
         log.info("daily report: sending through the on_report hooks (pid %d)", child.pid)
         return child
-
-    return fire

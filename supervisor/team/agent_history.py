@@ -20,6 +20,9 @@ from .watchers import log_name, output_log
 
 #: How many watcher-log lines are read back for a history (state lines are a small share of them).
 HISTORY_LINES = 20_000
+#: How much of the end of a runtime's output log an output tail reads (a log grows to 10 MiB, and a
+#: busy agent's changes every second: reading it whole each time would cost the dashboard a core).
+TAIL_BYTES = 64 * 1024
 
 T = TypeVar("T")
 
@@ -63,10 +66,24 @@ def transitions(team: Team, agent: Agent, cache: FileCache | None = None) -> lis
 def output_tail(team: Team, agent: Agent, n: int = 20, cache: FileCache | None = None) -> list[str]:
     """The last `n` non-empty lines of the runtime's output, escapes removed (still untrusted text)."""
     def read(p: Path) -> list[str]:
-        lines = [clean_line(line) for line in tail(p, n * 4)[0]]
+        lines = [clean_line(line) for line in _last_bytes(p, TAIL_BYTES).split("\n")[1:]]
         return [line for line in lines if line.strip()][-n:]
 
     return (cache or _DEFAULT_CACHE).get(output_log(team, agent), f"tail{n}", read)
+
+
+def _last_bytes(path: Path, size: int) -> str:
+    """The file's last `size` bytes, decoded; led by a newline so the caller can drop the partial
+    first line (a file shorter than `size` loses nothing)."""
+    try:
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, end - size))
+            data = fh.read(size)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    return ("\n" + text) if end <= size else text
 
 
 def last_output_at(team: Team, agent: Agent) -> float | None:

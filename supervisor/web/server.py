@@ -120,6 +120,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/api/snapshot":
             self._send(200, self.server.hub.latest()[1])
+        elif self.command == "HEAD":
+            self._headers(200, "text/event-stream", 0)
         else:
             self._stream()
 
