@@ -39,7 +39,8 @@ def web(host: str, port: int, allow_actions: bool, new_token: bool, open_browser
         return 2
     if board.token_is_new:
         click.echo(f"token (printed once; kept in {token_path(team.state_dir)}): {board.access.token}")
-    shown = board.page_url() if board.token_is_new or not board.access.token else board.url + "#token=<token>"
+    shown = board.page_url() if board.token_is_new or not board.access.token \
+        else f"{board.url}#token=<the token in {token_path(team.state_dir)}>"
     click.echo(f"dashboard of {len(team.agents)} agents: {shown}", err=False)
     click.echo("read-only" + ("; actions on (wake, restart)" if allow_actions else "") + "; Ctrl-C stops")
     if open_browser:
