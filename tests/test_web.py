@@ -134,6 +134,19 @@ def test_actions_need_a_post_with_the_token(root, watchers, servers, browser):
     wait_for(lambda: "woken" in browser.js("document.querySelector('#notice').textContent"), what="the answer")
 
 
+def test_open_hands_the_page_with_its_token_to_the_browser(root, servers, tmp_path):
+    with Store(root / "state" / "mailbox.db") as st:
+        st.set_state("solo:dev", "fake", "stopped", now=time.time())
+    opened = tmp_path / "opened"
+    browser_cmd = tmp_path / "browser.sh"  # $BROWSER, as Python's webbrowser module reads it
+    browser_cmd.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser_cmd.chmod(0o755)
+    web = WebServer(root, "--open", "--allow-actions", env=fake_env(root, BROWSER=f"{browser_cmd} %s"))
+    servers.append(web)
+    url = wait_for(lambda: opened.exists() and opened.read_text(), what="the browser to be asked")
+    assert url == f"{web.url}#token={web.token}"
+
+
 def test_non_loopback_bind_without_a_token_refuses_to_start(root):
     with Store(root / "state" / "mailbox.db") as st:
         st.set_state("solo:dev", "fake", "stopped", now=time.time())

@@ -30,12 +30,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class WebServer:
     """`teamctl web -C ROOT --port 0 ...` as a process; its URL read from its first line."""
 
-    def __init__(self, root: Path, *options: str) -> None:
+    def __init__(self, root: Path, *options: str, env: dict[str, str] | None = None) -> None:
         self.out_path = root.parent / f"web-{os.getpid()}-{id(self)}.out"
         self.out = open(self.out_path, "wb")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "web", "-C", str(root), "--port", "0",
                                       "--poll", "0.3", *options], stdin=subprocess.DEVNULL, stdout=self.out,
-                                     stderr=subprocess.STDOUT, env=fake_env(root))
+                                     stderr=subprocess.STDOUT, env=env or fake_env(root))
         found = wait_for(lambda: re.search(r"(http://127\.0\.0\.1:\d+/)(#token=(\S+))?", self.output()),
                          what="the dashboard's URL")
         self.url, self.token = found.group(1), found.group(3)
