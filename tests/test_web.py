@@ -59,7 +59,7 @@ def test_dashboard_shows_the_team_live_and_runtime_text_as_text(root, watchers, 
     _ops(watchers, root)
     start(watchers, root, [f"1@print:hello {IMG} {SCRIPT}", r"1@print:session cost: $0.42 (12k in, 3k out)",
                            "1@sleep:10", f"1@print:{HIT}", "1@hang", "print:resumed", "hang"],
-          "--fallback-wait", "600")
+          "--fallback-wait", "600", env=fake_env(root, TEAMCTL_TEST_SECRET="s3cr3t-in-the-env"))
     wait_for(lambda: all(state(root, a) and state(root, a)["state"] == "running" for a in ("solo:dev", "solo:ops")),
              what="both agents running")
     web = WebServer(root)
@@ -91,6 +91,11 @@ def test_dashboard_shows_the_team_live_and_runtime_text_as_text(root, watchers, 
     assert browser.js("document.scripts.length") == 1  # app.js alone
     assert browser.js("[typeof window.p, typeof window.q]") == ["undefined", "undefined"]
     assert browser.js("document.querySelector('#spend-today').textContent") == "today $0.42"
+
+    # no environment value reaches the page
+    status, snapshot = web.request("GET", "/api/snapshot")
+    assert status == 200 and b"solo:dev" in snapshot and b"s3cr3t" not in snapshot
+    assert "s3cr3t" not in browser.js("document.documentElement.outerHTML")
 
     # no actions without --allow-actions: no buttons, and nothing to post to
     assert browser.js("document.querySelectorAll('button').length") == 0

@@ -29,11 +29,13 @@ class Hub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_key = ""
+        self._building = threading.Lock()  # the poller and an action's refresh share one connection
 
     def refresh(self) -> None:
         """Build once; a snapshot that differs from the last one (its clock aside) gets a new version."""
         try:
-            snap = self.build()
+            with self._building:
+                snap = self.build()
         except Exception as exc:  # a locked or half-written mailbox: keep showing the last picture
             log.warning("dashboard: snapshot failed: %s", exc)
             return
