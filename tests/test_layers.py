@@ -13,12 +13,13 @@ from pathlib import Path
 
 PKG = Path(__file__).parent.parent / "supervisor"
 NAME = "teamctl_supervisor"
-LAYERS = ("core", "store", "agent", "team", "cli")
+LAYERS = ("core", "store", "agent", "team", "web", "cli")
 MAY_USE = {
     "core": {"core"},
     "store": {"store"},
     "agent": {"core", "store", "agent"},
     "team": {"core", "store", "agent", "team"},
+    "web": {"core", "store", "team", "web"},
     "cli": set(LAYERS),
 }
 #: Standard-library and third-party modules that mean I/O: never in core.

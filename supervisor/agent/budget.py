@@ -117,6 +117,8 @@ class Caps:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     on_cap: tuple[str, ...] = ()
     on_warn: tuple[str, ...] = ()
+    report_at: str | None = None  # "07:30" in `tz`: the daily report goes through `on_report`
+    on_report: tuple[str, ...] = ()
 
     def project_limit(self, project_id: str) -> float | None:
         if isinstance(self.per_project, Mapping):

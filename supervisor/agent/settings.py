@@ -117,7 +117,8 @@ def team_caps(team: Team) -> Caps:
     return Caps(daily_usd_limit=b.daily_usd_limit,
                 per_project=MappingProxyType(dict(per)) if isinstance(per, dict) else per,
                 warn_threshold_pct=b.warn_threshold_pct, tz=resolve_zone(b.tz, dict(os.environ)),
-                on_cap=tuple(b.on_cap), on_warn=tuple(b.on_warn))
+                on_cap=tuple(b.on_cap), on_warn=tuple(b.on_warn), report_at=b.report_at,
+                on_report=tuple(b.on_report))
 
 
 def guess_runtime(binary: str, team_dir: Path | None) -> str | None:

@@ -36,6 +36,8 @@ from .hooks import HookRunner, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
+from .report_trigger import KIND as REPORT_KIND
+from .report_trigger import TEAM_KEY, ReportLauncher, ReportTrigger
 from .settings import WatchSettings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
@@ -91,6 +93,10 @@ class AgentWatch:
         self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
                                   settings.runtime.name, self.hooks.submit, self._notice, self._tell_capped)
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
+        self.report_launcher = ReportLauncher(settings.state_dir.parent, settings.env)
+        self.daily_report = ReportTrigger(
+            settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
+            lambda day, now: self.store.claim_alert(TEAM_KEY, day, REPORT_KIND, now), self.report_launcher)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -226,6 +232,7 @@ class AgentWatch:
             if self.store.has_backlog():
                 self.store.replay_spool()
             group = self._group_deadline() if cmd.group else None
+            self.daily_report.poll(self.clock.wall())
             return self.reactor.limits(self._now(), group, self.budget.check(self.clock.wall()))
         elif isinstance(cmd, r.SendKeys):
             if self.child is not None:
@@ -323,6 +330,7 @@ class AgentWatch:
         last = [0.0]
 
         def tick(remaining: float) -> None:
+            self.daily_report.poll(self.clock.wall())
             if self.interactive and self.clock.mono() - last[0] >= 1.0:
                 last[0] = self.clock.mono()
                 line = countdown_line(label, deadline, remaining, self.s.tz)
@@ -375,14 +383,14 @@ class AgentWatch:
     # -- processes -----------------------------------------------------------------------------
     def _stop_child(self, child: Child) -> None:
         self.change_state(AgentState.STOPPING)
-        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid))
+        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, self.report_launcher.pids()))
         if result.killed:
             log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
 
     def _end_child(self, child: Child) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us."""
         self.output_log.flush()
-        leftovers = _our_children(child.pid)
+        leftovers = _our_children(child.pid, self.report_launcher.pids())
         if child.alive() or leftovers:
             child.stop(self.s.stop_timeout, extra=leftovers)
         _reap_orphans(child.pid)
@@ -494,15 +502,22 @@ def _only_child_is(runtime_pid: int) -> bool:
     return pids <= {str(runtime_pid)}
 
 
-def _our_children(runtime_pid: int) -> list[psutil.Process]:
-    """Our other children: orphans of the runtime's tree re-parented to this subreaper."""
+def _our_children(runtime_pid: int, keep: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """Our other children: orphans of the runtime's tree re-parented to this subreaper (not `keep`,
+    our own helpers, nor what they started)."""
     if _only_child_is(runtime_pid):
         return []
     import psutil
 
     try:
         me = psutil.Process()
-        return [c for c in me.children(recursive=True) if c.pid != runtime_pid]
+        spared = set(keep)
+        for pid in keep:
+            try:
+                spared |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
+            except psutil.Error:
+                pass
+        return [c for c in me.children(recursive=True) if c.pid != runtime_pid and c.pid not in spared]
     except psutil.Error:
         return []
 

@@ -33,6 +33,8 @@ _COMMANDS = {
     "init": ("init", "init"),
     "rl-hit": ("channels", "rl_hit"),
     "budget-record": ("channels", "budget_record"),
+    "web": ("web", "web"),
+    "report": ("report", "report"),
 }
 
 

@@ -178,6 +178,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
     check_hooks(rate_limits.default_on_hit, "rate_limits.default_on_hit", compose_file)
     check_hooks(budget.on_cap, "budget.on_cap", compose_file)
     check_hooks(budget.on_warn, "budget.on_warn", compose_file)
+    check_hooks(budget.on_report, "budget.on_report", compose_file)
     for ra in raw_agents:
         check_hooks(ra.agent.on_rate_limit, join(ra.path, "on_rate_limit"), ra.file)
     no_wait = "chain has no 'wait' hook: the agent is respawned without waiting for the limit to reset"

@@ -46,8 +46,9 @@ _HOOK_KEYS_BY_ACTION = {
 }
 _BUDGET_KEYS = (
     "daily_usd_limit", "per_project_usd_limit", "warn_threshold_pct", "tz", "on_cap", "on_warn",
-    "message_ttl_hours",
+    "message_ttl_hours", "report_at", "on_report",
 )
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def check_version(c: Checker, data: Mapping[str, Any]) -> None:
@@ -190,7 +191,25 @@ def parse_budget(c: Checker, data: Mapping[str, Any]) -> BudgetSettings:
         on_cap=c.names(b, "on_cap", "budget") or (),
         on_warn=c.names(b, "on_warn", "budget") or (),
         message_ttl_hours=c.number(b, "message_ttl_hours", "budget", None, positive=True),
+        report_at=_report_at(c, b),
+        on_report=c.names(b, "on_report", "budget") or (),
     )
+
+
+def _report_at(c: Checker, b: Mapping[str, Any]) -> str | None:
+    """`report_at: "07:30"`: a local time of day (in budget.tz). YAML reads an unquoted 07:30 as the
+    number 450 (base 60), so a number gets its own message."""
+    v = b.get("report_at")
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        c.error("budget.report_at", f'must be a quoted time of day such as "07:30", got {v!r}')
+        return None
+    m = _CLOCK.match(v.strip())
+    if m is None:
+        c.error("budget.report_at", f"must be a time of day HH:MM (24 h), got {v!r}")
+        return None
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 def check_passthrough(c: Checker, data: Mapping[str, Any]) -> None:
