@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .team import _load, root_option
+from .team import load_team, root_option
 
 
 @click.command("report")
@@ -20,7 +20,7 @@ def report(since: str, fmt: str, send: bool, root: str | None) -> int:
     from ..team import morning_report
     from ..team.report import parse_since
 
-    team = _load(root, solo=True)
+    team = load_team(root, solo=True)
     now = time.time()
     try:
         start = parse_since(since, now)

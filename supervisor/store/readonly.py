@@ -15,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from .mailbox import AgentState
+from .mailbox import AgentRow
 
 
 class ReadOnlyMailbox:
@@ -48,8 +48,8 @@ class ReadOnlyMailbox:
                 return []  # a mailbox being created right now
             raise
 
-    def agent_states(self) -> dict[str, AgentState]:
-        return {r["agent_id"]: AgentState(**dict(r)) for r in self.query("SELECT * FROM supervisor_agent_state")}
+    def agent_states(self) -> dict[str, AgentRow]:
+        return {r["agent_id"]: AgentRow(**dict(r)) for r in self.query("SELECT * FROM supervisor_agent_state")}
 
     def close(self) -> None:
         if self._conn is not None:

@@ -15,14 +15,14 @@ from datetime import datetime
 
 from ..core.history import crashes, segments, stalls, totals
 from ..core.states import LIVE_STATES, state_text
-from ..store.mailbox import AgentState as StateRow
+from ..store.mailbox import AgentRow
 from ..store.readonly import ReadOnlyMailbox
 from .agent_history import FileCache, transitions
 from .compose import Agent, Team
 from .report import human_uptime
 from .watchers import watcher_process
 
-_LIVE = {s.value for s in LIVE_STATES}
+LIVE_STATE_NAMES = {s.value for s in LIVE_STATES}
 #: Wait kinds, as the timeline names them, and how the report says them.
 WAITS = {"rate_limited": "rate-limited", "paused": "paused", "backing_off": "backing off", "stalled": "stalled"}
 FORMATS = ("text", "markdown", "json")
@@ -74,7 +74,7 @@ def build(team: Team, since: float, now: float | None = None, cache: FileCache |
                                    for a in team.agents])
 
 
-def _agent(team: Team, agent: Agent, row: StateRow | None, since: float, now: float, spend: dict[str, float],
+def _agent(team: Team, agent: Agent, row: AgentRow | None, since: float, now: float, spend: dict[str, float],
            hits: dict[str, list[str]], cache: FileCache | None) -> AgentReport:
     moves = transitions(team, agent, cache)
     segs = segments(moves, since, now)
@@ -92,12 +92,12 @@ def _agent(team: Team, agent: Agent, row: StateRow | None, since: float, now: fl
     return out
 
 
-def _needs(agent: Agent, row: StateRow | None, now: float) -> str | None:
+def _needs(agent: Agent, row: AgentRow | None, now: float) -> str | None:
     """What a person has to do for this agent now, if anything."""
     if row is None:
         return None
     state, detail = row.state, row.detail
-    if state in _LIVE and watcher_process(agent.id, row) is None:
+    if state in LIVE_STATE_NAMES and watcher_process(agent.id, row) is None:
         return f"its watcher is gone: `teamctl up {agent.id}`"
     if state == "failed":
         return f"failed (last exit {row.last_exit}): `teamctl restart {agent.id}`"

@@ -16,7 +16,7 @@ from datetime import time as dtime
 from typing import Any
 
 from ..core.history import segments, spend_buckets
-from ..core.resets import resolve_zone
+from ..core.resets.parse import resolve_zone
 from ..core.states import LIVE_STATES, state_text
 from ..store.readonly import ReadOnlyMailbox
 from ..team import report
