@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .team import load_team, root_option
+from .team import root_option, team_for_command
 
 
 @click.command("report")
@@ -20,7 +20,7 @@ def report(since: str, fmt: str, send: bool, root: str | None) -> int:
     from ..team import morning_report
     from ..team.report import parse_since
 
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     now = time.time()
     try:
         start = parse_since(since, now)

@@ -32,7 +32,7 @@ def _command(fn: click.Command) -> click.Command:
     return fn
 
 
-def load_team(root: str | None, strict: bool = False, solo: bool = False) -> Team:
+def team_for_command(root: str | None, strict: bool = False, solo: bool = False) -> Team:
     """The team; no compose tree is a usage problem (exit 2). `strict`: runtimes checked too (for up).
     `solo` (read-only commands, wake): a root `rl-watch --root DIR` left, a mailbox and no compose tree."""
     from ..cli import UsageProblem
@@ -94,7 +94,7 @@ def validate(root: str | None) -> int:
 
 def _load_for_start(root: str | None) -> Team | None:
     try:
-        return load_team(root, strict=True)
+        return team_for_command(root, strict=True)
     except ComposeError as exc:
         _print_problems(exc)
         click.echo("nothing started: fix the compose tree first (teamctl validate)", err=True)
@@ -139,7 +139,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
 def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
     """Stop agents (all, or the AGENTs named) and every process they started."""
     try:
-        team = load_team(root)
+        team = team_for_command(root)
     except ComposeError as exc:
         if agents:
             raise  # naming agents needs the tree; stopping them all does not
@@ -176,7 +176,7 @@ def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: 
 @root_option
 def wake(agents: tuple[str, ...], root: str | None) -> int:
     """End a rate-limit wait, a crash backoff or a budget pause now (no name: every agent)."""
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     return _echo_outcomes(ops.wake(team, team.select(list(agents))))
 
 
@@ -197,7 +197,7 @@ def _status_once(team: Team, as_json: bool) -> None:
 @root_option
 def status(as_json: bool, watch: bool, root: str | None) -> int:
     """Every agent: state, pid, uptime, restarts, CPU, memory, cost today."""
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     if not watch:
         _status_once(team, as_json)
         return 0
@@ -228,7 +228,7 @@ COMMANDS.append(ps)
 @root_option
 def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str | None) -> int:
     """An agent's runtime output from state/logs/ (rotations included), escapes removed."""
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     member = team.agent(agent)
     path = ops.output_log(team, member)
     if own:
@@ -263,7 +263,7 @@ def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str |
 @root_option
 def attach(agent: str, rw: bool, root: str | None) -> int:
     """Open the agent's tmux session (read-only unless --rw; detach with C-b d)."""
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     member = team.agent(agent)
     name = ops.session_name(team, member)
     if not tmux_backend.has_session(name):
@@ -292,7 +292,7 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
 @root_option
 def rate_limits(agent: str | None, since: str | None, as_json: bool, root: str | None) -> int:
     """Recent rate-limit hits: when, reset time (local), how long the agent waited, handled or not."""
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     now = time.time()
     try:
         start = report.parse_since(since, now) if since else report.default_since(now)

@@ -7,7 +7,7 @@ import threading
 import click
 
 from ..web.app import WebOptions
-from .team import load_team, root_option
+from .team import root_option, team_for_command
 
 _DEFAULT = WebOptions()
 
@@ -31,7 +31,7 @@ def web(host: str, port: int, allow_actions: bool, new_token: bool, open_browser
     from ..web.access import AccessProblem, token_path
     from ..web.app import open_dashboard
 
-    team = load_team(root, solo=True)
+    team = team_for_command(root, solo=True)
     options = WebOptions(host, port, allow_actions, new_token, poll, max_clients)
     try:
         board = open_dashboard(team, options)
