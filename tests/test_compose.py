@@ -247,7 +247,7 @@ def test_minimal_tree_loads(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     compose = "version: 2\nprojects:\n  - file: projects/app.yaml\n"
     team = load_team(write_tree(tmp_path, compose=compose))
-    assert team.tmux_prefix == "t-"
+    assert team.tmux_prefix == "a-"
     assert team.mailbox_path == team.team_dir / "state" / "mailbox.db"
     assert team.rate_limits.fallback_wait_seconds == 1800
     assert team.rate_limits.margin_seconds == 60

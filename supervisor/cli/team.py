@@ -264,8 +264,8 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
     """Open the agent's tmux session (read-only unless --rw; detach with C-b d)."""
     team = _load(root, solo=True)
     member = team.agent(agent)
-    name = ops.session_name(team, member)
-    if not tmux_backend.has_session(name):
+    name = ops.team_sessions(team).get(member.id)
+    if name is None:
         row = None
         if team.mailbox_path.exists():
             with ops.store(team) as st:
@@ -274,7 +274,8 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
             click.echo(f"{member.id} runs as a detached process: attach needs tmux. "
                        f"Use `teamctl logs -f {member.id}`.", err=True)
         else:
-            click.echo(f"{member.id}: not running in tmux (no session {name})", err=True)
+            click.echo(f"{member.id}: not running in tmux (no session {ops.session_name(team, member)} "
+                       f"of this team)", err=True)
         return 1
     argv = tmux_backend.attach_argv(name, read_only=not rw)
     sys.stdout.flush()

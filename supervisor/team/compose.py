@@ -68,7 +68,9 @@ __all__ = [
     "load_team",
 ]
 
-DEFAULT_TMUX_PREFIX = "t-"
+#: Upstream's default; "t-" was ours until 2026-12 and sessions made with it are still found.
+DEFAULT_TMUX_PREFIX = "a-"
+LEGACY_TMUX_PREFIX = "t-"
 DEFAULT_MAILBOX = "state/mailbox.db"
 
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.

@@ -25,7 +25,7 @@ from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
-from .watchers import _LIVE, _marker, session_name, watcher_process
+from .watchers import _LIVE, _marker, team_sessions, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status
@@ -85,15 +85,15 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
             rows = st.agent_states()
             costs = costs_today(team, st, now)
             windows = usage_windows(st)
-    sessions = tmux_backend.sessions()
+    found = tmux_backend.listing()
+    sessions = team_sessions(team, found) if found else {}
     ppids = _ppid_map() if any(r.pid for r in rows.values()) else {}
     out: list[Status] = []
     stale_in_tmux = 0
     for agent in agents:
         row = rows.get(agent.id)
-        name = session_name(team, agent)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
-                   session=name if sessions and name in sessions else None,
+                   session=sessions.get(agent.id),
                    windows=windows.get(agent.id, []))
         out.append(s)
         if row is None:
@@ -104,7 +104,7 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         s.state, s.text = row.state, state_text(row, now)
         # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
-        server_gone = sessions is None and _marker(team, agent).exists()
+        server_gone = found is None and _marker(team, agent).exists()
         if row.state in _LIVE:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"

@@ -20,7 +20,15 @@ from .backends import process as process_backend
 from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Team, load_team
 from .loading import NoTeam, binary_problem, launch_plan, register, store
-from .watchers import Outcome, _marker, _tmux_sessions, end_leftovers, log_name, session_name, watcher_process
+from .watchers import (
+    Outcome,
+    _marker,
+    end_leftovers,
+    log_name,
+    start_session_name,
+    team_sessions,
+    watcher_process,
+)
 
 START_WAIT_SECONDS = 5.0
 #: Environment handed to a watcher in tmux: the tmux server's own environment may be older than ours.
@@ -77,20 +85,21 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
             pass  # changed since it was checked: each watcher reads it itself
         register(team, st)
         rows = st.agent_states()
-    sessions = _tmux_sessions()
+    found = tmux_backend.listing() or {}
+    sessions = team_sessions(team, found)  # this team's only: a clone's same-named agents are not ours
     results: dict[str, Outcome] = {}
     started: list[_Started] = []
     t0 = time.time()
     stale = {a.id for a in agents
-             if session_name(team, a) not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
+             if a.id not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
     end_leftovers(team, stale)
     loaded: dict[str, Runtime] = {}
     locked = {path.stem for path in held_locks(team.state_dir)}
     for agent in agents:
         row = rows.get(agent.id)
-        name = session_name(team, agent)
-        if name in sessions or watcher_process(agent.id, row) is not None or log_name(agent) in locked:
-            where = f"tmux session {name}" if name in sessions else "process"
+        name = sessions.get(agent.id) or start_session_name(team, agent, found)
+        if agent.id in sessions or watcher_process(agent.id, row) is not None or log_name(agent) in locked:
+            where = f"tmux session {name}" if agent.id in sessions else "process"
             results[agent.id] = Outcome(agent, "running", f"{agent.id}: already running ({where})")
             continue
         argv, env = launch_plan(team, agent, loaded)
@@ -102,6 +111,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
         try:
             if backend == "tmux":
                 pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
+                tmux_backend.tag_session(name, agent.project, agent.name, str(team.team_dir))
                 marker = _marker(team, agent)
                 private_dir(marker.parent)
                 write_private(marker, name + "\n")  # 0600, never through a planted link
