@@ -19,6 +19,7 @@ from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
 from ..team.solo import solo_team
+from .up_report import run_up, settle_option
 
 COMMANDS: list = []
 
@@ -106,8 +107,9 @@ def _load_for_start(root: str | None) -> Team | None:
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND",
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @click.option("--strict", is_flag=True, help="Refuse to start when validate has warnings.")
+@settle_option
 @root_option
-def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | None) -> int:
+def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float, root: str | None) -> int:
     """Start the team's agents (all, or the AGENTs named); running agents are left alone."""
     team = _load_for_start(root)
     if team is None:
@@ -126,7 +128,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return _echo_outcomes(ops.up(team, selected, chosen))
+    return run_up(team, selected, chosen, settle)
 
 
 @_command
@@ -157,15 +159,16 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 @click.argument("agents", nargs=-1)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
+@settle_option
 @root_option
-def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: str | None) -> int:
+def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle: float, root: str | None) -> int:
     """Stop, then start, the AGENTs named (no name: every agent)."""
     team = _load_for_start(root)
     if team is None:
         return 2
     selected = team.select(list(agents))
     stopped = _echo_outcomes(ops.down(team, selected, timeout))
-    started = _echo_outcomes(ops.up(team, selected, ops.choose_backend(backend)))
+    started = run_up(team, selected, ops.choose_backend(backend), settle)
     return max(stopped, started)
 
 
