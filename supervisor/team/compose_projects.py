@@ -32,6 +32,8 @@ _AGENT_KEYS = (
     "autonomy", "can_dm", "can_broadcast", "interfaces", "telegram", "telegram_inbox",
     "reports_to_user", "display_name", "hooks", "mcps", "subagents", "skills", "ultracode",
 )
+#: Agent keys whose near miss is an error: ignoring `runtim: codex` would start claude-code.
+_DECISIVE_AGENT_KEYS = ("runtime", "model")
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")  # upstream's EffortLevel (schema 2.0.1)
 _HOOK_SPEC_KEYS = ("event", "matcher", "command")
 _MCP_KEYS = ("command", "args", "env")
@@ -63,7 +65,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
     if not isinstance(a, dict):
         c.error(path, f"agent must be a mapping, got {type_name(a)}")
         return None
-    c.keys(a, _AGENT_KEYS, path)
+    c.keys(a, _AGENT_KEYS, path, decisive=_DECISIVE_AGENT_KEYS)
 
     runtime = c.string(a, "runtime", path, default=DEFAULT_RUNTIME) or DEFAULT_RUNTIME
     if c.name_ok(runtime, join(path, "runtime"), "runtime") and known_runtimes is not None \
@@ -141,7 +143,7 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
     c.keys(data, _PROJECT_FILE_KEYS, "")
     check_version(c, data)
     meta = c.mapping(data, "project", "", required=True)
-    c.keys(meta, _PROJECT_META_KEYS, "project")
+    c.keys(meta, _PROJECT_META_KEYS, "project", decisive=("cwd",))
     pid = c.string(meta, "id", "project", required=True)
     if pid is not None:
         c.name_ok(pid, "project.id", "project id")
