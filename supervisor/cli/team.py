@@ -1,4 +1,4 @@
-"""Team commands: up, down, status, logs, restart, wake, attach, rate-limits, validate.
+"""Team commands: up, down, restart, wake, attach, rate-limits, validate (status and logs: views.py).
 
 The work is in supervisor/team.py; these functions parse, print and pick the exit status
 (0 ok, 1 an agent failed, 2 bad configuration).
@@ -180,82 +180,6 @@ def wake(agents: tuple[str, ...], root: str | None) -> int:
     """End a rate-limit wait, a crash backoff or a budget pause now (no name: every agent)."""
     team = _load(root, solo=True)
     return _echo_outcomes(ops.wake(team, team.select(list(agents))))
-
-
-def _status_once(team: Team, as_json: bool) -> None:
-    rep = report.status(team)
-    if as_json:
-        click.echo(json.dumps([s.as_dict() for s in rep.agents], indent=2))
-        for notice in rep.notices:
-            click.echo(notice, err=True)
-    else:
-        for line in report.status_table(rep):
-            click.echo(line)
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per agent.")
-@click.option("--watch", is_flag=True, help="Redraw every 2 seconds until Ctrl-C.")
-@root_option
-def status(as_json: bool, watch: bool, root: str | None) -> int:
-    """Every agent: state, pid, uptime, restarts, CPU, memory, cost today."""
-    team = _load(root, solo=True)
-    if not watch:
-        _status_once(team, as_json)
-        return 0
-    try:
-        while True:
-            if not as_json:
-                click.echo("\x1b[H\x1b[2J", nl=False)
-                click.echo(time.strftime("%H:%M:%S") + f"  {team.compose_file}\n")
-            _status_once(team, as_json)
-            time.sleep(2.0)
-    except KeyboardInterrupt:
-        return 0
-
-
-COMMANDS.append(status)
-ps = click.Command("ps", callback=status.callback, params=status.params, help="Alias of `status`.")
-COMMANDS.append(ps)
-
-
-@_command
-@click.command("logs")
-@click.argument("agent")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new output (Ctrl-C ends).")
-@click.option("-n", "--lines", "lines", type=int, default=50, show_default=True, help="Lines to show.")
-@click.option("--raw", is_flag=True, help="Keep terminal escapes.")
-@click.option("--supervisor", "own", is_flag=True,
-              help="The watcher's own log instead: hits, waits, hooks, state changes.")
-@root_option
-def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str | None) -> int:
-    """An agent's runtime output from state/logs/ (rotations included), escapes removed."""
-    team = _load(root, solo=True)
-    member = team.agent(agent)
-    path = ops.output_log(team, member)
-    if own:
-        path = path.with_name(f"{ops.log_name(member)}.supervisor.log")
-
-    def show(line: str) -> None:
-        if raw:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        else:
-            click.echo(report.clean_line(line))
-
-    if not path.exists() and not follow:
-        click.echo(f"{member.id}: no output yet ({path})", err=True)
-        return 0
-    shown, offset = report.tail(path, lines, partial=not follow)
-    for line in shown:
-        show(line)
-    if follow:
-        try:
-            for line in report.follow(path, start=offset):
-                show(line)
-        except KeyboardInterrupt:
-            return 0
-    return 0
 
 
 @_command
