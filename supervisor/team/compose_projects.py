@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,18 @@ class RawAgent:
     agent: Agent
     path: str  # dotted key in the project file, e.g. workers.dev
     file: Path
+
+
+def _missing_cwd(team_dir: Path, raw: str, cwd: Path) -> str:
+    """A missing cwd. Upstream resolves it against the .team dir, so an upstream README's
+    `mkdir -p workspace` (beside .team/) with `cwd: ./workspace` misses: name both places and the
+    one-line fix, and leave the rule as it is."""
+    text = f"working directory does not exist: {cwd} ({raw!r} is resolved against {team_dir}, as upstream does)"
+    beside = resolve(team_dir.parent, raw)
+    if not Path(raw).is_absolute() and beside.is_dir() and beside != cwd:
+        fix = os.path.relpath(beside, team_dir)
+        return text + f"; {beside} exists one level up: write `cwd: {fix}`, or create {cwd}"
+    return text + f"; create it (mkdir -p {cwd}) or point cwd at an existing directory"
 
 
 def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str, is_manager: bool,
@@ -152,7 +165,7 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
     raw_cwd = c.string(meta, "cwd", "project", default=".") or "."
     cwd = resolve(team_dir, raw_cwd)  # upstream: compose.root.join(project.cwd), root = the .team dir
     if not cwd.exists():
-        c.error("project.cwd", f"working directory does not exist: {cwd} (create it, e.g. mkdir -p)")
+        c.error("project.cwd", _missing_cwd(team_dir, raw_cwd, cwd))
     elif not cwd.is_dir():
         c.error("project.cwd", f"working directory is not a directory: {cwd}")
 
