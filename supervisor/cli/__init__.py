@@ -26,6 +26,7 @@ _COMMANDS = {
     "restart": ("team", "restart"),
     "wake": ("team", "wake"),
     "attach": ("team", "attach"),
+    "send": ("send", "send"),
     "rate-limits": ("team", "rate_limits"),
     "budget": ("budget", "budget"),
     "validate": ("team", "validate"),

@@ -38,6 +38,7 @@ from ..core.compose_model import (
     find_root,
 )
 from ..core.signatures import runtime_files
+from . import compose_unserved
 from .compose_cache import ParseCache
 from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
@@ -123,6 +124,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         c.error("supervisor.tmux_prefix", f"{tmux_prefix!r} is not allowed: at most 32 of letters, "
                                           "digits, '_', '.', '-' and do not start with '-' or '.'")
     check_passthrough(c, data)
+    compose_unserved.check_tree(c, data)
     stray = base_dir / "runtimes"
     if team_dir.name == TEAM_DIRNAME and stray.is_dir():  # a natural guess, and silently unused
         c.warn("", f"ignored: team runtimes are read from {team_dir / 'runtimes'}/, not from this folder "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.compose_model import Agent, FrozenMap, McpServer, Project, did_you_mean
+from . import compose_unserved
 from .compose_checker import (
     MISSING,
     Checker,
@@ -98,6 +99,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
         c.error(join(path, "display_name"), "must be 1 to 64 characters")
     mcps = _parse_mcps(c, a, path)
     _check_claude_extras(c, a, path, runtime)
+    compose_unserved.check_agent(c, a, path)
 
     restart = c.string(a, "restart", path, default="always") or "always"
     if restart not in RESTART_POLICIES:
@@ -169,6 +171,7 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
     elif not cwd.is_dir():
         c.error("project.cwd", f"working directory is not a directory: {cwd}")
 
+    compose_unserved.check_tree(c, data)
     channels = data.get("channels")
     if channels is not None and not isinstance(channels, list):
         c.error("channels", f"must be a list, got {type_name(channels)}")
