@@ -15,6 +15,7 @@ import click
 
 from ..team import ops as ops
 from ..team.backends import tmux as tmux_backend
+from .completion import complete_agents
 from .team import _load, root_option
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # no key a user did not mean: ESC, C1, ^C ...
@@ -27,7 +28,7 @@ def typed_text(words: tuple[str, ...]) -> str:
 
 
 @click.command("send")
-@click.argument("agent")
+@click.argument("agent", shell_complete=complete_agents)
 @click.argument("text", nargs=-1, required=True)
 @root_option
 def send(agent: str, text: tuple[str, ...], root: str | None) -> int:

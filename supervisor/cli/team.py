@@ -19,6 +19,7 @@ from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
 from ..team.solo import solo_team
+from .completion import complete_agents
 from .up_report import run_up, settle_option
 
 COMMANDS: list = []
@@ -32,6 +33,11 @@ def _command(fn: click.Command) -> click.Command:
     return fn
 
 
+def not_in_a_team(exc: Exception) -> str:
+    """Every command's words for "no team here", with the way to make one."""
+    return f"{exc}; `teamctl init` writes a new team here"
+
+
 def _load(root: str | None, strict: bool = False, solo: bool = False) -> Team:
     """The team; no compose tree is a usage problem (exit 2). `strict`: runtimes checked too (for up).
     `solo` (read-only commands, wake): a root `rl-watch --root DIR` left, a mailbox and no compose tree."""
@@ -42,7 +48,7 @@ def _load(root: str | None, strict: bool = False, solo: bool = False) -> Team:
     except ops.NoTeam as exc:
         found = solo_team(root) if solo else None
         if found is None:
-            raise UsageProblem(str(exc)) from exc
+            raise UsageProblem(not_in_a_team(exc)) from exc
         return found
 
 
@@ -72,7 +78,7 @@ def validate(root: str | None) -> int:
     try:
         team_dir = ops.team_dir(root)
     except ops.NoTeam as exc:
-        raise UsageProblem(str(exc)) from exc
+        raise UsageProblem(not_in_a_team(exc)) from exc
     try:
         team = load_team(team_dir, set(runtime_files(team_dir)))
     except ComposeError as exc:
@@ -103,7 +109,7 @@ def _load_for_start(root: str | None) -> Team | None:
 
 @_command
 @click.command("up")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND",
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @click.option("--strict", is_flag=True, help="Refuse to start when validate has warnings.")
@@ -133,7 +139,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float
 
 @_command
 @click.command("down")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--timeout", type=float, default=15.0, show_default=True,
               help="Seconds to wait for a graceful stop before killing the whole tree.")
 @root_option
@@ -156,7 +162,7 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 
 @_command
 @click.command("restart")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
 @settle_option
@@ -174,7 +180,7 @@ def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle
 
 @_command
 @click.command("wake")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @root_option
 def wake(agents: tuple[str, ...], root: str | None) -> int:
     """End a rate-limit wait, a crash backoff or a budget pause now (no name: every agent)."""
@@ -184,7 +190,7 @@ def wake(agents: tuple[str, ...], root: str | None) -> int:
 
 @_command
 @click.command("attach")
-@click.argument("agent")
+@click.argument("agent", shell_complete=complete_agents)
 @click.option("--rw", is_flag=True, help="Attach read-write (default: read-only).")
 @root_option
 def attach(agent: str, rw: bool, root: str | None) -> int:

@@ -22,6 +22,7 @@ from ..team import ops as ops
 from ..team import report
 from ..team.compose import Agent, ComposeError, Team
 from ..team.solo import MAILBOX, mailbox_team
+from .completion import complete_agents
 from .team import _load, root_option
 
 #: Colour of a state in `status` (ANSI SGR): green runs, yellow waits, red needs you, dim is idle.
@@ -85,7 +86,7 @@ def _status_once(team: Team, agents: Sequence[Agent], as_json: bool) -> None:
 
 
 @click.command("status")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per agent.")
 @click.option("--watch", is_flag=True, help="Redraw every 2 seconds until Ctrl-C.")
 @root_option
@@ -131,7 +132,7 @@ def _follow_all(paths: dict[str, Path], starts: dict[str, int], out: queue.Queue
 
 
 @click.command("logs")
-@click.argument("targets", nargs=-1, metavar="[AGENT|PROJECT]...")
+@click.argument("targets", nargs=-1, metavar="[AGENT|PROJECT]...", shell_complete=complete_agents)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output (Ctrl-C ends).")
 @click.option("-n", "--lines", "lines", type=int, default=50, show_default=True,
               help="Lines to show (of each agent).")
