@@ -45,3 +45,23 @@ def test_the_fix_works_and_the_rule_is_upstreams(tmp_path: Path, capsys: pytest.
     project.write_text(project.read_text().replace("cwd: ../workspace", "cwd: ./workspace"))
     (root / ".team" / "workspace").mkdir()  # resolved against .team/, as upstream does
     assert main(["validate", "-C", str(root)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in UPSTREAM.iterdir() if (p / ".team").is_dir()))
+def test_every_upstream_example_as_its_readme_says_validates_or_names_the_fix(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_bin: FakeBin) -> None:
+    """The held-out check: each tree, with its README's `mkdir -p` lines run where the README runs
+    them, either validates or fails with a message that names the one-line fix."""
+    root = tmp_path / name
+    shutil.copytree(UPSTREAM / name, root)
+    for line in (root / "README.md").read_text().splitlines():
+        if line.startswith("mkdir -p "):
+            for d in line.split()[2:]:
+                (root / d).mkdir(parents=True, exist_ok=True)
+    code = main(["validate", "-C", str(root)])
+    out = capsys.readouterr().out
+    problems = [x for x in out.splitlines() if x.startswith(str(root)) and ": warning: " not in x]
+    assert code in (0, 2), out
+    if code == 2:  # only a cwd the README's mkdir put one level up, each naming the fix
+        assert problems and all("project.cwd: working directory does not exist" in x for x in problems), out
+        assert all("write `cwd: ../" in x for x in problems), out
