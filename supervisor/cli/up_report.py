@@ -38,11 +38,11 @@ class _Printer:
             self.shown = True
 
     def done(self, outcome: ops.Outcome) -> None:
-        self._clear()
+        self.clear()
         self.outcomes.append(outcome)
         click.echo(outcome.message)
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
         if self.shown:
             click.echo("\r\x1b[2K", nl=False, err=True)
             self.shown = False
@@ -56,11 +56,11 @@ def run_up(team: Team, agents: Sequence[Agent], backend: str, settle: float) -> 
         outcomes = ops.up(team, agents, backend, settle_seconds=settle,
                           progress=Progress(starting=printer.starting, done=printer.done))
     except KeyboardInterrupt:
-        printer._clear()
+        printer.clear()
         for line in interrupted(team, agents):
             click.echo(line, err=True)
         return 130
-    printer._clear()
+    printer.clear()
     return 0 if all(o.ok for o in outcomes) else 1
 
 
