@@ -71,3 +71,18 @@ def test_ctrl_c_during_up_prints_the_summary_not_just_aborted(hello: Team, tmux_
     assert proc.returncode == 130, out + err
     assert "interrupted: 2 of 2 agents running: hello:manager, hello:dev" in err
     assert "aborted" not in err
+
+
+def test_a_big_team_off_a_terminal_gets_progress_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from teamctl_supervisor.cli.up_report import PROGRESS_EVERY, _Printer
+
+    printer = _Printer()
+    printer.tty = False
+    total = PROGRESS_EVERY * 3
+    for i in range(1, total + 1):
+        printer.starting(SimpleNamespace(id=f"p:a{i}"), i, total)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"starting 1/{total}: p:a1"] + [f"starting {n}/{total}: p:a{n}"
+                                                   for n in range(PROGRESS_EVERY, total + 1, PROGRESS_EVERY)]

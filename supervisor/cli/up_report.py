@@ -17,6 +17,7 @@ from ..team.starting import Progress
 
 #: Seconds `up` watches the agents it started before it calls them started.
 SETTLE_SECONDS = 2.0
+PROGRESS_EVERY = 20  # off a terminal: one progress line per this many agents (a big team takes a while)
 _UP_STATES = {"starting", "running", "rate_limited", "backing_off", "paused_budget"}
 
 settle_option = click.option(
@@ -36,6 +37,8 @@ class _Printer:
         if self.tty and total > 1:
             click.echo(f"\r\x1b[2Kstarting {index}/{total}: {agent.id}", nl=False, err=True)
             self.shown = True
+        elif not self.tty and total >= PROGRESS_EVERY and (index == 1 or index % PROGRESS_EVERY == 0):
+            click.echo(f"starting {index}/{total}: {agent.id}", err=True)  # a log, not a terminal: a line
 
     def done(self, outcome: ops.Outcome) -> None:
         self.clear()
