@@ -75,6 +75,6 @@ def test_validate_warns_about_a_runtimes_folder_beside_dot_team(tmp_path: Path, 
     team = (root / ".team").resolve()
     assert (f"{team.parent / 'runtimes'}: warning: ignored: team runtimes are read from {team / 'runtimes'}/"
             in out), out
-    assert "1 warning" in out
+    assert out.count(": warning: ignored: team runtimes are read from") == 1
     assert main(["up", "--strict", "--backend", "process", "-C", str(root)]) == 2  # up shows it too
     assert "ignored: team runtimes are read from" in capsys.readouterr().err

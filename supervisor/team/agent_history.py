@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..core.history import Transition, parse_transitions
+from ..store import layout
 from .compose import Agent, Team
 from .report import clean_line, tail
 from .watchers import log_name, output_log
@@ -28,7 +29,7 @@ T = TypeVar("T")
 
 
 def supervisor_log(team: Team, agent: Agent) -> Path:
-    return team.state_dir / "logs" / f"{log_name(agent)}.supervisor.log"
+    return layout.supervisor_log(team.state_dir, log_name(agent))
 
 
 class FileCache:

@@ -39,6 +39,7 @@ from ..core.compose_model import (
 )
 from ..core.descriptors.loader import runtime_files
 from ..store import layout
+from . import compose_unserved
 from .compose_cache import ParseCache
 from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
@@ -69,7 +70,9 @@ __all__ = [
     "load_team",
 ]
 
-DEFAULT_TMUX_PREFIX = "t-"
+#: Upstream's default; "t-" was ours until 2026-12 and sessions made with it are still found.
+DEFAULT_TMUX_PREFIX = "a-"
+LEGACY_TMUX_PREFIX = "t-"
 DEFAULT_MAILBOX = str(layout.DEFAULT_MAILBOX)
 
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
@@ -122,6 +125,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         c.error("supervisor.tmux_prefix", f"{tmux_prefix!r} is not allowed: at most 32 of letters, "
                                           "digits, '_', '.', '-' and do not start with '-' or '.'")
     check_passthrough(c, data)
+    compose_unserved.check_tree(c, data)
     stray = base_dir / "runtimes"
     if team_dir.name == TEAM_DIRNAME and stray.is_dir():  # a natural guess, and silently unused
         c.warn("", f"ignored: team runtimes are read from {team_dir / 'runtimes'}/, not from this folder "

@@ -44,6 +44,12 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
     where = solo_dir(root, env, cwd)
     if where is None:
         return None
+    return mailbox_team(where)
+
+
+def mailbox_team(where: Path, tmux_prefix: str = "t-") -> Team:
+    """The agents whose state rows `where/state/mailbox.db` holds, as a Team rooted at `where`
+    (also what status and logs show when a team's compose tree does not load)."""
     mailbox = where / MAILBOX
     with Store(mailbox, layout.spool_dir(layout.state_dir(where)), "teamctl") as st:
         rows = st.agent_states()
@@ -56,6 +62,6 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
         for row in sorted(rows.values(), key=lambda r: r.agent_id))
     projects = tuple(Project(id=p, name=p, cwd=where, file=mailbox)
                      for p in sorted({a.project for a in agents}))
-    return Team(team_dir=where, base_dir=where, compose_file=mailbox, tmux_prefix="t-", mailbox_path=mailbox,
+    return Team(team_dir=where, base_dir=where, compose_file=mailbox, tmux_prefix=tmux_prefix, mailbox_path=mailbox,
                 state_dir=layout.state_dir(where), rate_limits=RateLimitSettings(), budget=BudgetSettings(),
                 projects=projects, agents=agents)

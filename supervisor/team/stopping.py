@@ -25,9 +25,9 @@ from .watchers import (
     Outcome,
     end_leftovers,
     find_watcher,
-    session_name,
+    session_is_ours,
+    team_sessions,
     tmux_marker_file,
-    tmux_sessions,
     watcher_process,
 )
 
@@ -49,16 +49,15 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
 def _down(team: Team, agents: Sequence[Agent], timeout: float) -> dict[str, Outcome]:
     with store(team) as st:
         rows = st.agent_states()
-        sessions = tmux_sessions()
+        sessions = team_sessions(team)  # agent id -> session: this team's only, never a clone's
         targets: list[tuple[Agent, psutil.Process, list[psutil.Process]]] = []
         results: dict[str, Outcome] = {}
         for agent in agents:
             row = rows.get(agent.id)
-            name = session_name(team, agent)
             watcher = find_watcher(team, agent, row, sessions)
             if watcher is None:
-                if name in sessions:
-                    tmux_backend.kill_session(name)
+                if agent.id in sessions:
+                    tmux_backend.kill_session(sessions[agent.id])
                     text = f"{agent.id}: stopped (closed tmux session)"
                     results[agent.id] = Outcome(agent, "stopped", text)
                 else:
@@ -88,9 +87,8 @@ def _down(team: Team, agents: Sequence[Agent], timeout: float) -> dict[str, Outc
                 row = st.agent_state(agent.id)
                 if row is not None and row.state in LIVE_STATE_NAMES:  # e.g. it died before it could write
                     _mark_stopped(st, row, "stopped by teamctl down")
-            name = session_name(team, agent)
-            if tmux_backend.has_session(name):
-                tmux_backend.kill_session(name)
+            if agent.id in sessions:
+                tmux_backend.kill_session(sessions[agent.id])
             tmux_marker_file(team, agent).unlink(missing_ok=True)
     for agent_id, count in end_leftovers(team, {a.id for a in agents}).items():
         outcome = results[agent_id]
@@ -123,9 +121,10 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
                     procs.stop_tree(w.pid, timeout=2.0, sig=signal.SIGKILL, extra=left)
                     _mark_stopped(st, row, "killed by teamctl down")
                 lines.append(f"{row.agent_id}: {'killed after timeout' if left else 'stopped'}")
+    found = tmux_backend.listing() or {}
     for marker in sorted(layout.run_dir(state_dir).glob("*.tmux")):
         name = marker.read_text().strip()
-        if name and tmux_backend.has_session(name):
+        if name and session_is_ours(tdir, found.get(name)):  # never a clone's session of that name
             tmux_backend.kill_session(name)
         marker.unlink(missing_ok=True)
     for p in procs.find_tagged(str(state_dir)):

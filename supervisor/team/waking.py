@@ -29,8 +29,14 @@ def wake(team: Team, agents: Sequence[Agent]) -> list[Outcome]:
     for agent in agents:
         row = rows.get(agent.id)
         watcher = watcher_process(agent.id, row)
+        if row is not None and row.state == "failed":  # the watcher gave up: only a new start helps
+            why = f" ({row.detail})" if row.detail else ""
+            out.append(Outcome(agent, "failed", f"{agent.id}: failed{why}, nothing to wake: "
+                                                f"`teamctl restart {agent.id}` starts it again", ok=False))
+            continue
         if row is None or watcher is None:
-            out.append(Outcome(agent, "not-running", f"{agent.id}: not running", ok=False))
+            out.append(Outcome(agent, "not-running", f"{agent.id}: not running (`teamctl up {agent.id}` starts it)",
+                               ok=False))
             continue
         if row.state not in _WAITING:
             out.append(Outcome(agent, "running", f"{agent.id}: not waiting ({row.state.replace('_', '-')})"))
