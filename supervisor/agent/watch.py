@@ -28,7 +28,7 @@ from ..core.policy import CrashPolicy
 from ..core.scan import Event, Scanner
 from ..core.states import AgentState
 from ..store.mailbox import SAME_HIT_SECONDS, Store
-from . import procs, ptyio
+from . import launch, procs, ptyio
 from .budget import BudgetGuard, Pricer
 from .channels import ChannelTailer
 from .child import Child
@@ -36,6 +36,7 @@ from .hooks import HookRunner, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
+from .sessions import SessionKeeper
 from .settings import WatchSettings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, local_clock, wait_until
 
@@ -91,6 +92,8 @@ class AgentWatch:
         self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
                                   settings.runtime.name, self.hooks.submit, self._notice, self._tell_capped)
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
+        # sessions (issue 22): the agent's own conversation, resumed by every spawn
+        self.sessions = SessionKeeper(settings.runtime, settings.state_dir, settings.log_name, settings.env)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -138,6 +141,7 @@ class AgentWatch:
         if not self._startup_trimmed:  # once: a respawn leaves no start-up heap behind
             self._startup_trimmed = True
             _give_back_startup_memory()
+        began = time.monotonic()
         try:
             self._execute(self.reactor.spawned(self._now(), resume))
             self._relay(child)
@@ -145,12 +149,11 @@ class AgentWatch:
         finally:
             self._end_child(child)
             self.child = None
+        self.sessions.ended(code, time.monotonic() - began)  # sessions (issue 22)
         return self.reactor.exited(self._now(), code)
 
     def _spawn(self, resume: bool) -> Child:
-        argv = list(self.s.argv)
-        if resume:
-            argv += self.s.runtime.launch.resume_argv(argv)
+        argv = launch.argv(self.s.runtime, list(self.s.argv), self.sessions.choose(), resume)  # sessions (issue 22)
         argv += self.channels.launch_args(argv)
         size = ptyio.window_size(self.stdin_fd) or ptyio.window_size(self.stdout_fd) \
             if self.interactive else None
@@ -160,6 +163,7 @@ class AgentWatch:
         env[procs.TAG_AGENT] = self.s.agent_id
         env[procs.TAG_STATE] = str(self.s.state_dir)
         child = Child(argv, str(self.s.cwd), env, rows, cols)
+        self.sessions.spawned(child.pid)  # sessions (issue 22)
         self.scanner.new_session()
         self.ledger.new_session(resumed=resume)
         return child
