@@ -106,8 +106,9 @@ def _load_for_start(root: str | None) -> Team | None:
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND",
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @click.option("--strict", is_flag=True, help="Refuse to start when validate has warnings.")
+@click.option("--fresh", is_flag=True, help="Start each agent in a new conversation, not its own earlier one.")
 @root_option
-def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | None) -> int:
+def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | None, fresh: bool = False) -> int:
     """Start the team's agents (all, or the AGENTs named); running agents are left alone."""
     team = _load_for_start(root)
     if team is None:
@@ -126,7 +127,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return _echo_outcomes(ops.up(team, selected, chosen))
+    return _echo_outcomes(ops.up(team, selected, chosen, fresh=fresh))
 
 
 @_command
@@ -157,15 +158,17 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 @click.argument("agents", nargs=-1)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
+@click.option("--fresh", is_flag=True, help="Start over in a new conversation (default: resume the agent's own).")
 @root_option
-def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: str | None) -> int:
+def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: str | None,
+            fresh: bool = False) -> int:
     """Stop, then start, the AGENTs named (no name: every agent)."""
     team = _load_for_start(root)
     if team is None:
         return 2
     selected = team.select(list(agents))
     stopped = _echo_outcomes(ops.down(team, selected, timeout))
-    started = _echo_outcomes(ops.up(team, selected, ops.choose_backend(backend)))
+    started = _echo_outcomes(ops.up(team, selected, ops.choose_backend(backend), fresh=fresh))
     return max(stopped, started)
 
 

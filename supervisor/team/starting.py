@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
+from ..agent.sessions import forget as forget_session
 from ..core.signatures import Runtime
 from ..store.safefs import check_state_dir, private_dir, write_private
 from . import sweep
@@ -61,15 +62,17 @@ def choose_backend(requested: str | None) -> str:
     return "process"
 
 
-def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS) -> list[Outcome]:
+def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS,
+       fresh: bool = False) -> list[Outcome]:
     """Start every selected agent that is not running; one Outcome per agent, in team order.
-    Two `up`s, or an `up` and a `down`, of one team take turns (sweep.team_lock)."""
+    Two `up`s, or an `up` and a `down`, of one team take turns (sweep.team_lock). `fresh`: each agent
+    started forgets its session and begins a new conversation (a running one keeps its own)."""
     check_state_dir(team.state_dir, team.team_dir)
     with sweep.team_lock(team.state_dir):
-        return _up(team, agents, backend, wait)
+        return _up(team, agents, backend, wait, fresh)
 
 
-def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[Outcome]:
+def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, fresh: bool = False) -> list[Outcome]:
     with store(team) as st:
         try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
             load_team(team.team_dir, None, cache=True)
@@ -99,6 +102,8 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
             results[agent.id] = Outcome(agent, "failed", f"{agent.id}: {problem}", ok=False)
             continue
         cmd = watcher_argv(team, agent, argv)
+        if fresh:
+            forget_session(team.state_dir, log_name(agent))
         try:
             if backend == "tmux":
                 pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
