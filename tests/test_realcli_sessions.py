@@ -113,7 +113,12 @@ def _scenario(agents: list[Agent], group: str, root: Path) -> None:
                 for a in agents}
     assert len(set(sessions.values())) == 2 and all(sessions.values())
     for a in agents:
-        assert oct((root / "state" / "sessions" / f"solo-{a.name}.json").stat().st_mode & 0o777) == "0o600"
+        path = root / "state" / "sessions" / f"solo-{a.name}.json"
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        # the model's turns were seen in the agent's own session file (what `status` shows as LAST TURN)
+        a.w.wait_for(lambda path=path: (json.loads(path.read_text()).get("last_turn_at") or 0) >= t, 30,
+                     "the turn after the pause recorded")
+        assert "model turn seen" in a.w.log()
 
 
 @pytest.fixture

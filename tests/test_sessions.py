@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import FakeBin, copy_example, wait_for
 from teamctl_supervisor.agent import launch
-from teamctl_supervisor.agent.sessions import SessionChoice, SessionKeeper, forget, session_path
+from teamctl_supervisor.agent.sessions import SessionChoice, SessionKeeper, forget, last_turn, session_path
 from teamctl_supervisor.cli import main
 from teamctl_supervisor.core.errors import DescriptorError
 from teamctl_supervisor.core.signatures import Runtime, load_descriptor, load_runtime
+from teamctl_supervisor.team.report import Report, Status, status_table
 
 UUID = "0b6c9f4e-2f6a-4e53-9d1c-3a1f1f0e7b21"
 
@@ -253,3 +254,20 @@ def test_restart_resumes_and_restart_fresh_starts_over(tmp_path: Path, capsys, f
         assert "--resume" not in argv and argv[argv.index("--session-id") + 1] != sid
     finally:
         main(["down", "-C", str(root)])
+
+
+def test_status_shows_the_last_model_turn_seen_in_the_session_file(claude_keeper, tmp_path: Path) -> None:
+    keeper, config = claude_keeper
+    choice = keeper.choose()
+    transcript = _transcript(config, choice.id)
+    keeper.choose()
+    keeper.spawned(os.getpid() + 10**6)
+    assert last_turn(tmp_path / "state", "p-a") is None  # nothing from the model yet
+    with transcript.open("a") as fh:
+        fh.write(json.dumps({"type": "assistant", "message": {"model": "claude-opus-5-5"}}) + "\n")
+    keeper.ended(0, 30.0)
+    seen = last_turn(tmp_path / "state", "p-a")
+    assert seen is not None
+    lines = status_table(Report([Status("p:a", "claude-code", "running", "running", last_turn=seen - 125)]))
+    assert lines[0].split()[3:5] == ["LAST", "TURN"]
+    assert "2m05s ago" in lines[1] or "2m06s ago" in lines[1]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..core.signatures import Runtime
 from ..store.safefs import private_dir, read_nofollow, write_private
+from .evidence import Turn, TurnWatch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ BROKEN_UPTIME = 20.0
 #: That many failed resumes in a row: the session is unusable (corrupt), a fresh one starts.
 BROKEN_TRIES = 2
 CAPTURE_POLL_SECONDS = 0.25
+#: How often the session file is read for model turns while the runtime runs.
+EVIDENCE_POLL_SECONDS = 1.0
+#: Session-file formats whose model rows evidence.model_turn knows.
+_TURN_KINDS = ("claude-transcript", "codex-rollout")
 #: A file the CLI wrote this long before its start belongs to an earlier run.
 START_SLACK = 2.0
 
@@ -53,10 +58,21 @@ class _Record:
     created_at: float
     seen: bool = False  # its file was there once: gone later means deleted
     failed_resumes: int = 0
+    last_turn_at: float | None = None  # the model's last turn seen (for `status`)
+    last_turn_source: str | None = None
 
 
 def session_path(state_dir: Path, log_name: str) -> Path:
     return state_dir / "sessions" / f"{log_name}.json"
+
+
+def last_turn(state_dir: Path, log_name: str) -> float | None:
+    """When the agent's model last took a turn, as its watcher saw it (None: not seen, or no session)."""
+    try:
+        value = json.loads(read_nofollow(session_path(state_dir, log_name))).get("last_turn_at")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def forget(state_dir: Path, log_name: str) -> bool:
@@ -98,6 +114,8 @@ class SessionKeeper:
         self._lock = threading.Lock()
         self._capture: threading.Thread | None = None
         self._stop = threading.Event()
+        kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
+        self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
 
     # -- the store -------------------------------------------------------------------------------
     def _load(self) -> _Record | None:
@@ -177,11 +195,10 @@ class SessionKeeper:
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on
             self._save(rec)
-        if rec.id is None and self.keys.capture:
-            self._stop.clear()
-            self._capture = threading.Thread(target=self._capture_open, args=(pid,), daemon=True,
-                                             name="session-capture")
-            self._capture.start()
+        self.turns.arm(self._started, self._file(rec.id) if rec.id else None)
+        self._stop.clear()
+        self._capture = threading.Thread(target=self._follow, args=(pid,), daemon=True, name="session")
+        self._capture.start()
 
     def ended(self, code: int, uptime: float) -> None:
         """The runtime is gone: learn a missed id from its files; count a resume that did not take."""
@@ -195,6 +212,8 @@ class SessionKeeper:
         with self._lock:
             if rec.id is None and self.keys.capture:
                 self._capture_files(rec)
+        self.poll_turns()  # what a short run wrote after the last poll
+        with self._lock:
             if choice is None or not choice.resume:
                 return
             _, size = self._exists(rec)
@@ -214,6 +233,30 @@ class SessionKeeper:
         rec.id, rec.seen = session_id, True
         self._save(rec)
         log.info("session of %s is %s (%s)", self.log_name, session_id, how)
+
+    def _follow(self, pid: int) -> None:
+        """While the runtime runs: learn the id it chose, then read its session file for model turns."""
+        if self.keys is not None and self.keys.capture and self._rec is not None and self._rec.id is None:
+            self._capture_open(pid)
+        while not self._stop.wait(EVIDENCE_POLL_SECONDS):
+            self.poll_turns()
+
+    def poll_turns(self, now: float | None = None) -> Turn | None:
+        """Read the session file; a first model turn since the spawn is logged (the session works)."""
+        rec = self._rec
+        if rec is None or rec.id is None or self.turns.kind is None:
+            return None
+        path = self.turns._file or self._file(rec.id)
+        before = self.turns.last
+        proof = self.turns.poll(now if now is not None else time.time(), path)
+        last = self.turns.last
+        if last is not None and last is not before:
+            with self._lock:
+                rec.last_turn_at, rec.last_turn_source = last.at, last.source
+                self._save(rec)
+        if proof is not None:
+            log.info("model turn seen (%s): session %s of %s is working", proof.source, rec.id, self.log_name)
+        return proof
 
     def _capture_open(self, pid: int) -> None:
         import psutil

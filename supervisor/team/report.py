@@ -19,13 +19,14 @@ import psutil
 
 from ..agent.budget import day_start
 from ..agent.logfile import log_files
+from ..agent.sessions import last_turn
 from ..core.resets import resolve_zone
 from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
 from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
-from .watchers import _LIVE, _marker, session_name, watcher_process
+from .watchers import _LIVE, _marker, log_name, session_name, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status
@@ -49,6 +50,7 @@ class Status:
     session: str | None = None
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
     windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
+    last_turn: float | None = None  # the model's last turn seen (issue 22: evidence, not our keys)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -59,6 +61,7 @@ class Status:
             "cpu_percent": None if self.cpu_percent is None else round(self.cpu_percent, 1),
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
             "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
+            "last_model_turn_at": self.last_turn,
         }
 
 
@@ -94,7 +97,7 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         name = session_name(team, agent)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
                    session=name if sessions and name in sessions else None,
-                   windows=windows.get(agent.id, []))
+                   windows=windows.get(agent.id, []), last_turn=last_turn(team.state_dir, log_name(agent)))
         out.append(s)
         if row is None:
             if s.session:
@@ -225,10 +228,13 @@ def window_text(w: dict[str, object]) -> str:
 
 
 def status_table(report: Report) -> list[str]:
-    header = ("AGENT", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY", "USAGE")
+    header = ("AGENT", "RUNTIME", "STATE", "LAST TURN", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY",
+              "USAGE")
     rows = [header]
+    now = time.time()
     for s in report.agents:
-        rows.append((s.id, s.runtime, s.text, str(s.pid) if s.pid else "-",
+        rows.append((s.id, s.runtime, s.text, f"{human_uptime(max(now - s.last_turn, 0))} ago" if s.last_turn else "-",
+                     str(s.pid) if s.pid else "-",
                      human_uptime(s.uptime) if s.pid else "-", str(s.restarts),
                      "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}", human_bytes(s.rss),
                      f"${s.cost_today:.2f}", ", ".join(window_text(w) for w in s.windows) or "-"))
