@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,6 +60,8 @@ class _Record:
     failed_resumes: int = 0
     last_turn_at: float | None = None  # the model's last turn seen (for `status`)
     last_turn_source: str | None = None
+    resume_day: str = ""  # automatic resumes counted on this local day (compose max_resumes_per_day)
+    resumes_today: int = 0
 
 
 def session_path(state_dir: Path, log_name: str) -> Path:
@@ -116,6 +118,9 @@ class SessionKeeper:
         self._stop = threading.Event()
         kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
         self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
+        #: called (on the session thread) with the first model turn after a spawn that resumed work
+        self.on_resumed: Callable[[Turn], None] | None = None
+        self._resumed = False
 
     # -- the store -------------------------------------------------------------------------------
     def _load(self) -> _Record | None:
@@ -173,6 +178,8 @@ class SessionKeeper:
             return None
         with self._lock:
             rec = self._rec or self._load() or self._new()
+            if rec.id is None and self.keys.start:
+                rec.id = str(uuid.uuid4())
             exists, self._size = self._exists(rec)
             if exists:
                 rec.seen = True
@@ -186,9 +193,10 @@ class SessionKeeper:
             log.info("session %s: %s", rec.id or "(the CLI picks its id)", "resuming it" if exists else "starting it")
             return self._choice
 
-    def spawned(self, pid: int) -> None:
-        """The runtime runs: where it picks the id itself, learn it from the file it holds open."""
-        self._started = time.time()
+    def spawned(self, pid: int, resumed: bool = False) -> None:
+        """The runtime runs: where it picks the id itself, learn it from the file it holds open.
+        `resumed`: it was respawned to go on after a limit or a pause (its first turn is proof)."""
+        self._started, self._resumed = time.time(), resumed
         rec = self._rec
         if rec is None or self.keys is None:
             return
@@ -256,7 +264,29 @@ class SessionKeeper:
                 self._save(rec)
         if proof is not None:
             log.info("model turn seen (%s): session %s of %s is working", proof.source, rec.id, self.log_name)
+            if self._resumed and self.on_resumed is not None:
+                self.on_resumed(proof)
         return proof
+
+    def refuse_auto_resume(self, allowed: bool, per_day: int | None, now: float | None = None) -> str | None:
+        """Why an automatic resume (after a limit or a pause) may not happen, or None (then it is
+        counted): compose `auto_resume: false`, or `max_resumes_per_day` used up today."""
+        if not allowed:
+            return "auto_resume is off: the agent waits for `teamctl restart`"
+        if per_day is None:
+            return None
+        now = time.time() if now is None else now
+        day = time.strftime("%Y-%m-%d", time.localtime(now))
+        with self._lock:
+            rec = self._rec or self._load() or _Record(self.runtime.name, None, now)
+            self._rec = rec
+            if rec.resume_day != day:
+                rec.resume_day, rec.resumes_today = day, 0
+            if rec.resumes_today >= per_day:
+                return f"max_resumes_per_day ({per_day}) reached: the agent waits for `teamctl restart`"
+            rec.resumes_today += 1
+            self._save(rec)
+        return None
 
     def _capture_open(self, pid: int) -> None:
         import psutil

@@ -32,7 +32,7 @@ from . import launch, procs, ptyio
 from .budget import BudgetGuard, Pricer
 from .channels import ChannelTailer
 from .child import Child
-from .hooks import HookRunner, split_chain
+from .hooks import HookRunner, event_of, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
@@ -94,6 +94,7 @@ class AgentWatch:
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
         # sessions (issue 22): the agent's own conversation, resumed by every spawn
         self.sessions = SessionKeeper(settings.runtime, settings.state_dir, settings.log_name, settings.env)
+        self.sessions.on_resumed = lambda turn: self._event("resumed", f"model turn seen ({turn.source})")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -117,6 +118,14 @@ class AgentWatch:
             if isinstance(cmd, r.Exit):
                 return cmd.code
             if isinstance(cmd, r.Spawn):
+                # sessions (issue 22): compose auto_resume / max_resumes_per_day
+                refused = self.sessions.refuse_auto_resume(self.s.auto_resume, self.s.max_resumes_per_day) \
+                    if cmd.resume else None
+                if refused is not None:
+                    self._notice(refused)
+                    self.change_state(AgentState.STOPPED, detail=refused)
+                    self._event("blocked", refused)
+                    return 0
                 pending.extend(self._session(cmd.resume))
             elif isinstance(cmd, r.Wait):
                 self._drain_hooks()  # the wait follows what precedes it in the chain
@@ -163,7 +172,7 @@ class AgentWatch:
         env[procs.TAG_AGENT] = self.s.agent_id
         env[procs.TAG_STATE] = str(self.s.state_dir)
         child = Child(argv, str(self.s.cwd), env, rows, cols)
-        self.sessions.spawned(child.pid)  # sessions (issue 22)
+        self.sessions.spawned(child.pid, resumed=resume)  # sessions (issue 22)
         self.scanner.new_session()
         self.ledger.new_session(resumed=resume)
         return child
@@ -371,6 +380,20 @@ class AgentWatch:
             limit_group=self.group, model=self.s.model, now=self.clock.wall())
         log.info("state %s%s%s", state.value, f" until {local_clock(until, self.s.tz)}" if until else "",
                  f" ({detail})" if detail else "")
+        event = event_of(state.value, detail)  # hooks for the night (issue 22)
+        if event is not None:
+            self._event(event, detail or state.value)
+
+    def _event(self, event: str, detail: str) -> None:
+        """Run the agent's hooks for `event` (compose on_event; hooks.EVENTS), if it has any."""
+        if event == "resumed":
+            log.info("resumed: %s", detail)
+        names = self.s.event_hooks.get(event)
+        if names:
+            self.hooks.submit(names, {
+                "agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
+                "event": event, "detail": detail, "at": self.clock.wall(), "hit_at": None, "resets_at": None,
+                "resets_at_local": "unknown", "raw_match": ""})
 
     def _notice(self, text: str) -> None:
         log.info("%s", text)
