@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realcli import claude, codex
+from realcli import claude, codex, gemini, qwen
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.store.mailbox import Store
@@ -80,7 +80,11 @@ def _poke(agent: Agent) -> None:
 
 def _respawned_into_own(agents: list[Agent], since: float, what: str) -> None:
     for a in agents:
-        req = a.w.wait_for(lambda a=a: _carries_own_history(a, since), 120, f"{a.name}'s own history after {what}")
+        # the runtime started again after `since`: only its requests count (not a late one of the old run)
+        row = a.w.wait_for(lambda a=a: (s := a.state()) and (s["started_at"] or 0) > since and s, 120,
+                           f"{a.name} respawned after {what}")
+        req = a.w.wait_for(lambda a=a, t=row["started_at"]: _carries_own_history(a, t), 120,
+                           f"{a.name}'s own history after {what}")
         assert a.other not in json.dumps(req.body)
         assert "resuming it" in a.w.log()
 
@@ -93,7 +97,8 @@ def _kill_cli(agent: Agent) -> float:
     return t
 
 
-def _scenario(agents: list[Agent], group: str, root: Path) -> None:
+def _scenario(agents: list[Agent], group: str, root: Path, turns_in_file: bool = True) -> None:
+    """`turns_in_file`: the runtime's session file is one evidence.py reads (Claude Code, Codex)."""
     for a in agents:
         a.w.wait_for(lambda a=a: a.turns(), 90, f"{a.name}'s first turn")
     # a crash: the CLI killed outright comes back in its own conversation, not a new one
@@ -115,6 +120,8 @@ def _scenario(agents: list[Agent], group: str, root: Path) -> None:
     for a in agents:
         path = root / "state" / "sessions" / f"solo-{a.name}.json"
         assert oct(path.stat().st_mode & 0o777) == "0o600"
+        if not turns_in_file:
+            continue
         # the model's turns were seen in the agent's own session file (what `status` shows as LAST TURN)
         a.w.wait_for(lambda path=path: (json.loads(path.read_text()).get("last_turn_at") or 0) >= t, 30,
                      "the turn after the pause recorded")
@@ -164,3 +171,25 @@ def test_two_codex_agents_in_one_folder_each_resume_their_own_conversation(apis,
     finally:
         for a in agents:
             a.w.close()
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("runtime", ["gemini", "qwen-code"])
+def test_two_agents_of_a_cli_that_takes_a_session_id_each_resume_their_own(runtime: str, tmp_path: Path) -> None:
+    """Gemini CLI 0.61.0 and qwen-code 0.24.4 take `--session-id` and `--resume <id>` too; `-i PROMPT`
+    starts the TUI with the agent's prompt. One fake API for both: each request is known by its prompt."""
+    module = gemini if runtime == "gemini" else qwen
+    work, root = tmp_path / "work", tmp_path / "team"
+    work.mkdir()
+    agents: list[Agent] = []
+    with FakeAPI(reply_text="Hello from the fake API.") as api:
+        env = module.prepare(tmp_path / "home", api.base_url)
+        try:
+            for name in PROMPTS:
+                w = WatchedAgent(root, name, runtime, module.argv("-i", PROMPTS[name]), env, work)
+                agents.append(Agent(name, api, w))
+                w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
+            _scenario(agents, runtime, root, turns_in_file=False)
+        finally:
+            for a in agents:
+                a.w.close()

@@ -87,13 +87,15 @@ def forget(state_dir: Path, log_name: str) -> bool:
 
 
 def expand(template: str, env: Mapping[str, str], session_id: str) -> str | None:
-    """`{VAR}` from the runtime's env and `{session_id}`; None when a VAR is unset or empty."""
+    """`{VAR}` from the runtime's env, `{session_id}` and `{session_id_prefix}` (its first 8 characters,
+    as Gemini CLI names its file); None when a VAR is unset or empty."""
     missing = False
 
     def sub(m: re.Match[str]) -> str:
         nonlocal missing
         name = m.group(1)
-        value = session_id if name == "session_id" else env.get(name, "")
+        value = session_id if name == "session_id" else session_id[:8] if name == "session_id_prefix" \
+            else env.get(name, "")
         missing = missing or not value
         return value
 
