@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import pytest
 from teamctl_supervisor.agent.hooks import EVENTS, event_of
 from teamctl_supervisor.team.compose import ComposeError, load_compose
@@ -81,3 +85,30 @@ def test_max_resumes_per_day_caps_automatic_resumes(tmp_path, watchers) -> None:
     assert (team / "runs-p-a").read_text().strip() == "2"  # one automatic resume, not two
     record = (team / "state" / "sessions" / "p-a.json").read_text()
     assert '"resumes_today": 1' in record
+
+
+def test_failed_posts_the_slack_shaped_webhook(tmp_path, watchers) -> None:
+    got: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hooks = ("rate_limits:\n  hooks:\n    - {name: slack, action: webhook, "
+                 f"url: 'http://127.0.0.1:{server.server_port}/hook', text: '{{agent}}: {{event}} ({{detail}})'}}\n")
+        team = make_team(tmp_path, {"a": "    restart: on-failure\n    on_event: {failed: slack}\n"}, hooks)
+        w = TeamWatcher(team, "p:a", ["exit:3"], "--give-up-exits", "2", "--backoff-initial", "0.1")
+        watchers.append(w)
+        body = wait_for(lambda: got, 30, what="the webhook")[0]
+    finally:
+        server.shutdown()
+    assert body["event"] == "failed" and body["agent"] == "p:a"
+    assert body["text"].startswith("p:a: failed (")
