@@ -271,3 +271,21 @@ def test_status_shows_the_last_model_turn_seen_in_the_session_file(claude_keeper
     lines = status_table(Report([Status("p:a", "claude-code", "running", "running", last_turn=seen - 125)]))
     assert lines[0].split()[3:5] == ["LAST", "TURN"]
     assert "2m05s ago" in lines[1] or "2m06s ago" in lines[1]
+
+
+def test_validate_warns_where_agents_sharing_a_folder_may_cross(tmp_path: Path, capsys) -> None:
+    from watchkit import make_team
+
+    # the test descriptor (named claude-code) cannot name a session: two agents in one folder may cross
+    team = make_team(tmp_path / "shared", {"a": "", "b": ""})
+    assert main(["validate", "-C", str(team)]) == 0
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "p:b and p:a share" in text and "cannot name a session" in text and "workers.b.runtime" in text
+    assert "p:a and" not in text  # said once, for the agent that shares the other's folder
+    # the built-in claude-code names a session per agent: nothing to warn about
+    team = make_team(tmp_path / "named", {"a": "", "b": ""})
+    (team / "runtimes" / "claude-code.toml").unlink()
+    assert main(["validate", "-C", str(team)]) == 0
+    out = capsys.readouterr()
+    assert "cannot name a session" not in out.out + out.err

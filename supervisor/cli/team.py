@@ -18,6 +18,7 @@ from ..team import ops as ops
 from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
+from ..team.session_check import session_warnings
 from ..team.solo import solo_team
 
 COMMANDS: list = []
@@ -78,7 +79,8 @@ def validate(root: str | None) -> int:
         _print_problems(exc, err=False)
         return 2
     errors = ops.runtime_problems(team)
-    warnings = [*team.warnings, *ops.binary_warnings(team)] if not errors else list(team.warnings)
+    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)] if not errors \
+        else list(team.warnings)
     if errors:
         _print_problems(ComposeError([*errors, *warnings]), err=False)
         return 2
@@ -113,7 +115,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
     team = _load_for_start(root)
     if team is None:
         return 2
-    warnings = [*team.warnings, *ops.binary_warnings(team)]  # what validate would print
+    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)]  # what validate prints
     for p in warnings:
         click.echo(str(p), err=True)
     if strict and warnings:
