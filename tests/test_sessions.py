@@ -52,6 +52,13 @@ def test_codex_resumes_by_id_in_the_tui_and_in_exec() -> None:
     assert launch.argv(rt, ["codex", "go"], SessionChoice(None, False), True) == ["codex", "go"]
 
 
+def test_copilot_names_its_session_with_one_flag_to_start_and_resume() -> None:
+    rt = load_runtime("copilot")
+    for resume in (False, True):
+        assert launch.argv(rt, ["copilot", "-p", "go"], SessionChoice(UUID, resume), True) == \
+            ["copilot", "--session-id", UUID, "-p", "go"]
+
+
 def test_runtime_without_session_keys_keeps_its_resume_args(tmp_path: Path) -> None:
     rt = _descriptor(tmp_path, "")
     assert rt.launch.session is None

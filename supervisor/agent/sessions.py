@@ -224,8 +224,8 @@ class SessionKeeper:
                 self._capture_files(rec)
         self.poll_turns()  # what a short run wrote after the last poll
         with self._lock:
-            if choice is None or not choice.resume:
-                return
+            if choice is None or not choice.resume or not self.keys.files:
+                return  # without a file to look at, a failed exit says nothing of the session
             _, size = self._exists(rec)
             if code != 0 and uptime < BROKEN_UPTIME and size == self._size:
                 rec.failed_resumes += 1
