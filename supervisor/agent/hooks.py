@@ -19,6 +19,19 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 WAIT = "wait"
+#: Agent events a compose file can hang hooks on (`on_event:`, docs/compose.md "Hooks for the night"):
+#: the agent gave up (`failed`), shows no new output (`stalled`), waits on a person (`blocked`),
+#: showed no model turn after every escalation (`stuck`), or was proven back at work (`resumed`).
+EVENTS = ("failed", "stalled", "blocked", "stuck", "resumed")
+
+
+def event_of(state: str, detail: str | None) -> str | None:
+    """The event a state change is, if any (a stall is shown as running with a "stalled" detail)."""
+    if state in EVENTS:
+        return state
+    if detail and detail.startswith("stalled"):
+        return "stalled"
+    return None
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -90,7 +103,9 @@ class HookRunner:
         if hook.action == "send":
             if self.send is None:
                 raise RuntimeError("no mailbox to send to")
-            text = substitute(hook.text or "{agent} hit a rate limit; resets {resets_at_local}", values)
+            default = "{agent}: {event} ({detail})" if values.get("event") else \
+                "{agent} hit a rate limit; resets {resets_at_local}"
+            text = substitute(hook.text or default, values)
             recipient = substitute(hook.to or "", values)
             self.send(recipient, text)
             return f"sent to {recipient}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from .hooks import substitute
+from .sessions import SessionChoice
 
 
 def fill(fragment: tuple[str, ...], values: Mapping[str, str]) -> list[str]:
@@ -51,3 +52,27 @@ def find_binary(name: str, env_path: str | None = None) -> str | None:
     if "/" in name:
         return name if Path(name).is_file() else None
     return shutil.which(name, path=env_path)
+
+
+def argv(runtime: Runtime, base_argv: list[str], session: SessionChoice | None, resume: bool) -> list[str]:
+    """The argv of one spawn of an agent (issue 22: one conversation per agent).
+
+    A runtime that names sessions (`launch.session_*`) resumes the agent's own session whenever it
+    exists, whatever `resume` says (after a crash too), and starts it under the agent's id otherwise;
+    only `--fresh` (a new id) starts over. A runtime without session keys keeps its old shape:
+    `resume_args` ("the latest conversation here") when `resume`."""
+    keys = runtime.launch.session
+    if keys is None or session is None:
+        return [*base_argv, *runtime.launch.resume_argv(base_argv)] if resume else list(base_argv)
+    if session.id is None:  # the CLI picks the id at its first run; the keeper learns it then
+        return list(base_argv)
+    values = {"session_id": session.id}
+    if session.resume:
+        sub = next((a for a in base_argv[1:] if a in keys.resume_for), None)
+        if sub is not None:
+            at = base_argv.index(sub, 1) + 1
+            return [*base_argv[:at], *fill(keys.resume_for[sub], values), *base_argv[at:]]
+        return [base_argv[0], *fill(keys.resume, values), *base_argv[1:]]
+    if keys.start:
+        return [base_argv[0], *fill(keys.start, values), *base_argv[1:]]
+    return list(base_argv)

@@ -59,6 +59,10 @@ class WatchSettings:
     model: str | None = None
     log_max_bytes: int = DEFAULT_MAX_BYTES
     log_backups: int = DEFAULT_BACKUPS
+    # issue 22 (compose `auto_resume`, `max_resumes_per_day`, `on_event`)
+    auto_resume: bool = True
+    max_resumes_per_day: int | None = None
+    event_hooks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     caps: Caps = field(default_factory=Caps)
     prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -90,7 +94,8 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
         env=MappingProxyType(env), tz=resolve_zone(agent.tz, env), mailbox=team.mailbox_path,
         state_dir=team.state_dir, margin=rl.margin_seconds, fallback_wait=rl.fallback_wait_seconds,
         max_wait=rl.max_wait_seconds, restart=Restart(agent.restart), hooks=MappingProxyType(hooks),
-        chain=tuple(chain), limit_group=agent.limit_group, model=agent.model)
+        chain=tuple(chain), limit_group=agent.limit_group, model=agent.model, auto_resume=agent.auto_resume,
+        max_resumes_per_day=agent.max_resumes_per_day, event_hooks=MappingProxyType(dict(agent.on_event)))
 
 
 def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], root: Path) -> WatchSettings:

@@ -28,16 +28,17 @@ from ..core.policy import CrashPolicy
 from ..core.scan.scanner import Event, Scanner
 from ..core.states import AgentState
 from ..store.mailbox import SAME_HIT_SECONDS, Store
-from . import procs, ptyio
+from . import launch, procs, ptyio
 from .budget import BudgetGuard, Pricer
 from .channels.tailer import ChannelTailer
 from .child import Child
-from .hooks import HookRunner, split_chain
+from .hooks import HookRunner, event_of, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
 from .report_trigger import KIND as REPORT_KIND
 from .report_trigger import TEAM_KEY, ReportLauncher, ReportTrigger
+from .sessions import SessionKeeper
 from .settings import WatchSettings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
@@ -97,6 +98,9 @@ class AgentWatch:
         self.daily_report = ReportTrigger(
             settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
             lambda day, now: self.store.claim_alert(TEAM_KEY, day, REPORT_KIND, now), self.report_launcher)
+        # sessions (issue 22): the agent's own conversation, resumed by every spawn
+        self.sessions = SessionKeeper(settings.runtime, settings.state_dir, settings.log_name, settings.env)
+        self.sessions.on_resumed = lambda turn: self._event("resumed", f"model turn seen ({turn.source})")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -120,6 +124,14 @@ class AgentWatch:
             if isinstance(cmd, r.Exit):
                 return cmd.code
             if isinstance(cmd, r.Spawn):
+                # sessions (issue 22): compose auto_resume / max_resumes_per_day
+                refused = self.sessions.refuse_auto_resume(self.s.auto_resume, self.s.max_resumes_per_day) \
+                    if cmd.resume else None
+                if refused is not None:
+                    self._notice(refused)
+                    self.change_state(AgentState.STOPPED, detail=refused)
+                    self._event("blocked", refused)
+                    return 0
                 pending.extend(self._session(cmd.resume))
             elif isinstance(cmd, r.Wait):
                 self._drain_hooks()  # the wait follows what precedes it in the chain
@@ -144,6 +156,7 @@ class AgentWatch:
         if not self._startup_trimmed:  # once: a respawn leaves no start-up heap behind
             self._startup_trimmed = True
             _give_back_startup_memory()
+        began = time.monotonic()
         try:
             self._execute(self.reactor.spawned(self._now(), resume))
             self._relay(child)
@@ -151,12 +164,11 @@ class AgentWatch:
         finally:
             self._end_child(child)
             self.child = None
+        self.sessions.ended(code, time.monotonic() - began)  # sessions (issue 22)
         return self.reactor.exited(self._now(), code)
 
     def _spawn(self, resume: bool) -> Child:
-        argv = list(self.s.argv)
-        if resume:
-            argv += self.s.runtime.launch.resume_argv(argv)
+        argv = launch.argv(self.s.runtime, list(self.s.argv), self.sessions.choose(), resume)  # sessions (issue 22)
         argv += self.channels.launch_args(argv)
         size = ptyio.window_size(self.stdin_fd) or ptyio.window_size(self.stdout_fd) \
             if self.interactive else None
@@ -166,6 +178,7 @@ class AgentWatch:
         env[procs.TAG_AGENT] = self.s.agent_id
         env[procs.TAG_STATE] = str(self.s.state_dir)
         child = Child(argv, str(self.s.cwd), env, rows, cols)
+        self.sessions.spawned(child.pid, resumed=resume)  # sessions (issue 22)
         self.scanner.new_session()
         self.ledger.new_session(resumed=resume)
         return child
@@ -375,6 +388,20 @@ class AgentWatch:
             limit_group=self.group, model=self.s.model, now=self.clock.wall())
         log.info("state %s%s%s", state.value, f" until {time_with_zone(until, self.s.tz)}" if until else "",
                  f" ({detail})" if detail else "")
+        event = event_of(state.value, detail)  # hooks for the night (issue 22)
+        if event is not None:
+            self._event(event, detail or state.value)
+
+    def _event(self, event: str, detail: str) -> None:
+        """Run the agent's hooks for `event` (compose on_event; hooks.EVENTS), if it has any."""
+        if event == "resumed":
+            log.info("resumed: %s", detail)
+        names = self.s.event_hooks.get(event)
+        if names:
+            self.hooks.submit(names, {
+                "agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
+                "event": event, "detail": detail, "at": self.clock.wall(), "hit_at": None, "resets_at": None,
+                "resets_at_local": "unknown", "raw_match": ""})
 
     def _notice(self, text: str) -> None:
         log.info("%s", text)

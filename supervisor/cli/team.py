@@ -19,6 +19,7 @@ from ..team import ops as ops
 from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
+from ..team.session_check import session_warnings
 from ..team.solo import solo_team
 from .completion import complete_agents
 from .up_report import run_up, settle_option
@@ -86,7 +87,8 @@ def validate(root: str | None) -> int:
         _print_problems(exc, err=False)
         return 2
     errors = ops.runtime_problems(team)
-    warnings = [*team.warnings, *ops.binary_warnings(team)] if not errors else list(team.warnings)
+    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)] if not errors \
+        else list(team.warnings)
     if errors:
         _print_problems(ComposeError([*errors, *warnings]), err=False)
         return 2
@@ -115,13 +117,15 @@ def _load_for_start(root: str | None) -> Team | None:
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @click.option("--strict", is_flag=True, help="Refuse to start when validate has warnings.")
 @settle_option
+@click.option("--fresh", is_flag=True, help="Start each agent in a new conversation, not its own earlier one.")
 @root_option
-def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float, root: str | None) -> int:
+def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float, root: str | None,
+       fresh: bool = False) -> int:
     """Start the team's agents (all, or the AGENTs named); running agents are left alone."""
     team = _load_for_start(root)
     if team is None:
         return 2
-    warnings = [*team.warnings, *ops.binary_warnings(team)]  # what validate would print
+    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)]  # what validate prints
     for p in warnings:
         click.echo(str(p), err=True)
     if strict and warnings:
@@ -135,7 +139,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return run_up(team, selected, chosen, settle)
+    return run_up(team, selected, chosen, settle, fresh)
 
 
 @_command
@@ -167,15 +171,17 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
 @settle_option
+@click.option("--fresh", is_flag=True, help="Start over in a new conversation (default: resume the agent's own).")
 @root_option
-def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle: float, root: str | None) -> int:
+def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle: float, root: str | None,
+            fresh: bool = False) -> int:
     """Stop, then start, the AGENTs named (no name: every agent)."""
     team = _load_for_start(root)
     if team is None:
         return 2
     selected = team.select(list(agents))
     stopped = _echo_outcomes(ops.down(team, selected, timeout))
-    started = run_up(team, selected, ops.choose_backend(backend), settle)
+    started = run_up(team, selected, ops.choose_backend(backend), settle, fresh)
     return max(stopped, started)
 
 

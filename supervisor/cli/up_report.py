@@ -51,12 +51,12 @@ class _Printer:
             self.shown = False
 
 
-def run_up(team: Team, agents: Sequence[Agent], backend: str, settle: float) -> int:
+def run_up(team: Team, agents: Sequence[Agent], backend: str, settle: float, fresh: bool = False) -> int:
     """`ops.up` with its outcomes printed as they come; 0 all started or running, 1 one failed,
     130 interrupted (after saying what runs and what to do)."""
     printer = _Printer()
     try:
-        outcomes = ops.up(team, agents, backend, settle_seconds=settle,
+        outcomes = ops.up(team, agents, backend, settle_seconds=settle, fresh=fresh,
                           progress=Progress(starting=printer.starting, done=printer.done))
     except KeyboardInterrupt:
         printer.clear()

@@ -162,6 +162,11 @@ class Agent:
     role_prompts: tuple[Path, ...] = ()  # every file, in order (upstream concatenates a list)
     display_name: str | None = None
     mcps: tuple[McpServer, ...] = ()
+    #: issue 22: respawn after a limit or a pause on its own (False: stop there and tell the hooks);
+    #: at most this many such resumes a day (None: no cap); hooks per agent event (hooks.EVENTS)
+    auto_resume: bool = True
+    max_resumes_per_day: int | None = None
+    on_event: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: FrozenMap())
 
 
 @dataclass(frozen=True)

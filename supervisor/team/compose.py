@@ -185,6 +185,8 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
     check_hooks(budget.on_report, "budget.on_report", compose_file)
     for ra in raw_agents:
         check_hooks(ra.agent.on_rate_limit, join(ra.path, "on_rate_limit"), ra.file)
+        for event, names in ra.agent.on_event.items():  # issue 22: hooks for the night
+            check_hooks(names, join(join(ra.path, "on_event"), event), ra.file)
     no_wait = "chain has no 'wait' hook: the agent is respawned without waiting for the limit to reset"
     if "wait" not in rate_limits.default_on_hit:
         c.warn("rate_limits.default_on_hit", no_wait, compose_file)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..agent.hooks import EVENTS
 from ..core.compose_model import Agent, FrozenMap, McpServer, Project, did_you_mean
 from . import compose_unserved
 from .compose_checker import (
@@ -29,7 +30,7 @@ _CHANNEL_KEYS = ("name", "members")
 _AGENT_KEYS = (
     # read by this supervisor
     "runtime", "model", "role_prompt", "permission_mode", "effort", "on_rate_limit", "restart", "tz",
-    "env", "limit_group", "reports_to",
+    "env", "limit_group", "reports_to", "auto_resume", "max_resumes_per_day", "on_event",
     # upstream teamctl keys we pass through (mailbox, HITL, interfaces, TUI, Claude Code extras)
     "autonomy", "can_dm", "can_broadcast", "interfaces", "telegram", "telegram_inbox",
     "reports_to_user", "display_name", "hooks", "mcps", "subagents", "skills", "ultracode",
@@ -137,8 +138,44 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
         role_prompts=role_prompts,
         display_name=display_name,
         mcps=mcps,
+        **_parse_resume_keys(c, a, path),
     )
     return RawAgent(agent, path, c.file)
+
+
+def _parse_resume_keys(c: Checker, a: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """`auto_resume: false`, `max_resumes_per_day: N` and `on_event: {stuck: [hook, ...]}` (issue 22)."""
+    out: dict[str, Any] = {}
+    auto = a.get("auto_resume")
+    if auto is not None:
+        if isinstance(auto, bool):
+            out["auto_resume"] = auto
+        else:
+            c.error(join(path, "auto_resume"), f"must be true or false, got {type_name(auto)} {auto!r}")
+    cap = a.get("max_resumes_per_day")
+    if cap is not None:
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 0:
+            out["max_resumes_per_day"] = cap
+        else:
+            c.error(join(path, "max_resumes_per_day"), f"must be a whole number 0 or more, got {cap!r}")
+    raw = a.get("on_event")
+    if raw is None:
+        return out
+    kp = join(path, "on_event")
+    if not isinstance(raw, dict):
+        c.error(kp, f"must be a mapping of event: hook names, got {type_name(raw)}")
+        return out
+    events: dict[str, tuple[str, ...]] = {}
+    for event in raw:
+        if event not in EVENTS:
+            c.error(join(kp, str(event)), f"unknown event {event!r}{did_you_mean(str(event), EVENTS)}; "
+                                          f"known: {', '.join(EVENTS)}")
+            continue
+        names = c.names(raw, event, kp)
+        if names:
+            events[event] = names
+    out["on_event"] = FrozenMap(events)
+    return out
 
 
 def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import psutil
 
 from ..agent.budget import day_start
+from ..agent.sessions import last_turn
 from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
 from ..store.mailbox import Store
@@ -23,7 +24,7 @@ from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
 from .logview import clean_line, follow, tail, tail_lines  # noqa: F401 (the commands' names for them)
-from .watchers import LIVE_STATE_NAMES, team_sessions, tmux_marker_file, watcher_process
+from .watchers import LIVE_STATE_NAMES, log_name, team_sessions, tmux_marker_file, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status
@@ -47,6 +48,7 @@ class Status:
     session: str | None = None
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
     windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
+    last_turn: float | None = None  # the model's last turn seen (issue 22: evidence, not our keys)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -57,6 +59,7 @@ class Status:
             "cpu_percent": None if self.cpu_percent is None else round(self.cpu_percent, 1),
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
             "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
+            "last_model_turn_at": self.last_turn,
         }
 
 
@@ -92,7 +95,7 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         row = rows.get(agent.id)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
                    session=sessions.get(agent.id),
-                   windows=windows.get(agent.id, []))
+                   windows=windows.get(agent.id, []), last_turn=last_turn(team.state_dir, log_name(agent)))
         out.append(s)
         if row is None:
             if s.session:
@@ -223,10 +226,13 @@ def window_text(w: dict[str, object]) -> str:
 
 
 def status_table(report: Report) -> list[str]:
-    header = ("AGENT", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY", "USAGE")
+    header = ("AGENT", "RUNTIME", "STATE", "LAST TURN", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY",
+              "USAGE")
     rows = [header]
+    now = time.time()
     for s in report.agents:
-        rows.append((s.id, s.runtime, s.text, str(s.pid) if s.pid else "-",
+        rows.append((s.id, s.runtime, s.text, f"{human_uptime(max(now - s.last_turn, 0))} ago" if s.last_turn else "-",
+                     str(s.pid) if s.pid else "-",
                      human_uptime(s.uptime) if s.pid else "-", str(s.restarts),
                      "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}", human_bytes(s.rss),
                      f"${s.cost_today:.2f}", ", ".join(window_text(w) for w in s.windows) or "-"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
+from ..agent.sessions import forget as forget_session
 from ..core.descriptors.loader import Runtime
 from ..store import layout
 from ..store.safefs import check_state_dir, private_dir, write_private
@@ -87,18 +88,19 @@ class Progress:
 
 
 def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS,
-       settle_seconds: float = 0.0, progress: Progress | None = None) -> list[Outcome]:
+       settle_seconds: float = 0.0, progress: Progress | None = None, fresh: bool = False) -> list[Outcome]:
     """Start every selected agent that is not running; one Outcome per agent, in team order.
     `settle_seconds`: watch new agents that long and report a runtime that died at once as failed.
-    Two `up`s, or an `up` and a `down`, of one team take turns (sweep.team_lock)."""
+    `fresh`: each agent started forgets its session and begins a new conversation (a running one
+    keeps its own). Two `up`s, or an `up` and a `down`, of one team take turns (sweep.team_lock)."""
     check_state_dir(team.state_dir, team.team_dir)
     progress = progress or Progress()
     with sweep.team_lock(team.state_dir):
-        return _up(team, agents, backend, wait, settle_seconds, progress)
+        return _up(team, agents, backend, wait, settle_seconds, progress, fresh)
 
 
 def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_seconds: float,
-        progress: Progress) -> list[Outcome]:
+        progress: Progress, fresh: bool = False) -> list[Outcome]:
     with store(team) as st:
         try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
             load_team(team.team_dir, None, cache=True)
@@ -131,6 +133,8 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
             results[agent.id] = progress.told(Outcome(agent, "failed", f"{agent.id}: {problem}", ok=False))
             continue
         cmd = watcher_argv(team, agent, argv)
+        if fresh:
+            forget_session(team.state_dir, log_name(agent))
         try:
             if backend == "tmux":
                 pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
@@ -155,9 +159,9 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
         except OSError as exc:
             results[agent.id] = progress.told(Outcome(agent, "failed", f"{agent.id}: cannot start: {exc}", ok=False))
     awaited = _await_rows(team, started, t0, wait)
-    fresh = [(s.agent, s.pid) for s in started if awaited[s.agent.id].status == "started"]
+    new = [(s.agent, s.pid) for s in started if awaited[s.agent.id].status == "started"]
     last_launch = max((s.launched for s in started), default=t0)  # the last one gets the full settle
-    awaited.update(settle(team, fresh, settle_seconds - (time.time() - last_launch) if fresh else 0))
+    awaited.update(settle(team, new, settle_seconds - (time.time() - last_launch) if new else 0))
     for s in started:
         results[s.agent.id] = progress.told(awaited[s.agent.id])
     return [results[a.id] for a in agents if a.id in results]

@@ -46,7 +46,25 @@ def count_run() -> int:
     return n
 
 
+#: a real CLI's session options (Claude Code's `--session-id ID`, `--resume ID`), which a watcher adds
+#: to the argv of a runtime that names sessions: taken, and left out of the steps
+SESSION_OPTIONS = ("--session-id", "--resume")
+
+
+def without_session_options(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in SESSION_OPTIONS:
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
 def main(steps: list[str]) -> int:
+    steps = without_session_options(steps)
     run = count_run()
     pidfile = None
     for step in steps:

@@ -59,6 +59,25 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class SessionKeys:
+    """How the CLI names one conversation, so every respawn of an agent resumes its own and no other
+    (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment."""
+
+    #: starts a conversation under an id we chose (Claude Code `--session-id <uuid>`); empty: the CLI
+    #: picks the id and `capture` learns it
+    start: tuple[str, ...] = ()
+    #: resumes the conversation (Claude Code `--resume <id>`, Codex `resume <id>`)
+    resume: tuple[str, ...] = ()
+    #: a subcommand's own resume fragment, put right after that subcommand (`codex exec resume <id>`)
+    resume_for: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: where the conversation lives ({VAR}s of the runtime's env, `*` globs, `{session_id}`): it
+    #: exists (resume it) when one matches, it is gone (start a fresh one) when none does
+    files: tuple[str, ...] = ()
+    #: a regex over the paths the runtime's processes hold open; its group `id` is the id the CLI chose
+    capture: str = ""
+
+
+@dataclass(frozen=True)
 class Launch:
     """How to start the CLI: binary, fixed args, optional fragments per setting, resume flag, env."""
 
@@ -71,6 +90,8 @@ class Launch:
     role_prompt_env: str | None = None  # env var given the role prompt file's path (GEMINI_SYSTEM_MD)
     #: a subcommand's own resume flags, in place of `resume_args` (`droid exec` takes no `--resume`)
     resume_for: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: the CLI's own way to name a conversation; None: `resume_args` ("the latest") is all it has
+    session: SessionKeys | None = None
 
     def resume_argv(self, argv: list[str]) -> list[str]:
         """What a resumed session adds to `argv`: the flags of its subcommand (the first word after

@@ -22,6 +22,7 @@ from .model import (
     Action,
     Channel,
     Launch,
+    SessionKeys,
     Signature,
     StallRule,
     UsagePattern,
@@ -38,7 +39,8 @@ TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "
              "usage", "json_documents"}
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
-_LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env"}
+_LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env",
+                "session_start", "session_resume", "session_resume_for", "session_files", "session_capture"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
@@ -142,7 +144,36 @@ def parse_launch(path: Path, raw: Any) -> Launch:
         permission=MappingProxyType(_fragments(path, "launch.permission", raw.get("permission", {}))),
         role_prompt_env=optional_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
         resume_for=MappingProxyType(_fragments(path, "launch.resume_for", raw.get("resume_for", {}))),
+        session=_parse_session(path, raw),
     )
+
+
+def _parse_session(path: Path, raw: dict[str, Any]) -> SessionKeys | None:
+    """The `session_*` launch keys (issue 22): None when the descriptor names no session."""
+    if not any(k.startswith("session_") for k in raw):
+        return None
+    start = tuple(str_list(path, "launch.session_start", raw.get("session_start", [])))
+    resume = tuple(str_list(path, "launch.session_resume", raw.get("session_resume", [])))
+    resume_for = _fragments(path, "launch.session_resume_for", raw.get("session_resume_for", {}))
+    files = tuple(str_list(path, "launch.session_files", raw.get("session_files", [])))
+    capture = optional_str(path, "launch.session_capture", raw.get("session_capture")) or ""
+    for key, fragment in [("session_start", start), ("session_resume", resume),
+                          *((f"session_resume_for.{k}", v) for k, v in resume_for.items())]:
+        if fragment and not any("{session_id}" in part for part in fragment):
+            raise DescriptorError(path, f"launch.{key}", 'must hold "{session_id}" (the agent\'s session id)')
+    if not resume:
+        raise DescriptorError(path, "launch.session_resume", "missing: how the CLI resumes a named session")
+    if not start and not capture:
+        raise DescriptorError(path, "launch.session_capture",
+                              "missing: without session_start the CLI picks the id, and a regex must learn it")
+    if capture:
+        try:
+            if "id" not in re.compile(capture).groupindex:
+                raise DescriptorError(path, "launch.session_capture", "must have a group (?P<id>...)")
+        except re.error as exc:
+            raise DescriptorError(path, "launch.session_capture", f"not a valid regex: {exc}") from None
+    return SessionKeys(start=start, resume=resume, resume_for=MappingProxyType(resume_for), files=files,
+                       capture=capture)
 
 
 def _fragments(path: Path, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
