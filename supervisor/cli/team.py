@@ -18,7 +18,7 @@ from ..team import ops as ops
 from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
-from ..team.solo import solo_team
+from ..team.solo import recorded_team, solo_team
 
 COMMANDS: list = []
 
@@ -196,7 +196,13 @@ def _status_once(team: Team, as_json: bool) -> None:
 @root_option
 def status(as_json: bool, watch: bool, root: str | None) -> int:
     """Every agent: state, pid, uptime, restarts, CPU, memory, cost today."""
-    team = _load(root, solo=True)
+    try:
+        team = _load(root, solo=True)
+    except ComposeError as exc:  # the YAML does not load: the agents state/ records, all the same
+        _print_problems(exc)
+        team = recorded_team(ops.team_dir(root))
+        click.echo(f"teamctl: the compose tree does not load; showing the agents recorded in "
+                   f"{team.mailbox_path}", err=True)
     if not watch:
         _status_once(team, as_json)
         return 0

@@ -43,9 +43,17 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
     where = solo_dir(root, env, cwd)
     if where is None:
         return None
+    return recorded_team(where)
+
+
+def recorded_team(where: Path) -> Team:
+    """The agents recorded in `where`/state/mailbox.db as a Team: a solo root's, or a compose team's
+    whose YAML does not load (`status` reads state/, whatever the YAML holds)."""
     mailbox = where / MAILBOX
-    with Store(mailbox, where / "state" / "spool", "teamctl") as st:
-        rows = st.agent_states()
+    rows = {}
+    if mailbox.is_file():  # nothing recorded is no agent, and no mailbox made for the asking
+        with Store(mailbox, where / "state" / "spool", "teamctl") as st:
+            rows = st.agent_states()
     agents = tuple(
         Agent(id=row.agent_id, project=row.agent_id.split(":", 1)[0], name=row.agent_id.split(":", 1)[-1],
               runtime=row.runtime, model=row.model, role_prompt=None, permission_mode=None, effort=None,
