@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import time
 
 import click
 
 from ..core.signatures import runtime_files
+from ..team import mailbox_trouble, report
 from ..team import ops as ops
-from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
 from ..team.solo import recorded_team, solo_team
@@ -204,7 +205,11 @@ def status(as_json: bool, watch: bool, root: str | None) -> int:
         click.echo(f"teamctl: the compose tree does not load; showing the agents recorded in "
                    f"{team.mailbox_path}", err=True)
     if not watch:
-        _status_once(team, as_json)
+        try:
+            _status_once(team, as_json)
+        except (sqlite3.Error, OSError) as exc:  # locked by another program, -wal deleted, ...
+            click.echo(f"teamctl: status: {mailbox_trouble.describe(team.mailbox_path, exc)}", err=True)
+            return 1
         return 0
     try:
         while True:

@@ -31,8 +31,15 @@ ROOT_ENV, AGENT_ENV = "TEAMCTL_ROOT", "TEAMCTL_AGENT"
 @contextmanager
 def team_lock(state_dir: Path) -> Iterator[None]:
     """Exclusive for the length of one `up` or `down` of the team."""
-    private_dir(state_dir / "run")
-    fd = open_private(state_dir / "run" / "team.lock", os.O_RDWR)
+    try:
+        private_dir(state_dir / "run")
+        fd = open_private(state_dir / "run" / "team.lock", os.O_RDWR)
+    except OSError:  # a read-only state/: a lock file that is there still serves, read-only
+        try:
+            fd = os.open(state_dir / "run" / "team.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            yield  # none there and none can be made: `down` must still stop the team
+            return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
