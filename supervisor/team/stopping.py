@@ -219,9 +219,9 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
         if name and tmux_backend.has_session(name):
             tmux_backend.kill_session(name)
         _unlink(marker)
-    for p in procs.find_tagged(str(state_dir)):
-        procs.stop_tree(p.pid, timeout=2.0)
-        lines.append(f"pid {p.pid}: killed (left over)")
+    leftovers = procs.find_tagged(str(state_dir))
+    procs.end_all(leftovers, grace=procs.LEFTOVER_GRACE)
+    lines.extend(f"pid {p.pid}: killed (left over)" for p in leftovers)
     if sweep.sweep(state_dir, tdir, None, timeout):
         lines.append("stopped watchers found by their locks")
     return lines or ["no agent was running"]

@@ -98,9 +98,7 @@ def sweep(state_dir: Path, team_dir: Path, agent_ids: set[str] | None = None, ti
             except OSError:
                 pass
         _, alive = psutil.wait_procs(trees, timeout=timeout)
-        for q in alive:
-            procs.stop_tree(q.pid, timeout=2.0, sig=signal.SIGKILL)
-        for q in tagged:
-            procs.stop_tree(q.pid, timeout=2.0)
+        procs.end_all(alive, grace=0.0)  # past their timeout: SIGKILL, all at once
+        procs.end_all(tagged, grace=procs.LEFTOVER_GRACE)
         ended += len(found) + len(tagged)
     return ended
