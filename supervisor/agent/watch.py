@@ -375,14 +375,14 @@ class AgentWatch:
     # -- processes -----------------------------------------------------------------------------
     def _stop_child(self, child: Child) -> None:
         self.change_state(AgentState.STOPPING)
-        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid))
+        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, self.hooks.running_pids()))
         if result.killed:
             log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
 
     def _end_child(self, child: Child) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us."""
         self.output_log.flush()
-        leftovers = _our_children(child.pid)
+        leftovers = _our_children(child.pid, self.hooks.running_pids())
         if child.alive() or leftovers:
             child.stop(self.s.stop_timeout, extra=leftovers)
         _reap_orphans(child.pid)
@@ -494,15 +494,17 @@ def _only_child_is(runtime_pid: int) -> bool:
     return pids <= {str(runtime_pid)}
 
 
-def _our_children(runtime_pid: int) -> list[psutil.Process]:
-    """Our other children: orphans of the runtime's tree re-parented to this subreaper."""
+def _our_children(runtime_pid: int, spare: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """Our other children: orphans of the runtime's tree re-parented to this subreaper; not the `run`
+    hooks in `spare` (nor what they started: a hook of a stop hit outlives the stop)."""
     if _only_child_is(runtime_pid):
         return []
     import psutil
 
     try:
         me = psutil.Process()
-        return [c for c in me.children(recursive=True) if c.pid != runtime_pid]
+        hooks = {p.pid for pid in spare if psutil.pid_exists(pid) for p in procs.tree(pid)}
+        return [c for c in me.children(recursive=True) if c.pid != runtime_pid and c.pid not in hooks]
     except psutil.Error:
         return []
 
