@@ -159,8 +159,8 @@ def _kill_group(pgid: int) -> None:
 
 
 def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Placeholder values without terminal controls (C0 and C1): they come from runtime output."""
-    return {k: printable(v) if isinstance(v, str) else v for k, v in values.items()}
+    """Placeholder values without terminal controls (C0 and C1; line ends kept): runtime output."""
+    return {k: printable(v, newlines=True) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def post_within(url: str, method: str, data: bytes | None, timeout: float) -> int:
