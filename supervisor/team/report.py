@@ -19,6 +19,7 @@ import psutil
 
 from ..agent.budget import day_start
 from ..agent.logfile import log_files
+from ..core.controls import CONTROLS, printable
 from ..core.resets import resolve_zone
 from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
 from ..store.mailbox import Store
@@ -240,14 +241,7 @@ def status_table(report: Report) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # logs
 
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
-    r"|\x1b[()*+#%][0-~]?"  # charset selection
-    r"|\x1b[@-Z\\-_0-9=<>a-z]?"  # two-byte escapes, lone ESC
-    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # other control characters (\t, \n, \r kept)
-)
+_ANSI = CONTROLS  # ESC- and C1-led sequences and every other control but tab (core.controls)
 
 
 def clean_line(line: str) -> str:
@@ -410,7 +404,7 @@ def hits_table(hits: Sequence[Hit], now: float, width: int = 60) -> list[str]:
     header = ("AGENT", "HIT", "RESETS", "WAITED", "HANDLED", "MATCH")
     rows = [header]
     for h in hits:
-        raw = " ".join(h.raw_match.split())
+        raw = " ".join(printable(h.raw_match).split())
         raw = raw if len(raw) <= width else raw[: width - 1] + "…"
         waited = human_uptime(h.waited) if h.waited is not None else (
             f"waiting ({human_uptime(now - h.hit_at)})" if h.resets_at and h.resets_at > now else "-")
