@@ -485,8 +485,8 @@ def test_down_still_stops_the_team_when_the_compose_file_breaks(hello: Team) -> 
     hello.remember()
     compose = hello.root / ".team" / "team-compose.yaml"
     compose.write_text(compose.read_text() + "projects: [unclosed\n")  # a typo while the team runs
-    code, out = hello.run("status")
-    assert code == 2 and "team-compose.yaml" in out
+    code, out = hello.run("status")  # issue 23: status works from state/ whatever the YAML holds
+    assert code == 0 and "team-compose.yaml" in out and "hello:dev" in out and "running" in out
     code, out = hello.run("down")
     assert code == 0, out
     assert "does not load; stopping every agent recorded in" in out
