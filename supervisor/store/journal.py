@@ -66,6 +66,7 @@ class Journal:
         self._queued: list[Entry] = []
         self._on_disk: list[Entry] = []  # fsync'd, not yet known to be committed
         self._closing = False
+        self._closed = False
         self._committed = threading.Condition(self._lock)
         private_dir(path.parent)
         self._base, self._on_disk = _read(path)
@@ -105,6 +106,7 @@ class Journal:
         with self._lock:
             self._flush_locked()
             os.close(self._fd)
+            self._closed = True  # a commit still under way rewrites the file, and opens nothing
 
     # -- the flusher -------------------------------------------------------------------------
     def _flusher(self) -> None:
@@ -162,8 +164,9 @@ class Journal:
         """The file again with only what is not committed (one rename: never half of it)."""
         try:
             self._rewrite()
-            os.close(self._fd)
-            self._fd = open_private(self.path)
+            if not self._closed:
+                os.close(self._fd)
+                self._fd = open_private(self.path)
         except OSError as exc:  # the old file stays: its committed events are skipped at replay
             log.warning("journal %s not rewritten (%s)", self.path, exc)
 
