@@ -63,3 +63,17 @@ def test_an_upstream_runtime_yaml_bomb_is_a_descriptor_error(tmp_path):
     path.write_text(DEEP)
     with pytest.raises(DescriptorError, match="nested deeper"):
         load_yaml_override(path, "claude-code")
+
+
+def test_the_parse_cache_never_walks_nor_keeps_an_expanded_alias_bomb(tmp_path):
+    from teamctl_supervisor.team.compose_cache import ParseCache
+
+    level: list = ["lol"] * 9
+    for _ in range(7):  # 9^8 (43 million) leaves by shared references, as PyYAML builds aliases
+        level = [level] * 9
+    cache = ParseCache(tmp_path / "state" / "cache" / "compose.json")
+    source = tmp_path / "team-compose.yaml"
+    cache.put(source, b"x", {"x": level}, {})
+    assert cache.get(source, b"x") is None
+    cache.put(source, b"y", {"x": [["ok"] * 9] * 9}, {})
+    assert cache.get(source, b"y") is not None
