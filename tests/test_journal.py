@@ -127,3 +127,20 @@ def test_a_batch_committed_just_before_a_crash_is_not_written_again(tmp_path):
     finally:
         journal.close()
     assert [r[0] for r in conn.execute("SELECT seq FROM ev ORDER BY seq")] == [1, 2, 3, 4]
+
+
+def test_an_event_that_can_never_be_written_is_set_aside_and_the_rest_goes_in(tmp_path):
+    conn = _db(tmp_path / "mailbox.db")
+    bad: list[tuple[int, str]] = []
+    commit = commit_to_store(lambda: conn, "dev", WRITES, on_bad=lambda e, exc: bad.append((e.seq, type(exc).__name__)))
+    journal = Journal(tmp_path / "dev.journal", commit, flush_every=0.05)
+    try:
+        journal.append("ev", [1, "a"])
+        journal.append("from-a-newer-version", [2])
+        journal.append("ev", [3])  # one value short of the INSERT
+        journal.append("ev", [4, "d"])
+        assert journal.wait_committed(5)
+    finally:
+        journal.close()
+    assert [r[0] for r in conn.execute("SELECT seq FROM ev ORDER BY seq")] == [1, 4]
+    assert bad == [(2, "KeyError"), (3, "ProgrammingError")]

@@ -205,10 +205,16 @@ def _read(path: Path) -> tuple[int, list[Entry]]:
     return base, [e for e in entries if e.seq > base]
 
 
-def commit_to_store(conn_of: Callable[[], Any], name: str, writes: dict[str, str]) -> Commit:
+def commit_to_store(conn_of: Callable[[], Any], name: str, writes: dict[str, str],
+                    on_bad: Callable[[Entry, Exception], None] | None = None) -> Commit:
     """A `commit` for Journal: each batch and its last number in one transaction of the mailbox
     (`conn_of()` gives the connection, `writes` maps an event kind to its INSERT); what the number
-    says is in already is skipped, so a batch replayed after a crash lands once."""
+    says is in already is skipped, so a batch replayed after a crash lands once.
+
+    An event that can never be written (an unknown kind, a row the schema refuses) goes to `on_bad`
+    (to be kept aside and logged) and the rest of the batch goes in: one bad line must not hold back
+    every event after it. A locked or unusable mailbox raises: the batch waits in the journal."""
+    import sqlite3
 
     def commit(batch: Sequence[Entry]) -> None:
         conn = conn_of()
@@ -218,8 +224,14 @@ def commit_to_store(conn_of: Callable[[], Any], name: str, writes: dict[str, str
             row = conn.execute("SELECT seq FROM supervisor_journal WHERE name=?", (name,)).fetchone()
             done = row[0] if row else 0
             for e in batch:
-                if e.seq > done:
-                    conn.execute(writes[e.kind], e.params)
+                if e.seq <= done:
+                    continue
+                try:
+                    conn.execute(writes[e.kind], e.params)  # a failed statement undoes only itself
+                except (KeyError, sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError) as exc:
+                    if on_bad is None:
+                        raise
+                    on_bad(e, exc)
             conn.execute("INSERT INTO supervisor_journal (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
                          "seq=max(seq, excluded.seq)", (name, batch[-1].seq))
             conn.execute("COMMIT")
