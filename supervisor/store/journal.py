@@ -87,6 +87,14 @@ class Journal:
             self._queued.append(entry)
             return entry.seq
 
+    def append_all(self, writes: Sequence[tuple[str, list[Any]]]) -> None:
+        """Queue events that belong together (a hit and its scope): they are flushed in one batch,
+        so they are committed in one transaction."""
+        with self._lock:
+            for kind, params in writes:
+                self._queued.append(Entry(self._next, kind, list(params)))
+                self._next += 1
+
     def pending(self) -> int:
         """Events not yet known to be in the mailbox."""
         with self._lock:
