@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 
 from pairs import PAIRS, Paired, ratio_text, spread
 from run import BENCH, PY, REPO, bench_env, figure, kill_pids, note, record_only_descriptor, verdict
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import BUILTIN_DIR, load_runtime
+from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 from teamctl_supervisor.store.mailbox import Store
 
 FIXTURES = REPO / "tests" / "fixtures" / "real_cli"

@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
 from pairs import PAIRS, Paired, interleave, ratio_text, spread  # noqa: E402
-from teamctl_supervisor.core.scan import EventKind, Scanner, strip_ansi  # noqa: E402
-from teamctl_supervisor.core.signatures import BUILTIN_DIR, load_runtime  # noqa: E402
+from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_runtime  # noqa: E402
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner, strip_ansi  # noqa: E402
 from teamctl_supervisor.store.mailbox import Store  # noqa: E402
 from transcript import FAKE_COSTS, FAKE_LIMITS, generate  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The tmux and process backends, and the display helpers of supervisor/team.py."""
+"""The tmux and process backends, and the display helpers of supervisor/team/report.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for
-from teamctl_supervisor.store.mailbox import AgentState
+from teamctl_supervisor.store.mailbox import AgentRow
 from teamctl_supervisor.team import ops as ops
 from teamctl_supervisor.team import report
 from teamctl_supervisor.team.backends import process as process_backend
@@ -69,8 +69,8 @@ def test_process_backend_detaches_and_logs(tmp_path: Path) -> None:
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
 
 
-def _row(state: str, until: float | None = None, detail: str | None = None) -> AgentState:
-    return AgentState("p:a", "claude-code", state, until, detail, None, None, None, 0, None, None, None, 0.0)
+def _row(state: str, until: float | None = None, detail: str | None = None) -> AgentRow:
+    return AgentRow("p:a", "claude-code", state, until, detail, None, None, None, 0, None, None, None, 0.0)
 
 
 def test_state_text() -> None:
@@ -82,7 +82,7 @@ def test_state_text() -> None:
     assert report.state_text(_row("backing_off", soon, "backing off (3)"), now) == "backing off (3) until 12:01:00"
     assert report.state_text(_row("paused_budget", later_today), now) == "paused-budget until 14:00"
     assert report.state_text(_row("failed"), now) == "failed"
-    later = report.local_time(now + 3 * 86400, now)
+    later = report.short_time(now + 3 * 86400, now)
     assert len(later.split()) == 3  # "Dec 02 16:01"
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from teamctl_supervisor.core.scan import Scanner
-from teamctl_supervisor.core.signatures import load_descriptor
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
+from teamctl_supervisor.core.scan.scanner import Scanner
 from watchkit import fake_env, make_team
 
 pytestmark = pytest.mark.usefixtures("tmux_socket")
@@ -61,10 +61,10 @@ def test_wrong_type_names_the_key(team):
 
 def test_unknown_key_is_a_warning_with_a_did_you_mean(team):
     text = (team / "projects" / "p.yaml").read_text()
-    (team / "projects" / "p.yaml").write_text(text.replace("    runtime:", "    modle: x\n    runtime:"))
+    (team / "projects" / "p.yaml").write_text(text.replace("    runtime:", "    limit_grup: x\n    runtime:"))
     done = teamctl(team, "validate")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "modle" in done.stdout + done.stderr and "did you mean 'model'" in done.stdout + done.stderr
+    assert "limit_grup" in done.stdout + done.stderr and "did you mean 'limit_group'" in done.stdout + done.stderr
 
 
 def test_descriptor_regex_that_does_not_compile(team):

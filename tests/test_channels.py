@@ -13,11 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.agent import channels as ch
+from teamctl_supervisor.agent.channels.base import ChannelEvent
+from teamctl_supervisor.agent.channels.claude_transcript import claude_slug, transcript_usage
+from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.costs import CostLedger
-from teamctl_supervisor.core.scan import Event, EventKind
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import Event, EventKind
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli"
@@ -62,7 +64,7 @@ def test_codex_rollout_gives_the_turns_tokens_and_its_windows(tmp_path: Path) ->
     _, started = _rollout("rollout-exec-normal.jsonl", tmp_path / "codex", cwd)
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "codex")}, cwd)
     with Store(s.mailbox) as st:
-        tailer = ch.ChannelTailer(s, st, lambda: started)
+        tailer = ChannelTailer(s, st, lambda: started)
         events = tailer.poll(started + 5)
     assert [(e.input_tokens, e.output_tokens, e.cached_tokens, e.model, e.source, e.total) for e in events] == [
         (1234, 56, 200, "gpt-6.2-sol", "codex-rollout", False)]
@@ -76,7 +78,7 @@ def test_codex_rollout_at_a_limit_counts_the_repeated_totals_once(tmp_path: Path
     _, started = _rollout("rollout-tui-usage-limit.jsonl", tmp_path / "codex", cwd)
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "codex")}, cwd)
     with Store(s.mailbox) as st:
-        events = ch.ChannelTailer(s, st, lambda: started).poll(started + 5)
+        events = ChannelTailer(s, st, lambda: started).poll(started + 5)
     assert [(e.input_tokens, e.output_tokens) for e in events] == [(1234, 56)]  # not twice
     assert ("5h", 100.0, 1796177500.0, "codex-rollout") in _windows(s)
 
@@ -88,7 +90,7 @@ def test_another_agents_rollout_is_not_read(tmp_path: Path) -> None:
     _, started = _rollout("rollout-exec-normal.jsonl", tmp_path / "codex", other)
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "codex")}, mine)
     with Store(s.mailbox) as st:
-        assert ch.ChannelTailer(s, st, lambda: started).poll(started + 5) == []
+        assert ChannelTailer(s, st, lambda: started).poll(started + 5) == []
 
 
 @pytest.mark.parametrize("version,model", [("2.1.333", "claude-opus-5-5"), ("2.1.197", "claude-opus-4-8")])
@@ -98,12 +100,12 @@ def test_claude_transcript_gives_each_messages_exact_usage(tmp_path: Path, versi
     started = min(_stamp(r["timestamp"]) for r in rows if r.get("timestamp"))
     cwd = tmp_path / "work"
     cwd.mkdir()
-    folder = tmp_path / "home" / ".claude" / "projects" / ch.claude_slug(cwd.resolve())
+    folder = tmp_path / "home" / ".claude" / "projects" / claude_slug(cwd.resolve())
     folder.mkdir(parents=True)
     shutil.copy(src / "transcript.jsonl", folder / "s1.jsonl")
     s = _settings(tmp_path, "claude-code", {"HOME": str(tmp_path / "home")}, cwd)
     with Store(s.mailbox) as st:
-        tailer = ch.ChannelTailer(s, st, lambda: started)
+        tailer = ChannelTailer(s, st, lambda: started)
         events = tailer.poll(started + 5)
         # the limit turn of the same CLI adds nothing: a synthetic row with zero usage
         shutil.copy(src / "transcript-limit.jsonl", folder / "s1.jsonl.limit")
@@ -113,7 +115,7 @@ def test_claude_transcript_gives_each_messages_exact_usage(tmp_path: Path, versi
     assert [(e.input_tokens, e.output_tokens, e.cached_tokens, e.cached_in_input, e.model, e.source)
             for e in events] == [(1034, 56, 200, False, model, "claude-transcript")]
     assert more == []
-    assert ch.transcript_usage(src / "transcript.jsonl") == {model: (1034, 56, 200)}
+    assert transcript_usage(src / "transcript.jsonl") == {model: (1034, 56, 200)}
 
 
 def test_missing_file_logs_once_and_gives_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -121,7 +123,7 @@ def test_missing_file_logs_once_and_gives_nothing(tmp_path: Path, caplog: pytest
     cwd.mkdir()
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "nothing")}, cwd)
     with Store(s.mailbox) as st, caplog.at_level(logging.WARNING):
-        tailer = ch.ChannelTailer(s, st, lambda: 1000.0)
+        tailer = ChannelTailer(s, st, lambda: 1000.0)
         assert tailer.poll(1001.0) == []
         for t in (1100.0, 1200.0):
             tailer._next = 0
@@ -140,7 +142,7 @@ def test_truncated_line_waits_for_its_end_and_a_broken_line_is_skipped(tmp_path:
     path.write_text(text[:first] + "{not json\n" + text[first:cut])  # a broken line, then a half-written one
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "codex")}, cwd)
     with Store(s.mailbox) as st:
-        tailer = ch.ChannelTailer(s, st, lambda: started)
+        tailer = ChannelTailer(s, st, lambda: started)
         assert tailer.poll(started + 1) == []
         with path.open("a") as fh:
             fh.write(text[cut:])
@@ -155,7 +157,7 @@ def test_unknown_version_is_not_read(tmp_path: Path, caplog: pytest.LogCaptureFi
     _, started = _rollout("rollout-exec-normal.jsonl", tmp_path / "codex", cwd, version="9.0.0")
     s = _settings(tmp_path, "codex", {"CODEX_HOME": str(tmp_path / "codex")}, cwd)
     with Store(s.mailbox) as st, caplog.at_level(logging.WARNING):
-        assert ch.ChannelTailer(s, st, lambda: started).poll(started + 5) == []
+        assert ChannelTailer(s, st, lambda: started).poll(started + 5) == []
     said = [r.getMessage() for r in caplog.records if "unknown version" in r.getMessage()]
     assert len(said) == 1 and "'9.0.0'" in said[0]
 
@@ -167,8 +169,8 @@ def _screen_total() -> Event:
                  cached_in_input=False, total=True)
 
 
-def _structured() -> ch.ChannelEvent:
-    return ch.ChannelEvent(EventKind.COST, 0, "rollout token_count", "codex-rollout", input_tokens=1234,
+def _structured() -> ChannelEvent:
+    return ChannelEvent(EventKind.COST, 0, "rollout token_count", "codex-rollout", input_tokens=1234,
                            output_tokens=56, cached_tokens=200, source="codex-rollout")
 
 
@@ -192,7 +194,7 @@ def test_after_a_structured_report_the_screen_is_not_counted() -> None:
 
 def test_hook_settings_name_our_commands_and_this_agent(tmp_path: Path) -> None:
     s = _settings(tmp_path, "claude-code", {}, tmp_path)
-    tailer = ch.ChannelTailer(s, Store(s.mailbox), lambda: None)
+    tailer = ChannelTailer(s, Store(s.mailbox), lambda: None)
     args = tailer.launch_args(["claude"])
     assert args[0] == "--settings"
     hooks = json.loads(args[1])["hooks"]

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 from realcli import claude
 from realcli.fakeapi import FakeAPI
-from teamctl_supervisor.agent import channels as ch
+from teamctl_supervisor.agent.channels.claude_hooks import hook_settings
+from teamctl_supervisor.agent.channels.claude_transcript import claude_slug, transcript_usage
 from teamctl_supervisor.agent.settings import WatchSettings
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.store import layout
 from teamctl_supervisor.store.mailbox import Store
 from watchkit import wait_for
 
@@ -40,11 +42,11 @@ def test_real_claude_hooks_write_the_budget_row_and_the_hit(tmp_path: Path) -> N
     s = _settings(tmp_path)
     hooks = next(c for c in s.runtime.channels if c.kind == "claude-hooks")
     with FakeAPI(reply_text="Hello from the fake API.") as api:
-        p = _run(tmp_path, api, ch.hook_settings(s, hooks, watched=False))
+        p = _run(tmp_path, api, hook_settings(s, hooks, watched=False))
         assert p.returncode == 0, p.stderr
         reset = time.time() + 3600 + 13.2
         api.set_limit("usage_limit", reset, claim="five_hour")
-        p2 = _run(tmp_path, api, ch.hook_settings(s, hooks, watched=False))
+        p2 = _run(tmp_path, api, hook_settings(s, hooks, watched=False))
         assert p2.returncode == 1 and "You've hit your 5-hour limit" in p2.stdout
     with Store(s.mailbox) as st:
         # the StopFailure hook runs detached (claude -p ends at once and would kill it): wait for its row
@@ -65,12 +67,12 @@ def test_real_claude_stop_hook_under_a_watcher_points_at_the_transcript_only(tmp
     s = _settings(tmp_path)
     hooks = next(c for c in s.runtime.channels if c.kind == "claude-hooks")
     with FakeAPI(reply_text="Hello from the fake API.") as api:
-        p = _run(tmp_path, api, ch.hook_settings(s, hooks, watched=True))
+        p = _run(tmp_path, api, hook_settings(s, hooks, watched=True))
     assert p.returncode == 0, p.stderr
-    pointer = ch.pointer_file(s.state_dir, s.log_name)
+    pointer = layout.transcript_pointer(s.state_dir, s.log_name)
     transcript = Path(pointer.read_text())
-    assert transcript.parent.name == ch.claude_slug((tmp_path / "home" / "work").resolve())
-    assert ch.transcript_usage(transcript) == {"claude-opus-5-5": (1034, 56, 200)}
+    assert transcript.parent.name == claude_slug((tmp_path / "home" / "work").resolve())
+    assert transcript_usage(transcript) == {"claude-opus-5-5": (1034, 56, 200)}
     with Store(s.mailbox) as st:  # the watcher's tailer counts it, not the hook
         assert st.query("SELECT COUNT(*) FROM budget")[0][0] == 0
-    assert json.loads(ch.hook_settings(s, hooks))["hooks"]["Stop"][0]["hooks"][0]["command"].endswith("--watched")
+    assert json.loads(hook_settings(s, hooks))["hooks"]["Stop"][0]["hooks"][0]["command"].endswith("--watched")

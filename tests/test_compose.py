@@ -65,7 +65,7 @@ def test_upstream_examples_load(tmp_path: Path, name: str, prefix: str, ids: lis
                                 runtimes: list[str]) -> None:
     root = copy_example(name, tmp_path).resolve()
     team = load_team(root / ".team", known_runtimes=RUNTIMES)
-    assert team.warnings == ()
+    assert only_unserved(team.warnings)
     assert [a.id for a in team.agents] == ids
     assert [a.runtime for a in team.agents] == runtimes
     assert team.tmux_prefix == prefix
@@ -102,11 +102,16 @@ def test_example_details(tmp_path: Path) -> None:
     assert [a.name for a in startup.agents if a.is_manager] == ["founder", "product_manager", "eng_lead"]
 
 
+def only_unserved(warnings: tuple) -> bool:
+    """Upstream's known keys draw no did-you-mean; the only warnings say what nothing here serves."""
+    return all(w.message.endswith("not applied by this supervisor") for w in warnings)
+
+
 @needs_upstream
 def test_hello_team_loads_in_place() -> None:
     """hello-team's cwd is `.`, so the shared tree itself loads unchanged without copying."""
     team = load_team(UPSTREAM / "hello-team" / ".team", known_runtimes=RUNTIMES)
-    assert len(team.agents) == 2 and team.warnings == ()
+    assert len(team.agents) == 2 and only_unserved(team.warnings)
 
 
 @needs_upstream
@@ -247,7 +252,7 @@ def test_minimal_tree_loads(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     compose = "version: 2\nprojects:\n  - file: projects/app.yaml\n"
     team = load_team(write_tree(tmp_path, compose=compose))
-    assert team.tmux_prefix == "t-"
+    assert team.tmux_prefix == "a-"
     assert team.mailbox_path == team.team_dir / "state" / "mailbox.db"
     assert team.rate_limits.fallback_wait_seconds == 1800
     assert team.rate_limits.margin_seconds == 60
@@ -631,7 +636,7 @@ budget: {message_ttl_hours: 24}
         "    telegram: {x: 1}\n    display_name: Lead\n",
     ) + "channels:\n  - {name: all, members: '*'}\n"
     team = load_team(write_tree(tmp_path, compose=compose, projects={"app": proj}))
-    assert team.warnings == ()
+    assert only_unserved(team.warnings) and team.warnings  # hitl, interfaces, channels: said, not applied
     assert team.mailbox_path == team.team_dir / "state" / "mb.db"
 
 

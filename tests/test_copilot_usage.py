@@ -11,12 +11,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.agent import channels as ch
-from teamctl_supervisor.agent.copilot_usage import usage_file
+from teamctl_supervisor.agent.channels.base import ChannelEvent
+from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.costs import CostLedger
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
+from teamctl_supervisor.store import layout
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli" / "copilot-1.0.102"
@@ -33,7 +34,7 @@ def _run(tmp_path: Path, write: str | None, caplog: pytest.LogCaptureFixture) ->
     """Launch args, then the run ends with `write` (a fixture name, or raw text) as its usage file."""
     s = _settings(tmp_path)
     with Store(s.mailbox) as st, caplog.at_level(logging.WARNING):
-        tailer = ch.ChannelTailer(s, st, lambda: 1000.0)
+        tailer = ChannelTailer(s, st, lambda: 1000.0)
         args = tailer.launch_args(["copilot", "-p", "hi"])
         if write is not None:
             path = Path(args[1])
@@ -51,11 +52,11 @@ def _run(tmp_path: Path, write: str | None, caplog: pytest.LogCaptureFixture) ->
 
 def test_the_run_is_given_a_usage_file_of_its_own_under_state(tmp_path: Path) -> None:
     s = _settings(tmp_path)
-    old = usage_file(s.state_dir, s.log_name)
+    old = layout.copilot_usage_file(s.state_dir, s.log_name)
     old.parent.mkdir(parents=True)
     old.write_text("{}")  # an earlier run's
     with Store(s.mailbox) as st:
-        tailer = ch.ChannelTailer(s, st, lambda: 1000.0)
+        tailer = ChannelTailer(s, st, lambda: 1000.0)
         assert tailer.launch_args(["copilot"]) == ["--usage-output-file", str(old)]
         assert not old.exists()
         assert tailer.launch_args(["copilot", "--usage-output-file=mine.json"]) == []  # the user's own
@@ -83,7 +84,7 @@ def test_a_symlink_in_its_place_is_not_followed(tmp_path: Path, caplog) -> None:
     secret = tmp_path / "elsewhere.json"
     shutil.copy(REAL / "usage-file.json", secret)
     with Store(s.mailbox) as st, caplog.at_level(logging.WARNING):
-        tailer = ch.ChannelTailer(s, st, lambda: 1000.0)
+        tailer = ChannelTailer(s, st, lambda: 1000.0)
         path = Path(tailer.launch_args(["copilot"])[1])
         path.symlink_to(secret)
         assert tailer.poll(1002.0, final=True) == []
@@ -106,7 +107,7 @@ def test_screen_totals_go_on_live_and_the_file_adds_only_what_they_rounded_away(
 
         doc = json.loads((REAL / name).read_text())
         u = doc["modelMetrics"]["gpt-4o"]["usage"]
-        return [ch.ChannelEvent(EventKind.COST, 0, "usage file", "copilot-usage-file", model="gpt-4o",
+        return [ChannelEvent(EventKind.COST, 0, "usage file", "copilot-usage-file", model="gpt-4o",
                                 input_tokens=u["inputTokens"], output_tokens=u["outputTokens"],
                                 cached_tokens=u["cacheReadTokens"], total=True, source="copilot-usage-file")]
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from teamctl_supervisor.core.costs import CostLedger, Spend
-from teamctl_supervisor.core.figures import parse_count, parse_figure
-from teamctl_supervisor.core.scan import Event, EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_descriptor
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
+from teamctl_supervisor.core.scan.figures import parse_count, parse_figure
+from teamctl_supervisor.core.scan.scanner import Event, EventKind, Scanner
 
 
 def cost(usd: float | None = None, inp: int | None = None, out: int | None = None, *, total: bool = False,

@@ -16,8 +16,8 @@ import pytest
 from realcli.record import read_capture
 from teamctl_supervisor.agent.budget import Pricer, load_prices
 from teamctl_supervisor.core.costs import CostLedger, Spend
-from teamctl_supervisor.core.scan import Event, EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_descriptor
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
+from teamctl_supervisor.core.scan.scanner import Event, EventKind, Scanner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_cli"
 RUNTIMES = Path(__file__).parents[1] / "supervisor" / "runtimes"

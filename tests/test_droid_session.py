@@ -12,10 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.agent import channels as ch
-from teamctl_supervisor.agent.droid_session import droid_slug
+from teamctl_supervisor.agent.channels.droid_session import droid_slug
+from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli" / "droid-0.225.2" / "session.settings.json"
@@ -37,7 +37,7 @@ def _setup(tmp_path: Path) -> tuple[WatchSettings, Path]:
 
 def _poll(s: WatchSettings, final: bool = False) -> list:
     with Store(s.mailbox) as st:
-        tailer = ch.ChannelTailer(s, st, lambda: 1000.0)
+        tailer = ChannelTailer(s, st, lambda: 1000.0)
         return tailer.poll(2000.0, final)
 
 

@@ -208,8 +208,8 @@ def test_down_after_a_sigkilled_watcher_ends_the_escaped_grandchild(tmp_path):
         assert "p:dev: killed 1 leftover process" in done.stdout
         assert pids_alive(pidfile) == []
         # `up` brings the agent back: its watcher runs again (the fake CLI, given no steps, exits at
-        # once, so it may be seen running, starting or backing off).
-        up = teamctl("up", "--backend", "process")
+        # once, so it may be seen running, starting or backing off; --settle 0: not reported failed).
+        up = teamctl("up", "--backend", "process", "--settle", "0")
         assert up.returncode == 0, up.stdout + up.stderr
         wait_for(lambda: json.loads(teamctl("status", "--json").stdout)[0]["state"] in
                  ("running", "backing_off", "starting"), what="agent back")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from realcli.record import read_capture
-from teamctl_supervisor.core.fresh_text import MAX_WORDS, FreshText, words_of
+from teamctl_supervisor.core.scan.fresh_text import MAX_WORDS, FreshText, words_of
 
 CAPTURES = Path(__file__).parent / "fixtures" / "real_cli"
 #: @google/gemini-cli 0.61.0 at 200x50, a prompt sent while the fake API answers 503 "overloaded":

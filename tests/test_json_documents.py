@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from teamctl_supervisor.core.json_documents import LONG_STRING, MAX_BYTES, JsonDocuments
+from teamctl_supervisor.core.scan.json_documents import LONG_STRING, MAX_BYTES, JsonDocuments
 
 DOC = (Path(__file__).parent / "fixtures" / "real_cli" / "gemini-0.61.0" / "headless-json-ok.stdout").read_bytes()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from teamctl_supervisor.agent.launch import build_argv, fill, find_binary
-from teamctl_supervisor.core.signatures import Runtime, load_descriptor
+from teamctl_supervisor.core.descriptors.loader import Runtime, load_descriptor
 
 DESCRIPTOR = """\
 # Test launch table modelled on @anthropic-ai/claude-code's flags.

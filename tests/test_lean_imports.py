@@ -58,7 +58,7 @@ def test_idle_watcher_in_a_real_pty_loads_none_of_the_heavy_modules_until_a_keyw
     try:
         wait_for(early.exists, timeout=30, what="the idle watcher's module list")
         idle = modules(early)
-        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan", "sqlite3", "pexpect"}
+        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan.scanner", "sqlite3", "pexpect"}
         assert expected <= idle  # it is the watcher
         assert not HEAVY & idle, sorted(HEAVY & idle)
         hit = wait_for(lambda: rows(root, "SELECT raw_match FROM rate_limits"), timeout=30, what="the hit row")
@@ -93,7 +93,8 @@ def test_reset_and_figure_patterns_compile_with_the_first_text_read() -> None:
         "import json\n"
         "from datetime import UTC, datetime\n"
         "from zoneinfo import ZoneInfo\n"
-        "from teamctl_supervisor.core import figures, reset_clock, resets\n"
+        "from teamctl_supervisor.core.resets import clock as reset_clock, parse as resets\n"
+        "from teamctl_supervisor.core.scan import figures\n"
         "at_import = reset_clock._CLOCK.is_compiled or figures._NUMBER.is_compiled\n"
         "now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)\n"
         "r = resets.parse_reset('resets 4pm (Europe/Berlin)', 'auto', now, ZoneInfo('UTC'))\n"

@@ -26,8 +26,8 @@ from realcli.install import binary, pins
 from realcli.opencode import dead_proxy_env
 from teamctl_supervisor.agent.budget import find_price, load_prices
 from teamctl_supervisor.agent.launch import build_argv
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import BUILTIN_DIR, load_descriptor, load_runtime
+from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_descriptor, load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 from teamctl_supervisor.core.usage import read_text
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

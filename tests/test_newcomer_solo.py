@@ -83,8 +83,8 @@ def test_a_root_with_neither_compose_tree_nor_mailbox_is_still_refused(tmp_path:
     for cmd in ("status", "rate-limits", "wake"):
         code, out = run(capsys, cmd, "-C", str(tmp_path))
         assert code == 2 and "no team-compose.yaml there" in out, (cmd, out)
-    code, out = run(capsys, "budget", "-C", str(tmp_path))
-    assert code == 2 and "no compose tree" in out
+    code, out = run(capsys, "budget", "-C", str(tmp_path))  # in the same words as the others
+    assert code == 2 and "no team-compose.yaml there" in out and "`teamctl init`" in out
     assert not (tmp_path / "state").exists()
 
 

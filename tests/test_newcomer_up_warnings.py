@@ -15,7 +15,7 @@ def typo_team(tmp_path: Path) -> Path:
     (team / "team-compose.yaml").write_text(
         "version: 2\nsupervisor: {tmux_prefx: x-}\nprojects: [{file: projects/p.yaml}]\n")
     (team / "projects" / "p.yaml").write_text(
-        "version: 2\nproject: {id: p, name: P, cwd: .}\nworkers:\n  dev:\n    runtime: codex\n    modle: o3\n")
+        "version: 2\nproject: {id: p, name: P, cwd: .}\nworkers:\n  dev:\n    runtime: codex\n    limit_grup: g\n")
     return team
 
 
@@ -25,7 +25,7 @@ def test_up_strict_prints_the_warnings_and_starts_nothing(tmp_path: Path) -> Non
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2, res.stderr
     assert "unknown key 'tmux_prefx' (did you mean 'tmux_prefix'?)" in res.stderr
-    assert "unknown key 'modle' (did you mean 'model'?)" in res.stderr
+    assert "unknown key 'limit_grup' (did you mean 'limit_group'?)" in res.stderr
     assert "nothing started: --strict" in res.stderr
     assert not (team / "state" / "mailbox.db").exists()
 

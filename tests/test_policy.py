@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.agent.waiting import WaitEnd, countdown_line, human_duration, local_clock, wait_until
+from teamctl_supervisor.agent.waiting import WaitEnd, countdown_line, human_duration, time_with_zone, wait_until
 from teamctl_supervisor.core.policy import CrashPolicy, Decision, Restart, plan_wait
 
 # -- crash policy ----------------------------------------------------------------------------------
@@ -231,4 +231,4 @@ def test_countdown_line_today_shows_the_clock_time() -> None:
 def test_local_clock_names_the_date_when_not_today() -> None:
     tz = ZoneInfo("Asia/Kolkata")
     ts = datetime(2031, 5, 6, 10, 0, tzinfo=UTC).timestamp()
-    assert local_clock(ts, tz) == "Tue 06 May 15:30 Asia/Kolkata"
+    assert time_with_zone(ts, tz) == "Tue 06 May 15:30 Asia/Kolkata"

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 from teamctl_supervisor.core import reactor as r
+from teamctl_supervisor.core.descriptors.loader import Action
 from teamctl_supervisor.core.policy import CrashPolicy, Restart
-from teamctl_supervisor.core.scan import Event, EventKind
-from teamctl_supervisor.core.signatures import Action
+from teamctl_supervisor.core.scan.scanner import Event, EventKind
 from teamctl_supervisor.core.states import AgentState, WaitEnd
 
 T0 = 1_800_000_000.0  # a wall-clock instant; the monotonic clock starts at 0

@@ -14,8 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import generic_patterns_path, load_descriptor, load_runtime
+from teamctl_supervisor.core.descriptors.loader import generic_patterns_path, load_descriptor, load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_lines"
 RUNTIMES = ("claude-code", "codex", "gemini", "aider", "qwen-code")
@@ -108,7 +108,7 @@ def test_signatures_test_command_prints_json_events_for_a_real_transcript(tmp_pa
 
 
 def test_builtin_regexes_have_no_hazardous_shape():
-    from teamctl_supervisor.core.signatures import BUILTIN_DIR, regex_hazard
+    from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, regex_hazard
 
     for path in (Path(generic_patterns_path()), *sorted(BUILTIN_DIR.glob("*.toml"))):
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from realcli.record import read_capture
-from teamctl_supervisor.core.scan import Event, EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import Event, EventKind, Scanner
 
 CAPTURES = Path(__file__).parent / "fixtures" / "real_cli"
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from realcli import gemini  # noqa: E402
 from realcli.fakeapi.server import FakeAPI  # noqa: E402
 from realcli.install import binary  # noqa: E402
-from teamctl_supervisor.core.scan import EventKind, Scanner  # noqa: E402
-from teamctl_supervisor.core.signatures import load_runtime  # noqa: E402
+from teamctl_supervisor.core.descriptors.loader import load_runtime  # noqa: E402
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner  # noqa: E402
 
 DEADLINE = 30  # seconds for one headless run
 

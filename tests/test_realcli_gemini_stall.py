@@ -20,7 +20,7 @@ import pytest
 from realcli import gemini
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
-from teamctl_supervisor.core.signatures import BUILTIN_DIR
+from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR
 
 
 @pytest.fixture(scope="module")

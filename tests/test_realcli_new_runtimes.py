@@ -27,9 +27,9 @@ from realcli.fakeapi import FakeAPI
 from realcli.install import pins
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
-from teamctl_supervisor.agent.copilot_usage import usage_file
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
+from teamctl_supervisor.store import layout
 
 REPLY = "Hello from the fake API."
 
@@ -239,7 +239,7 @@ def test_copilot_prompt_with_json_output_is_counted_exactly_from_the_usage_file_
     price = find_price(load_prices(), copilot.MODEL)
     assert price is not None and rows[0]["usd"] == pytest.approx(
         tokens_to_usd(price, u["input"] + u["cache_read"], u["output"], u["cache_read"]), abs=1e-12)
-    written = json.loads(usage_file(w.agent.root / "state", "solo-co").read_text())  # under state/, by copilot
+    written = json.loads(layout.copilot_usage_file(w.agent.root / "state", "solo-co").read_text())  # by copilot
     assert written["modelMetrics"][copilot.MODEL]["usage"]["inputTokens"] == rows[0]["input_tok"]
 
 

@@ -27,7 +27,7 @@ from realcli import copilot, droid, opencode
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 from teamctl_supervisor.agent.budget import find_price, load_prices, tokens_to_usd
-from teamctl_supervisor.agent.copilot_usage import usage_file
+from teamctl_supervisor.store import layout
 from teamctl_supervisor.store.mailbox import Store
 
 REPLY = "Hello from the fake API."
@@ -203,7 +203,7 @@ def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows
     rows = run.budget()
     # the screen's 1.2k; at the stop, the usage file's exact 1,234 (34 more); then the screen's 2.5k
     assert [(r["input_tok"], r["output_tok"]) for r in rows] == [(1200, 56), (34, 0), (1266, 56)]
-    assert not usage_file(run.agent.root / "state", "solo-co").exists()  # the running second run's: not yet
+    assert not layout.copilot_usage_file(run.agent.root / "state", "solo-co").exists()  # the second run: not yet
     # priced as the model its row names (gpt-4o, patterns/prices.toml): the last screen's tokens, once
     price = find_price(load_prices(), "gpt-4o")
     assert price is not None

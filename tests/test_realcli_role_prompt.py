@@ -14,7 +14,7 @@ import pytest
 from realcli import claude
 from realcli.fakeapi import FakeAPI
 from teamctl_supervisor.agent.launch import build_argv
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
 from watchkit import fake_env
 
 SECRET = "Role prompt marker 5531: answer as the release manager."

@@ -8,8 +8,9 @@ import json
 import pytest
 from reliakit import hanging_team, kill_all, team_procs, teamctl
 from teamctl_supervisor.core import yaml_limits
+from teamctl_supervisor.core.descriptors.loader import load_descriptor
+from teamctl_supervisor.core.descriptors.upstream_yaml import load_yaml_override
 from teamctl_supervisor.core.errors import DescriptorError
-from teamctl_supervisor.core.upstream_yaml import load_yaml_override
 from watchkit import wait_for
 
 #: Nine levels of nine: 9^9 (387 million) scalars once expanded, 9 lines of text.
@@ -59,10 +60,10 @@ def test_an_upstream_runtime_yaml_bomb_is_a_descriptor_error(tmp_path):
     path = tmp_path / "claude-code.yaml"
     path.write_text(BOMB)
     with pytest.raises(DescriptorError, match="alias bomb"):
-        load_yaml_override(path, "claude-code")
+        load_yaml_override(path, "claude-code", load_descriptor)
     path.write_text(DEEP)
     with pytest.raises(DescriptorError, match="nested deeper"):
-        load_yaml_override(path, "claude-code")
+        load_yaml_override(path, "claude-code", load_descriptor)
 
 
 def test_the_parse_cache_never_walks_nor_keeps_an_expanded_alias_bomb(tmp_path):

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from teamctl_supervisor.core.reset_zones import _host_zone
-from teamctl_supervisor.core.resets import (
+from teamctl_supervisor.core.resets.parse import (
     ABBREVIATIONS,
     JUST_PASSED,
     KINDS,
@@ -19,6 +18,7 @@ from teamctl_supervisor.core.resets import (
     resolve_zone,
     zone_from_abbreviation,
 )
+from teamctl_supervisor.core.resets.zones import _host_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from teamctl_supervisor.core.scan import Event, EventKind, Scanner, strip_ansi
-from teamctl_supervisor.core.signatures import Action, Runtime, load_descriptor
+from teamctl_supervisor.core.descriptors.loader import Action, Runtime, load_descriptor
+from teamctl_supervisor.core.scan.scanner import Event, EventKind, Scanner, strip_ansi
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")
@@ -508,7 +508,7 @@ def test_without_line_counting_the_same_events_come_with_line_zero(runtime: Runt
 def test_auto_engine_switches_to_ahocorasick_after_a_megabyte_with_the_same_events(
         runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """A quiet watcher never loads the compiled matcher; a busy one switches, and nothing changes."""
-    from teamctl_supervisor.core import prefilter
+    from teamctl_supervisor.core.scan import prefilter
 
     monkeypatch.setattr(prefilter, "AUTO_SWITCH_BYTES", 600)
     sc = scanner(runtime)
@@ -533,9 +533,9 @@ def test_repeating_dialog_is_answered_again_only_after_a_pause(tmp_path: Path) -
 
 
 def test_text_end_passes_runs_of_empty_lines() -> None:
-    from teamctl_supervisor.core.scan import _text_end
+    from teamctl_supervisor.core.scan.scanner import text_end
 
     b = b"abc\n\r\n" + b"\n" * 100_000 + b"x\n\n"
-    assert _text_end(b, len(b)) == len(b) - 2
-    assert _text_end(b, len(b) - 3) == 3  # back over the 100,000 empty lines
-    assert _text_end(b"\n\n\n", 3) == 0 and _text_end(b"ab", 2) == 2
+    assert text_end(b, len(b)) == len(b) - 2
+    assert text_end(b, len(b) - 3) == 3  # back over the 100,000 empty lines
+    assert text_end(b"\n\n\n", 3) == 0 and text_end(b"ab", 2) == 2

@@ -6,7 +6,7 @@ tests/fixtures/real_cli/opencode-1.18.33/), cut where a read could cut them.
 
 from __future__ import annotations
 
-from teamctl_supervisor.core.screen_cells import MAX_COLS, MAX_ROWS, ScreenRows
+from teamctl_supervisor.core.scan.screen_cells import MAX_COLS, MAX_ROWS, ScreenRows
 
 KEYWORDS = ("%) ·", " spent")
 FIRST = (b"\x1b[?1049h\x1b[?2026h\x1b[49;123H\x1b[38;2;128;128;128m\x1b[48;2;10;10;10m1.3K (1%) \xc2\xb7"

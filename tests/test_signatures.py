@@ -8,10 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from teamctl_supervisor.core import descriptor_files, signatures
-from teamctl_supervisor.core.lazyre import LazyPattern
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import (
+from teamctl_supervisor.core.descriptors import files as descriptor_files
+from teamctl_supervisor.core.descriptors import loader as signatures
+from teamctl_supervisor.core.descriptors.loader import (
     Action,
     DescriptorError,
     load_descriptor,
@@ -19,6 +18,8 @@ from teamctl_supervisor.core.signatures import (
     regex_hazard,
     runtime_files,
 )
+from teamctl_supervisor.core.lazyre import LazyPattern
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 FAKE = Path(__file__).parent / "fakes" / "runtimes" / "fake.toml"

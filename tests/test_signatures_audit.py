@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from realcli.install import cache_dir, pins
-from teamctl_supervisor.core.audit import audit, candidate_lines, renderings
-from teamctl_supervisor.core.pkgstrings import SLOT, binary_strings, js_literals, python_literals
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.audit import audit, candidate_lines, renderings
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.descriptors.pkgstrings import SLOT, binary_strings, js_literals, python_literals
 
 DESCRIPTOR = r"""
 name = "toy"

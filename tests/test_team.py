@@ -104,7 +104,9 @@ def test_validate_upstream_examples(name: str, tmp_path: Path, capsys: pytest.Ca
     root = copy_example(name, tmp_path)
     assert main(["validate", "-C", str(root)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: ") and "warning" not in out
+    assert out.splitlines()[-1].startswith("ok: ")
+    # the only warnings: the parts of upstream's tree this supervisor does not serve (bot, hitl, mailbox)
+    assert all("not applied by this supervisor" in x for x in out.splitlines() if ": warning: " in x), out
 
 
 def test_validate_finds_root_by_walking_up(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -154,7 +156,7 @@ def test_validate_warns_about_missing_binary(tmp_path: Path, capsys: pytest.Capt
     root = copy_example("newsletter-office", tmp_path)
     assert main(["validate", "-C", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "runtime binary 'gemini' not found" in out and "2 warnings" in out
+    assert out.count("runtime binary 'gemini' not found") == 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -485,8 +487,9 @@ def test_down_still_stops_the_team_when_the_compose_file_breaks(hello: Team) -> 
     hello.remember()
     compose = hello.root / ".team" / "team-compose.yaml"
     compose.write_text(compose.read_text() + "projects: [unclosed\n")  # a typo while the team runs
-    code, out = hello.run("status")  # issue 23: status works from state/ whatever the YAML holds
-    assert code == 0 and "team-compose.yaml" in out and "hello:dev" in out and "running" in out
+    code, out = hello.run("status")  # shows what the mailbox records, after one warning line
+    assert code == 0 and "team-compose.yaml does not load (1 error: teamctl validate)" in out
+    assert "hello:dev" in out and "running" in out
     code, out = hello.run("down")
     assert code == 0, out
     assert "does not load; stopping every agent recorded in" in out

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from realcli import codex
 from realcli.fakeapi import FakeAPI
-from teamctl_supervisor.agent.channels import ChannelTailer
+from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
-from teamctl_supervisor.core.scan import EventKind, Scanner
-from teamctl_supervisor.core.signatures import load_runtime
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
 from teamctl_supervisor.core.usage import burn_rate, read_text
 from teamctl_supervisor.store.mailbox import Store
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..core.costs import Spend
+from ..core.descriptors.loader import DescriptorError, package_data_dir
 from ..core.lazyre import LazyPattern
-from ..core.signatures import DescriptorError, package_data_dir
 from ..store.mailbox import Store
-from .waiting import local_clock
+from .waiting import time_with_zone
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ class Caps:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     on_cap: tuple[str, ...] = ()
     on_warn: tuple[str, ...] = ()
+    report_at: str | None = None  # "07:30" in `tz`: the daily report goes through `on_report`
+    on_report: tuple[str, ...] = ()
 
     def project_limit(self, project_id: str) -> float | None:
         if isinstance(self.per_project, Mapping):
@@ -243,7 +245,7 @@ class BudgetGuard:
         values = {"agent": self.agent_id, "project": self.project_id, "runtime": self.runtime,
                   "usd": round(check.project_spend, 4), "team_usd": round(check.team_spend, 4),
                   "reason": reason, "hit_at": now, "resets_at": check.until, "raw_match": reason,
-                  "resets_at_local": local_clock(check.until, caps.tz) if check.until else ""}
+                  "resets_at_local": time_with_zone(check.until, caps.tz) if check.until else ""}
         if check.warn and not check.capped and self.store.claim_alert(self.project_id, str(today), "warn", now):
             self.notice(f"budget warning: {check.warn}")
             self.run_chain(caps.on_warn, values)

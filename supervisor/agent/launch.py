@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..core.signatures import Runtime
+from ..core.descriptors.loader import Runtime
 from .hooks import substitute
 
 

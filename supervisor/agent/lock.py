@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from ..store import layout
 from ..store.safefs import open_private, private_dir
 
-SUFFIX = ".lock"
+SUFFIX = layout.LOCK_SUFFIX
 
 
 class AgentLocked(Exception):
@@ -28,7 +29,7 @@ class AgentLocked(Exception):
 
 
 def lock_path(state_dir: Path, agent_id: str) -> Path:
-    return state_dir / "run" / f"{agent_id.replace(':', '-')}{SUFFIX}"
+    return layout.watcher_lock(state_dir, agent_id)
 
 
 class AgentLock:
@@ -75,7 +76,7 @@ def acquire(state_dir: Path, agent_id: str) -> AgentLock:
 def held_locks(state_dir: Path) -> dict[Path, int | None]:
     """Every lock under state/run/ that a live process holds now, with the pid written in it."""
     found: dict[Path, int | None] = {}
-    run = state_dir / "run"
+    run = layout.run_dir(state_dir)
     try:
         names = sorted(os.listdir(run))
     except OSError:

@@ -11,8 +11,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ..core.fresh_text import FreshText
-from ..core.scan import Event
+from ..core.scan.fresh_text import FreshText
+from ..core.scan.scanner import Event
 from . import ptyio
 
 if TYPE_CHECKING:

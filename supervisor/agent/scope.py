@@ -11,11 +11,12 @@ import json
 from pathlib import Path
 
 from ..core.compose_model import Agent
+from ..store import layout
 from ..store.safefs import private_dir, write_private
 
 
 def scope_dir(state_dir: Path, agent: Agent) -> Path:
-    return state_dir / "agent-scope" / agent.id.replace(":", "-")
+    return layout.agent_scope_dir(state_dir, agent.id)
 
 
 def role_prompt_file(state_dir: Path, agent: Agent, write: bool = True) -> Path | None:

@@ -15,10 +15,11 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from ..core.compose_model import Agent, Team
+from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
-from ..core.resets import resolve_zone
-from ..core.signatures import Runtime, load_runtime, runtime_files
+from ..core.resets.parse import resolve_zone
+from ..store import layout
 from ..store.safefs import private_dir
 from .budget import Caps, Price, load_prices
 from .hooks import HookLike
@@ -63,7 +64,7 @@ class WatchSettings:
 
     @property
     def log_name(self) -> str:
-        return self.agent_id.replace(":", "-")
+        return layout.agent_file_name(self.agent_id)
 
 
 
@@ -102,10 +103,10 @@ def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], roo
     runtime = load_runtime(name, root)
     env = {**os.environ, **runtime.launch.env}
     project = agent_id.split(":", 1)[0]
-    state = root / "state"
+    state = layout.state_dir(root)
     return WatchSettings(
         agent_id=agent_id, project_id=project, runtime=runtime, argv=tuple(argv), cwd=Path.cwd(),
-        env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=state / "mailbox.db",
+        env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=layout.mailbox(state),
         state_dir=state, limit_group=runtime.name, prices=MappingProxyType(load_prices(root)))
 
 
@@ -116,7 +117,8 @@ def team_caps(team: Team) -> Caps:
     return Caps(daily_usd_limit=b.daily_usd_limit,
                 per_project=MappingProxyType(dict(per)) if isinstance(per, dict) else per,
                 warn_threshold_pct=b.warn_threshold_pct, tz=resolve_zone(b.tz, dict(os.environ)),
-                on_cap=tuple(b.on_cap), on_warn=tuple(b.on_warn))
+                on_cap=tuple(b.on_cap), on_warn=tuple(b.on_warn), report_at=b.report_at,
+                on_report=tuple(b.on_report))
 
 
 def guess_runtime(binary: str, team_dir: Path | None) -> str | None:
@@ -139,8 +141,8 @@ def guess_runtime(binary: str, team_dir: Path | None) -> str | None:
 
 def configure_logging(settings: WatchSettings) -> None:
     """The watcher's own log: state/logs/<project>-<agent>.supervisor.log, rotated, 0600."""
-    logs = private_dir(settings.state_dir / "logs")  # never through a planted symlink
-    handler = RotatingLogHandler(logs / f"{settings.log_name}.supervisor.log", 1024 * 1024, 3)
+    private_dir(layout.logs_dir(settings.state_dir))  # never through a planted symlink
+    handler = RotatingLogHandler(layout.supervisor_log(settings.state_dir, settings.log_name), 1024 * 1024, 3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

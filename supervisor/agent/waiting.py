@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.clocktext import countdown_line, human_duration, local_clock  # noqa: F401 (re-exported)
+from ..core.resets.clocktext import countdown_line, human_duration, time_with_zone  # noqa: F401 (re-exported)
 from ..core.states import WaitEnd
 
 STEP = 1.0

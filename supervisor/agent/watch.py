@@ -25,19 +25,21 @@ import pexpect
 from ..core import reactor as r
 from ..core.costs import CostLedger
 from ..core.policy import CrashPolicy
-from ..core.scan import Event, Scanner
+from ..core.scan.scanner import Event, Scanner
 from ..core.states import AgentState
 from ..store.mailbox import SAME_HIT_SECONDS, Store
 from . import procs, ptyio
 from .budget import BudgetGuard, Pricer
-from .channels import ChannelTailer
+from .channels.tailer import ChannelTailer
 from .child import Child
 from .hooks import HookRunner, split_chain
 from .hookthread import HookQueue
 from .logfile import RotatingLog
 from .relay import LOG_HOLD, Relay
+from .report_trigger import KIND as REPORT_KIND
+from .report_trigger import TEAM_KEY, ReportLauncher, ReportTrigger
 from .settings import WatchSettings
-from .waiting import Clock, SystemClock, WaitEnd, countdown_line, local_clock, wait_until
+from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
 if TYPE_CHECKING:
     import psutil  # imported where used: an idle watcher never loads it
@@ -91,6 +93,10 @@ class AgentWatch:
         self.budget = BudgetGuard(settings.caps, self.store, settings.project_id, settings.agent_id,
                                   settings.runtime.name, self.hooks.submit, self._notice, self._tell_capped)
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
+        self.report_launcher = ReportLauncher(settings.state_dir.parent, settings.env)
+        self.daily_report = ReportTrigger(
+            settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
+            lambda day, now: self.store.claim_alert(TEAM_KEY, day, REPORT_KIND, now), self.report_launcher)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -226,6 +232,7 @@ class AgentWatch:
             if self.store.has_backlog():
                 self.store.replay_spool()
             group = self._group_deadline() if cmd.group else None
+            self.daily_report.poll(self.clock.wall())
             return self.reactor.limits(self._now(), group, self.budget.check(self.clock.wall()))
         elif isinstance(cmd, r.SendKeys):
             if self.child is not None:
@@ -271,13 +278,13 @@ class AgentWatch:
                               self.group, event.model, event.action.value if event.action else "stop", until,
                               update=update)
         log.info("rate limit hit (%s, %s): resets %s: %r", event.signature, event.action,
-                 local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
+                 time_with_zone(hit.resets_at, self.s.tz) if hit.resets_at else "unknown", event.raw[:300])
 
     def _hook_values(self, hit: r.Hit) -> dict[str, object]:
         return {
             "agent": self.s.agent_id, "project": self.s.project_id, "runtime": self.s.runtime.name,
             "hit_at": hit.hit_at, "resets_at": hit.resets_at,
-            "resets_at_local": local_clock(hit.resets_at, self.s.tz) if hit.resets_at else "unknown",
+            "resets_at_local": time_with_zone(hit.resets_at, self.s.tz) if hit.resets_at else "unknown",
             "raw_match": hit.event.raw,
         }
 
@@ -323,6 +330,7 @@ class AgentWatch:
         last = [0.0]
 
         def tick(remaining: float) -> None:
+            self.daily_report.poll(self.clock.wall())
             if self.interactive and self.clock.mono() - last[0] >= 1.0:
                 last[0] = self.clock.mono()
                 line = countdown_line(label, deadline, remaining, self.s.tz)
@@ -365,7 +373,7 @@ class AgentWatch:
             watcher_pid=os.getpid(), pid=child.pid if child is not None and state is not AgentState.STOPPED else None,
             started_at=self.child_started, restarts=self.reactor.restarts, last_exit=self.reactor.last_exit,
             limit_group=self.group, model=self.s.model, now=self.clock.wall())
-        log.info("state %s%s%s", state.value, f" until {local_clock(until, self.s.tz)}" if until else "",
+        log.info("state %s%s%s", state.value, f" until {time_with_zone(until, self.s.tz)}" if until else "",
                  f" ({detail})" if detail else "")
 
     def _notice(self, text: str) -> None:
@@ -375,14 +383,15 @@ class AgentWatch:
     # -- processes -----------------------------------------------------------------------------
     def _stop_child(self, child: Child) -> None:
         self.change_state(AgentState.STOPPING)
-        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, self.hooks.running_pids()))
+        helpers = self.report_launcher.pids() | self.hooks.running_pids()
+        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, helpers))
         if result.killed:
             log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
 
     def _end_child(self, child: Child) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us."""
         self.output_log.flush()
-        leftovers = _our_children(child.pid, self.hooks.running_pids())
+        leftovers = _our_children(child.pid, self.report_launcher.pids() | self.hooks.running_pids())
         if child.alive() or leftovers:
             child.stop(self.s.stop_timeout, extra=leftovers)
         _reap_orphans(child.pid)
@@ -494,17 +503,23 @@ def _only_child_is(runtime_pid: int) -> bool:
     return pids <= {str(runtime_pid)}
 
 
-def _our_children(runtime_pid: int, spare: frozenset[int] = frozenset()) -> list[psutil.Process]:
-    """Our other children: orphans of the runtime's tree re-parented to this subreaper; not the `run`
-    hooks in `spare` (nor what they started: a hook of a stop hit outlives the stop)."""
+def _our_children(runtime_pid: int, keep: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """Our other children: orphans of the runtime's tree re-parented to this subreaper (not `keep`,
+    our own helpers such as the report and the `run` hooks, nor what they started: a hook of a stop
+    hit outlives the stop)."""
     if _only_child_is(runtime_pid):
         return []
     import psutil
 
     try:
         me = psutil.Process()
-        hooks = {p.pid for pid in spare if psutil.pid_exists(pid) for p in procs.tree(pid)}
-        return [c for c in me.children(recursive=True) if c.pid != runtime_pid and c.pid not in hooks]
+        spared = set(keep)
+        for pid in keep:
+            try:
+                spared |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
+            except psutil.Error:
+                pass
+        return [c for c in me.children(recursive=True) if c.pid != runtime_pid and c.pid not in spared]
     except psutil.Error:
         return []
 

@@ -40,9 +40,16 @@ def _since(text: str | None, tz) -> float:
 def budget(project: str | None, by_agent: bool, since: str | None, as_json: bool, root: str | None) -> int:
     """Spend per project per day, with tokens, the compose limits and the share used."""
     team = load_compose(root) or solo_team(root)  # solo: what `rl-watch --root DIR` left
-    if team is None:
-        where = f"at {root}" if root else "here (.team/team-compose.yaml); pass --root"
-        raise click.UsageError(f"no compose tree {where}")
+    if team is None:  # the same words as every other command
+        from ..cli import UsageProblem
+        from ..team.loading import NoTeam, team_dir
+        from .team import not_in_a_team
+
+        try:
+            team_dir(root)
+        except NoTeam as exc:
+            raise UsageProblem(not_in_a_team(exc)) from exc
+        raise UsageProblem(f"no compose tree at {root}")
     caps = team_caps(team)
     rows = []
     if team.mailbox_path.exists():  # never started: nothing to show, and nothing is created

@@ -21,6 +21,8 @@ from typing import Any
 import click
 
 from ..core.errors import UsageProblem
+from ..store import layout
+from ..store.safefs import private_dir
 
 MAX_STDIN = 1024 * 1024
 
@@ -53,7 +55,7 @@ class _Target:
         if mailbox:
             self.mailbox = Path(mailbox)
         elif state:
-            self.mailbox = Path(state) / "mailbox.db"
+            self.mailbox = layout.mailbox(Path(state))
         elif root:
             from ..team.compose import load_team
 
@@ -66,7 +68,7 @@ class _Target:
     def store(self) -> Any:
         from ..store.mailbox import Store
 
-        return Store(self.mailbox, self.state_dir / "spool", "hooks")
+        return Store(self.mailbox, layout.spool_dir(self.state_dir), "hooks")
 
 
 def _payload(input_file: str | None = None) -> dict[str, Any]:
@@ -118,9 +120,9 @@ def rl_hit(mailbox: str | None, agent: str | None, project: str | None, runtime:
 
 def _reset_of(text: str, runtime: str, target: _Target) -> float | None:
     """The reset the CLI's own line states, read with the runtime's signatures."""
-    from ..core.resets import resolve_zone
-    from ..core.scan import EventKind, Scanner
-    from ..core.signatures import DescriptorError, load_runtime
+    from ..core.descriptors.loader import DescriptorError, load_runtime
+    from ..core.resets.parse import resolve_zone
+    from ..core.scan.scanner import EventKind, Scanner
 
     try:
         rt = load_runtime(runtime, target.state_dir.parent)
@@ -137,7 +139,7 @@ def _reset_of(text: str, runtime: str, target: _Target) -> float | None:
 def budget_record(mailbox: str | None, agent: str | None, project: str | None, runtime: str,
                   state_dir: str | None, watched: bool, input_file: str | None) -> int:
     """Record a turn's spend from a Stop hook's JSON on stdin (its transcript's exact usage)."""
-    from ..agent.channels import pointer_file, transcript_usage
+    from ..agent.channels.claude_transcript import transcript_usage
 
     payload = _payload(input_file)
     target = _Target(mailbox, agent, project, state_dir)
@@ -147,12 +149,12 @@ def budget_record(mailbox: str | None, agent: str | None, project: str | None, r
     transcript = Path(path)
     if transcript.is_symlink() or not transcript.is_file():
         raise UsageProblem(f"transcript_path {path}: not a regular file")
-    log_name = target.agent.replace(":", "-")
+    log_name = layout.agent_file_name(target.agent)
     if watched:
-        _write_private(pointer_file(target.state_dir, log_name), str(transcript))
+        _write_private(layout.transcript_pointer(target.state_dir, log_name), str(transcript))
         return 0
     session = str(payload.get("session_id") or transcript.stem)
-    mark = target.state_dir / "channels" / f"{log_name}.{_safe(session)}.counted.json"
+    mark = layout.counted_mark(target.state_dir, log_name, _safe(session))
     counted = _read_mark(mark)
     usage = transcript_usage(transcript)
     rows = []
@@ -190,7 +192,7 @@ def _read_mark(path: Path) -> dict[str, list[int]]:
 
 def _write_private(path: Path, text: str) -> None:
     """Under state/, never through a symlink: write a temp file, then rename it over."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -13,9 +13,9 @@ from typing import IO, Any
 
 import click
 
-from ..core.resets import resolve_zone
-from ..core.scan import Event, EventKind, Scanner
-from ..core.signatures import generic_patterns_path, load_runtime, runtime_files
+from ..core.descriptors.loader import generic_patterns_path, load_runtime, runtime_files
+from ..core.resets.parse import resolve_zone
+from ..core.scan.scanner import Event, EventKind, Scanner
 from ..team.compose import find_root
 
 
@@ -162,8 +162,8 @@ def _audit_files(path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _audit_strings(file: Path, reader: str) -> Iterator[str]:
-    from ..core import pkgstrings
-    from ..core.audit import WANTED
+    from ..core.descriptors import pkgstrings
+    from ..core.descriptors.audit import WANTED
 
     if reader == "binary":
         with open(file, "rb") as fh:
@@ -187,8 +187,8 @@ def _audit_strings(file: Path, reader: str) -> Iterator[str]:
 def audit(runtime: str, package: Path, as_json: bool, uncovered: bool, root: str | None) -> None:
     """Every limit-, quota-, usage-, cost- or token-like string in PACKAGE (an unpacked package folder,
     a JS bundle or an executable), marked with the RUNTIME signatures that read it, or as uncovered."""
-    from ..core.audit import audit as run_audit
-    from ..core.audit import summary
+    from ..core.descriptors.audit import audit as run_audit
+    from ..core.descriptors.audit import summary
 
     rt = load_runtime(runtime, _team_dir(root))
     if not package.exists():

@@ -1,6 +1,6 @@
-"""Team commands: up, down, status, logs, restart, wake, attach, rate-limits, validate.
+"""Team commands: up, down, restart, wake, attach, rate-limits, validate (status and logs: views.py).
 
-The work is in supervisor/team.py; these functions parse, print and pick the exit status
+The work is in supervisor/team/; these functions parse, print and pick the exit status
 (0 ok, 1 an agent failed, 2 bad configuration).
 """
 
@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import time
 
 import click
 
-from ..core.signatures import runtime_files
-from ..team import mailbox_trouble, report
+from ..core.descriptors.loader import runtime_files
+from ..store import layout
 from ..team import ops as ops
+from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
-from ..team.solo import recorded_team, solo_team
+from ..team.solo import solo_team
+from .completion import complete_agents
+from .up_report import run_up, settle_option
 
 COMMANDS: list = []
 
@@ -32,7 +34,12 @@ def _command(fn: click.Command) -> click.Command:
     return fn
 
 
-def _load(root: str | None, strict: bool = False, solo: bool = False) -> Team:
+def not_in_a_team(exc: Exception) -> str:
+    """Every command's words for "no team here", with the way to make one."""
+    return f"{exc}; `teamctl init` writes a new team here"
+
+
+def team_for_command(root: str | None, strict: bool = False, solo: bool = False) -> Team:
     """The team; no compose tree is a usage problem (exit 2). `strict`: runtimes checked too (for up).
     `solo` (read-only commands, wake): a root `rl-watch --root DIR` left, a mailbox and no compose tree."""
     from ..cli import UsageProblem
@@ -42,7 +49,7 @@ def _load(root: str | None, strict: bool = False, solo: bool = False) -> Team:
     except ops.NoTeam as exc:
         found = solo_team(root) if solo else None
         if found is None:
-            raise UsageProblem(str(exc)) from exc
+            raise UsageProblem(not_in_a_team(exc)) from exc
         return found
 
 
@@ -72,7 +79,7 @@ def validate(root: str | None) -> int:
     try:
         team_dir = ops.team_dir(root)
     except ops.NoTeam as exc:
-        raise UsageProblem(str(exc)) from exc
+        raise UsageProblem(not_in_a_team(exc)) from exc
     try:
         team = load_team(team_dir, set(runtime_files(team_dir)))
     except ComposeError as exc:
@@ -94,7 +101,7 @@ def validate(root: str | None) -> int:
 
 def _load_for_start(root: str | None) -> Team | None:
     try:
-        return _load(root, strict=True)
+        return team_for_command(root, strict=True)
     except ComposeError as exc:
         _print_problems(exc)
         click.echo("nothing started: fix the compose tree first (teamctl validate)", err=True)
@@ -103,12 +110,13 @@ def _load_for_start(root: str | None) -> Team | None:
 
 @_command
 @click.command("up")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND",
               help="Where watchers run (default: tmux when installed, else detached processes).")
 @click.option("--strict", is_flag=True, help="Refuse to start when validate has warnings.")
+@settle_option
 @root_option
-def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | None) -> int:
+def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float, root: str | None) -> int:
     """Start the team's agents (all, or the AGENTs named); running agents are left alone."""
     team = _load_for_start(root)
     if team is None:
@@ -127,26 +135,26 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return _echo_outcomes(ops.up(team, selected, chosen))
+    return run_up(team, selected, chosen, settle)
 
 
 @_command
 @click.command("down")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--timeout", type=float, default=15.0, show_default=True,
               help="Seconds to wait for a graceful stop before killing the whole tree.")
 @root_option
 def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
     """Stop agents (all, or the AGENTs named) and every process they started."""
     try:
-        team = _load(root)
+        team = team_for_command(root)
     except ComposeError as exc:
         if agents:
             raise  # naming agents needs the tree; stopping them all does not
         _print_problems(exc)
         tdir = ops.team_dir(root)
         click.echo(f"teamctl: the compose tree does not load; stopping every agent recorded in "
-                   f"{tdir / 'state' / 'mailbox.db'}", err=True)
+                   f"{layout.mailbox(layout.state_dir(tdir))}", err=True)
         for line in ops.down_recorded(tdir, timeout):
             click.echo(line)
         return 0
@@ -155,128 +163,43 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
 
 @_command
 @click.command("restart")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Stop timeout, seconds.")
 @click.option("--backend", type=click.Choice(["tmux", "process"]), envvar="TEAMCTL_BACKEND", help="As for `up`.")
+@settle_option
 @root_option
-def restart(agents: tuple[str, ...], timeout: float, backend: str | None, root: str | None) -> int:
+def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle: float, root: str | None) -> int:
     """Stop, then start, the AGENTs named (no name: every agent)."""
     team = _load_for_start(root)
     if team is None:
         return 2
     selected = team.select(list(agents))
     stopped = _echo_outcomes(ops.down(team, selected, timeout))
-    started = _echo_outcomes(ops.up(team, selected, ops.choose_backend(backend)))
+    started = run_up(team, selected, ops.choose_backend(backend), settle)
     return max(stopped, started)
 
 
 @_command
 @click.command("wake")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=complete_agents)
 @root_option
 def wake(agents: tuple[str, ...], root: str | None) -> int:
     """End a rate-limit wait, a crash backoff or a budget pause now (no name: every agent)."""
-    team = _load(root, solo=True)
+    team = team_for_command(root, solo=True)
     return _echo_outcomes(ops.wake(team, team.select(list(agents))))
-
-
-def _status_once(team: Team, as_json: bool) -> None:
-    rep = report.status(team)
-    if as_json:
-        click.echo(json.dumps([s.as_dict() for s in rep.agents], indent=2))
-        for notice in rep.notices:
-            click.echo(notice, err=True)
-    else:
-        for line in report.status_table(rep):
-            click.echo(line)
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per agent.")
-@click.option("--watch", is_flag=True, help="Redraw every 2 seconds until Ctrl-C.")
-@root_option
-def status(as_json: bool, watch: bool, root: str | None) -> int:
-    """Every agent: state, pid, uptime, restarts, CPU, memory, cost today."""
-    try:
-        team = _load(root, solo=True)
-    except ComposeError as exc:  # the YAML does not load: the agents state/ records, all the same
-        _print_problems(exc)
-        team = recorded_team(ops.team_dir(root))
-        click.echo(f"teamctl: the compose tree does not load; showing the agents recorded in "
-                   f"{team.mailbox_path}", err=True)
-    if not watch:
-        try:
-            _status_once(team, as_json)
-        except (sqlite3.Error, OSError) as exc:  # locked by another program, -wal deleted, ...
-            click.echo(f"teamctl: status: {mailbox_trouble.describe(team.mailbox_path, exc)}", err=True)
-            return 1
-        return 0
-    try:
-        while True:
-            if not as_json:
-                click.echo("\x1b[H\x1b[2J", nl=False)
-                click.echo(time.strftime("%H:%M:%S") + f"  {team.compose_file}\n")
-            _status_once(team, as_json)
-            time.sleep(2.0)
-    except KeyboardInterrupt:
-        return 0
-
-
-COMMANDS.append(status)
-ps = click.Command("ps", callback=status.callback, params=status.params, help="Alias of `status`.")
-COMMANDS.append(ps)
-
-
-@_command
-@click.command("logs")
-@click.argument("agent")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new output (Ctrl-C ends).")
-@click.option("-n", "--lines", "lines", type=int, default=50, show_default=True, help="Lines to show.")
-@click.option("--raw", is_flag=True, help="Keep terminal escapes.")
-@click.option("--supervisor", "own", is_flag=True,
-              help="The watcher's own log instead: hits, waits, hooks, state changes.")
-@root_option
-def logs(agent: str, follow: bool, lines: int, raw: bool, own: bool, root: str | None) -> int:
-    """An agent's runtime output from state/logs/ (rotations included), escapes removed."""
-    team = _load(root, solo=True)
-    member = team.agent(agent)
-    path = ops.output_log(team, member)
-    if own:
-        path = path.with_name(f"{ops.log_name(member)}.supervisor.log")
-
-    def show(line: str) -> None:
-        if raw:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        else:
-            click.echo(report.clean_line(line))
-
-    if not path.exists() and not follow:
-        click.echo(f"{member.id}: no output yet ({path})", err=True)
-        return 0
-    shown, offset = report.tail(path, lines, partial=not follow)
-    for line in shown:
-        show(line)
-    if follow:
-        try:
-            for line in report.follow(path, start=offset):
-                show(line)
-        except KeyboardInterrupt:
-            return 0
-    return 0
 
 
 @_command
 @click.command("attach")
-@click.argument("agent")
+@click.argument("agent", shell_complete=complete_agents)
 @click.option("--rw", is_flag=True, help="Attach read-write (default: read-only).")
 @root_option
 def attach(agent: str, rw: bool, root: str | None) -> int:
     """Open the agent's tmux session (read-only unless --rw; detach with C-b d)."""
-    team = _load(root, solo=True)
+    team = team_for_command(root, solo=True)
     member = team.agent(agent)
-    name = ops.session_name(team, member)
-    if not tmux_backend.has_session(name):
+    name = ops.team_sessions(team).get(member.id)
+    if name is None:
         row = None
         if team.mailbox_path.exists():
             with ops.store(team) as st:
@@ -285,7 +208,8 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
             click.echo(f"{member.id} runs as a detached process: attach needs tmux. "
                        f"Use `teamctl logs -f {member.id}`.", err=True)
         else:
-            click.echo(f"{member.id}: not running in tmux (no session {name})", err=True)
+            click.echo(f"{member.id}: not running in tmux (no session {ops.session_name(team, member)} "
+                       f"of this team)", err=True)
         return 1
     argv = tmux_backend.attach_argv(name, read_only=not rw)
     sys.stdout.flush()
@@ -302,7 +226,7 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
 @root_option
 def rate_limits(agent: str | None, since: str | None, as_json: bool, root: str | None) -> int:
     """Recent rate-limit hits: when, reset time (local), how long the agent waited, handled or not."""
-    team = _load(root, solo=True)
+    team = team_for_command(root, solo=True)
     now = time.time()
     try:
         start = report.parse_since(since, now) if since else report.default_since(now)

@@ -18,10 +18,10 @@ import click
 
 from ..agent.launch import find_binary
 from ..agent.settings import adhoc_settings, configure_logging, settings_for_agent
+from ..core.descriptors.loader import load_runtime
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
-from ..core.resets import resolve_zone
-from ..core.signatures import load_runtime
+from ..core.resets.parse import resolve_zone
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 

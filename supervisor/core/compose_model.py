@@ -127,6 +127,8 @@ class BudgetSettings:
     on_cap: tuple[str, ...] = ()
     on_warn: tuple[str, ...] = ()
     message_ttl_hours: float | None = None
+    report_at: str | None = None  # "07:30": `teamctl report` goes through on_report then, each day
+    on_report: tuple[str, ...] = ()
 
     def project_limit(self, project_id: str) -> float | None:
         """Daily limit for one project, whether the compose gave one number or a per-project map."""

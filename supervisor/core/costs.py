@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .scan import Event
+from .scan.scanner import Event
 
 log = logging.getLogger(__name__)
 

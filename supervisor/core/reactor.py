@@ -21,10 +21,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from .clocktext import human_duration, local_clock
+from .descriptors.loader import Action
 from .policy import CrashPolicy, plan_wait
-from .scan import Event, EventKind
-from .signatures import Action
+from .resets.clocktext import human_duration, time_with_zone
+from .scan.scanner import Event, EventKind
 from .states import AgentState, WaitEnd
 
 #: Record-only hits (the CLI retries by itself) closer together than this are one hit.
@@ -346,7 +346,7 @@ class Reactor:
             s.stalled = True
             since = now.wall - (now.mono - s.last_content)
             out += [Log(f"stalled: no new output for {human_duration(now.mono - s.last_content)}", "warning"),
-                    SetState(AgentState.RUNNING, detail=f"stalled since {local_clock(since, self.rules.tz)}")]
+                    SetState(AgentState.RUNNING, detail=f"stalled since {time_with_zone(since, self.rules.tz)}")]
             if self.rules.stall_restart:
                 out += [Notice("stalled: restarting the runtime"), Stop("stalled")]
         return out
@@ -452,7 +452,7 @@ class Reactor:
         s.resume_at = deadline
         how = "waiting in place" if not event.resume_keys else "resume at reset"
         return [*out, SetState(AgentState.RATE_LIMITED, until=deadline, detail=how),
-                Notice(f"rate limit (session kept): resuming at {local_clock(deadline, self.rules.tz)}")]
+                Notice(f"rate limit (session kept): resuming at {time_with_zone(deadline, self.rules.tz)}")]
 
     def _same_as_last_record(self, hit: Hit, now: Now) -> bool:
         """A blocking line of the limit a record-only line reported seconds ago (Claude Code 2.1.197
@@ -485,7 +485,7 @@ class Reactor:
         s.resume_at = deadline
         return [Log(f"limit back after the resume: not reset yet (re-check {again.recheck})"),
                 SetState(AgentState.RATE_LIMITED, until=deadline, detail="not reset yet"),
-                Notice(f"not reset yet: checking again at {local_clock(deadline, self.rules.tz)}")]
+                Notice(f"not reset yet: checking again at {time_with_zone(deadline, self.rules.tz)}")]
 
     def _resume_now(self, s: _Session, now: Now) -> list[Command]:
         assert s.hit is not None
@@ -509,7 +509,7 @@ class Reactor:
             # early) and the limit still here: look again soon, never wait for tomorrow's
             return hit.hit_at + RECHECK_FIRST, [Log("the reset it names has passed: checking again shortly")]
         if plan.capped:
-            when = local_clock(hit.resets_at, self.rules.tz) if hit.resets_at else "unknown"
+            when = time_with_zone(hit.resets_at, self.rules.tz) if hit.resets_at else "unknown"
             notes += [Log(f"reset {when} is more than {self.rules.max_wait:.0f}s away; capped", "warning"),
                       Notice(f"reset is more than {human_duration(self.rules.max_wait)} away: capped")]
         if plan.guessed:

@@ -33,7 +33,7 @@ LIVE_STATES = frozenset({AgentState.STARTING, AgentState.RUNNING, AgentState.RAT
 WAITING_STATES = frozenset({AgentState.RATE_LIMITED, AgentState.BACKING_OFF, AgentState.PAUSED_BUDGET})
 
 
-def local_time(ts: float, now: float) -> str:
+def short_time(ts: float, now: float) -> str:
     """`16:01`; with seconds when it is minutes away (`16:01:07`), with the date when not today."""
     when = datetime.fromtimestamp(ts)
     if when.date() == datetime.fromtimestamp(now).date():
@@ -43,7 +43,7 @@ def local_time(ts: float, now: float) -> str:
 
 def state_text(row: Any, now: float) -> str:
     """`rate-limited until 16:01`, `backing off (3) until 16:01:07`, `paused-budget until ...`."""
-    until = f" until {local_time(row.until, now)}" if row.until else ""
+    until = f" until {short_time(row.until, now)}" if row.until else ""
     if row.state == AgentState.RATE_LIMITED.value:
         waiting = f" ({row.detail})" if row.detail in ("waiting in place", "not reset yet", "resuming") else ""
         return f"rate-limited{until}{waiting}"

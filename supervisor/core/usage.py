@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .resets import parse_reset
+from .resets.parse import parse_reset
 
 #: Window names as CLIs spell them, to the short name shown ("5h", "weekly").
 _WINDOW_NAMES = {

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .journal import Entry, Journal, commit_to_store
-from .mailbox import _WRITES, Store, log
+from .mailbox import WRITES, Store, log
 from .safefs import open_private
 
 
@@ -32,7 +32,7 @@ class JournaledStore(Store):
         super().__init__(path, spool_dir, spool_name, **kw)
         self._committer = Store(path, spool_dir, f"{spool_name}.committer")
         self.journal = Journal(self.spool.with_name(f"{spool_name}.journal"),
-                               commit_to_store(self._committer.conn, spool_name, _WRITES, on_bad=self._set_aside))
+                               commit_to_store(self._committer.conn, spool_name, WRITES, on_bad=self._set_aside))
 
     def _write_all(self, writes: list[tuple[str, list[Any]]]) -> bool:
         self.journal.append_all(writes)

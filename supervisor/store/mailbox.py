@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .safefs import UnsafeState, open_private, private_dir, read_nofollow
 from .schema import OWN_SCHEMA, OWN_TABLES, SHARED_SCHEMA, SHARED_TABLES
 
@@ -138,7 +139,7 @@ def _retry_locked(fn: Any, attempts: int = 5) -> Any:
 
 
 @dataclass(frozen=True)
-class AgentState:
+class AgentRow:
     """One row of supervisor_agent_state."""
 
     agent_id: str
@@ -173,6 +174,8 @@ _WRITES = {
              " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
              " model=excluded.model, updated_at=excluded.updated_at",
 }
+#: The same statements by event kind, for writers that commit elsewhere (store.journaled).
+WRITES = _WRITES
 
 
 class Store:
@@ -182,7 +185,7 @@ class Store:
                  recover: bool = False) -> None:
         self.path = path
         self.recover = recover
-        self.spool = (spool_dir or path.parent / "spool") / f"{spool_name}.jsonl"
+        self.spool = (spool_dir or layout.spool_dir(path.parent)) / f"{spool_name}.jsonl"
         self._conn: sqlite3.Connection | None = None
         self._failing = False
         self._next_replay = 0.0
@@ -373,13 +376,13 @@ class Store:
         with closing(conn.execute(sql, list(params))) as cur:
             return cur.fetchall()
 
-    def agent_states(self) -> dict[str, AgentState]:
+    def agent_states(self) -> dict[str, AgentRow]:
         rows = self.query("SELECT * FROM supervisor_agent_state")
-        return {r["agent_id"]: AgentState(**dict(r)) for r in rows}
+        return {r["agent_id"]: AgentRow(**dict(r)) for r in rows}
 
-    def agent_state(self, agent_id: str) -> AgentState | None:
+    def agent_state(self, agent_id: str) -> AgentRow | None:
         rows = self.query("SELECT * FROM supervisor_agent_state WHERE agent_id=?", [agent_id])
-        return AgentState(**dict(rows[0])) if rows else None
+        return AgentRow(**dict(rows[0])) if rows else None
 
     def rate_limits(self, agent_id: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
         sql = "SELECT * FROM rate_limits WHERE 1=1"

@@ -37,7 +37,9 @@ from ..core.compose_model import (
     did_you_mean,
     find_root,
 )
-from ..core.signatures import runtime_files
+from ..core.descriptors.loader import runtime_files
+from ..store import layout
+from . import compose_unserved
 from .compose_cache import ParseCache
 from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
@@ -68,8 +70,10 @@ __all__ = [
     "load_team",
 ]
 
-DEFAULT_TMUX_PREFIX = "t-"
-DEFAULT_MAILBOX = "state/mailbox.db"
+#: Upstream's default; "t-" was ours until 2026-12 and sessions made with it are still found.
+DEFAULT_TMUX_PREFIX = "a-"
+LEGACY_TMUX_PREFIX = "t-"
+DEFAULT_MAILBOX = str(layout.DEFAULT_MAILBOX)
 
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
 _TOP_KEYS = (
@@ -97,7 +101,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         team_dir = team_dir / TEAM_DIRNAME  # tolerate being handed the folder that contains .team
     compose_file = team_dir / COMPOSE_FILE
     base_dir = team_dir.parent if team_dir.name == TEAM_DIRNAME else team_dir
-    c = Checker(ParseCache(team_dir / "state" / "cache" / "compose.json") if cache else None)
+    c = Checker(ParseCache(layout.compose_cache(layout.state_dir(team_dir))) if cache else None)
     data = c.read_yaml(compose_file)
     if data is MISSING:
         raise ComposeError(c.problems)
@@ -121,6 +125,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         c.error("supervisor.tmux_prefix", f"{tmux_prefix!r} is not allowed: at most 32 of letters, "
                                           "digits, '_', '.', '-' and do not start with '-' or '.'")
     check_passthrough(c, data)
+    compose_unserved.check_tree(c, data)
     stray = base_dir / "runtimes"
     if team_dir.name == TEAM_DIRNAME and stray.is_dir():  # a natural guess, and silently unused
         c.warn("", f"ignored: team runtimes are read from {team_dir / 'runtimes'}/, not from this folder "
@@ -177,6 +182,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
     check_hooks(rate_limits.default_on_hit, "rate_limits.default_on_hit", compose_file)
     check_hooks(budget.on_cap, "budget.on_cap", compose_file)
     check_hooks(budget.on_warn, "budget.on_warn", compose_file)
+    check_hooks(budget.on_report, "budget.on_report", compose_file)
     for ra in raw_agents:
         check_hooks(ra.agent.on_rate_limit, join(ra.path, "on_rate_limit"), ra.file)
     no_wait = "chain has no 'wait' hook: the agent is respawned without waiting for the limit to reset"
@@ -219,7 +225,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         compose_file=compose_file,
         tmux_prefix=tmux_prefix,
         mailbox_path=mailbox_path,
-        state_dir=team_dir / "state",
+        state_dir=layout.state_dir(team_dir),
         rate_limits=rate_limits,
         budget=budget,
         projects=tuple(projects),

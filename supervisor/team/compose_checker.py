@@ -107,6 +107,7 @@ class Checker:
         self.file = Path()
         self._lines: dict[Path, dict[str, int]] = {}
         self.cache = cache
+        self.once: set[str] = set()  # notices given once per load, not once per file
 
     # -- reporting
 
@@ -199,13 +200,22 @@ class Checker:
 
     # -- typed getters (each reports and returns the default on a bad value)
 
-    def keys(self, m: Mapping[Any, Any], known: Collection[str], path: str) -> None:
-        """Warn about unknown keys with a did-you-mean, since a typo'd key is otherwise ignored."""
+    def keys(self, m: Mapping[Any, Any], known: Collection[str], path: str,
+             decisive: Collection[str] = ()) -> None:
+        """Warn about unknown keys with a did-you-mean, since a typo'd key is otherwise ignored.
+        A near miss of a `decisive` key (one that changes what runs: `runtim` for `runtime`) that is
+        not set itself is an error: ignoring it would start something else, with exit 0."""
         for k in m:
             if not isinstance(k, str):
                 self.error(join(path, k), f"key must be a string, got {type_name(k)}")
             elif k not in known:
-                self.warn(join(path, k), f"unknown key {k!r}{did_you_mean(k, known)}; ignored")
+                hint = did_you_mean(k, known)
+                meant = hint.split("'")[1] if hint else ""
+                if meant in decisive and meant not in m:
+                    self.error(join(path, k), f"unknown key {k!r}{hint}; it would change what runs, "
+                                              f"so it is not ignored: rename it to {meant!r}")
+                else:
+                    self.warn(join(path, k), f"unknown key {k!r}{hint}; ignored")
 
     def mapping(self, m: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any]:
         v = m.get(key)

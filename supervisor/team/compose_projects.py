@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.compose_model import Agent, FrozenMap, McpServer, Project, did_you_mean
+from . import compose_unserved
 from .compose_checker import (
     MISSING,
     Checker,
@@ -32,6 +34,8 @@ _AGENT_KEYS = (
     "autonomy", "can_dm", "can_broadcast", "interfaces", "telegram", "telegram_inbox",
     "reports_to_user", "display_name", "hooks", "mcps", "subagents", "skills", "ultracode",
 )
+#: Agent keys whose near miss is an error: ignoring `runtim: codex` would start claude-code.
+_DECISIVE_AGENT_KEYS = ("runtime", "model")
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")  # upstream's EffortLevel (schema 2.0.1)
 _HOOK_SPEC_KEYS = ("event", "matcher", "command")
 _MCP_KEYS = ("command", "args", "env")
@@ -52,6 +56,18 @@ class RawAgent:
     file: Path
 
 
+def _missing_cwd(team_dir: Path, raw: str, cwd: Path) -> str:
+    """A missing cwd. Upstream resolves it against the .team dir, so an upstream README's
+    `mkdir -p workspace` (beside .team/) with `cwd: ./workspace` misses: name both places and the
+    one-line fix, and leave the rule as it is."""
+    text = f"working directory does not exist: {cwd} ({raw!r} is resolved against {team_dir}, as upstream does)"
+    beside = resolve(team_dir.parent, raw)
+    if not Path(raw).is_absolute() and beside.is_dir() and beside != cwd:
+        fix = os.path.relpath(beside, team_dir)
+        return text + f"; {beside} exists one level up: write `cwd: {fix}`, or create {cwd}"
+    return text + f"; create it (mkdir -p {cwd}) or point cwd at an existing directory"
+
+
 def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str, is_manager: bool,
                  team_dir: Path, cwd: Path, known_runtimes: Collection[str] | None) -> RawAgent | None:
     if not isinstance(name, str):
@@ -63,7 +79,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
     if not isinstance(a, dict):
         c.error(path, f"agent must be a mapping, got {type_name(a)}")
         return None
-    c.keys(a, _AGENT_KEYS, path)
+    c.keys(a, _AGENT_KEYS, path, decisive=_DECISIVE_AGENT_KEYS)
 
     runtime = c.string(a, "runtime", path, default=DEFAULT_RUNTIME) or DEFAULT_RUNTIME
     if c.name_ok(runtime, join(path, "runtime"), "runtime") and known_runtimes is not None \
@@ -83,6 +99,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
         c.error(join(path, "display_name"), "must be 1 to 64 characters")
     mcps = _parse_mcps(c, a, path)
     _check_claude_extras(c, a, path, runtime)
+    compose_unserved.check_agent(c, a, path)
 
     restart = c.string(a, "restart", path, default="always") or "always"
     if restart not in RESTART_POLICIES:
@@ -141,7 +158,7 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
     c.keys(data, _PROJECT_FILE_KEYS, "")
     check_version(c, data)
     meta = c.mapping(data, "project", "", required=True)
-    c.keys(meta, _PROJECT_META_KEYS, "project")
+    c.keys(meta, _PROJECT_META_KEYS, "project", decisive=("cwd",))
     pid = c.string(meta, "id", "project", required=True)
     if pid is not None:
         c.name_ok(pid, "project.id", "project id")
@@ -150,10 +167,11 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
     raw_cwd = c.string(meta, "cwd", "project", default=".") or "."
     cwd = resolve(team_dir, raw_cwd)  # upstream: compose.root.join(project.cwd), root = the .team dir
     if not cwd.exists():
-        c.error("project.cwd", f"working directory does not exist: {cwd} (create it, e.g. mkdir -p)")
+        c.error("project.cwd", _missing_cwd(team_dir, raw_cwd, cwd))
     elif not cwd.is_dir():
         c.error("project.cwd", f"working directory is not a directory: {cwd}")
 
+    compose_unserved.check_tree(c, data)
     channels = data.get("channels")
     if channels is not None and not isinstance(channels, list):
         c.error("channels", f"must be a list, got {type_name(channels)}")

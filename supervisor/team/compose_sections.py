@@ -29,7 +29,10 @@ SUPPORTED_VERSION = 2
 HOOK_ACTIONS = ("wait", "send", "webhook", "run")
 WEBHOOK_METHODS = ("POST", "PUT", "GET", "PATCH")
 DEFAULT_SEND_TEXT = "{agent} hit a rate limit; resets {resets_at_local}"
-_VERSION_RE = re.compile(r"2(?:\.0(?:\.[0-9]+)?)?")  # 2, 2.0, "2.0.0", "2.0.1"
+#: Upstream's `version` is semver; a new optional field raises the minor: any 2.x.y is read.
+_VERSION_RE = re.compile(r"2(?:\.([0-9]+)(?:\.([0-9]+))?)?")  # 2, 2.0, "2.0.0", "2.0.1", "2.1.0"
+#: The newest schema whose keys this supervisor knows (upstream's EffortLevel came with 2.0.1).
+NEWEST_KNOWN_VERSION = (2, 0, 1)
 
 _HITL_KEYS = ("globally_sensitive_actions", "auto_approve_windows")
 _AUTO_APPROVE_KEYS = ("action", "project", "agent", "scope", "until")
@@ -46,8 +49,9 @@ _HOOK_KEYS_BY_ACTION = {
 }
 _BUDGET_KEYS = (
     "daily_usd_limit", "per_project_usd_limit", "warn_threshold_pct", "tz", "on_cap", "on_warn",
-    "message_ttl_hours",
+    "message_ttl_hours", "report_at", "on_report",
 )
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def check_version(c: Checker, data: Mapping[str, Any]) -> None:
@@ -55,12 +59,18 @@ def check_version(c: Checker, data: Mapping[str, Any]) -> None:
     if v is MISSING or v is None:
         c.error("version", f"missing; this supervisor reads version {SUPPORTED_VERSION}")
         return
-    ok = (
-        (is_number(v) and float(v) == SUPPORTED_VERSION)
-        or (isinstance(v, str) and _VERSION_RE.fullmatch(v.strip()) is not None)
-    )
-    if not ok:
-        c.error("version", f"unsupported version {v!r}; this supervisor reads version {SUPPORTED_VERSION}")
+    text = str(v).strip() if is_number(v) or isinstance(v, str) else ""
+    match = _VERSION_RE.fullmatch(text) if not isinstance(v, bool) else None
+    if match is None:
+        c.error("version", f"unsupported version {v!r}; this supervisor reads version {SUPPORTED_VERSION} "
+                           "(any 2.x.y)")
+        return
+    found = (2, int(match.group(1) or 0), int(match.group(2) or 0))
+    if found > NEWEST_KNOWN_VERSION and "version" not in c.once:
+        c.once.add("version")
+        newest = ".".join(map(str, NEWEST_KNOWN_VERSION))
+        c.warn("version", f"version {text} is newer than the newest this supervisor knows ({newest}): "
+                          "it is read as 2.x, and keys it added are reported as unknown and ignored")
 
 
 def parse_hook(c: Checker, h: object, path: str) -> HookSpec | None:
@@ -190,7 +200,25 @@ def parse_budget(c: Checker, data: Mapping[str, Any]) -> BudgetSettings:
         on_cap=c.names(b, "on_cap", "budget") or (),
         on_warn=c.names(b, "on_warn", "budget") or (),
         message_ttl_hours=c.number(b, "message_ttl_hours", "budget", None, positive=True),
+        report_at=_report_at(c, b),
+        on_report=c.names(b, "on_report", "budget") or (),
     )
+
+
+def _report_at(c: Checker, b: Mapping[str, Any]) -> str | None:
+    """`report_at: "07:30"`: a local time of day (in budget.tz). YAML reads an unquoted 07:30 as the
+    number 450 (base 60), so a number gets its own message."""
+    v = b.get("report_at")
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        c.error("budget.report_at", f'must be a quoted time of day such as "07:30", got {v!r}')
+        return None
+    m = _CLOCK.match(v.strip())
+    if m is None:
+        c.error("budget.report_at", f"must be a time of day HH:MM (24 h), got {v!r}")
+        return None
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 def check_passthrough(c: Checker, data: Mapping[str, Any]) -> None:

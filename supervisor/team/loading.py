@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 from ..agent.launch import find_binary
-from ..core.signatures import DescriptorError, Runtime, load_runtime, runtime_files
+from ..core.descriptors.loader import DescriptorError, Runtime, load_runtime, runtime_files
+from ..store import layout
 from ..store.mailbox import Store
 from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
 
@@ -140,7 +141,7 @@ def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = No
 
 
 def store(team: Team) -> Store:
-    return Store(team.mailbox_path, team.state_dir / "spool", "teamctl", recover=True)
+    return Store(team.mailbox_path, layout.spool_dir(team.state_dir), "teamctl", recover=True)
 
 
 def register(team: Team, st: Store) -> None:

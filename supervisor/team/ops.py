@@ -22,12 +22,21 @@ from .loading import (
 from .starting import PASS_ENV, START_WAIT_SECONDS, choose_backend, up, watcher_argv, watcher_env
 from .stopping import down, down_recorded
 from .waking import wake
-from .watchers import Outcome, end_leftovers, find_watcher, log_name, output_log, session_name, watcher_process
+from .watchers import (
+    Outcome,
+    end_leftovers,
+    find_watcher,
+    log_name,
+    output_log,
+    session_name,
+    team_sessions,
+    watcher_process,
+)
 
 __all__ = [
     "NoTeam", "binary_problem", "binary_warnings", "launch_warnings", "launch_plan", "load", "register",
     "runtime_problems", "store",
     "team_dir", "PASS_ENV", "START_WAIT_SECONDS", "choose_backend", "up", "watcher_argv", "watcher_env", "down",
     "down_recorded", "wake", "Outcome", "end_leftovers", "find_watcher", "log_name", "output_log", "session_name",
-    "watcher_process",
+    "team_sessions", "watcher_process",
 ]

@@ -9,24 +9,22 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import BinaryIO
 
 import psutil
 
 from ..agent.budget import day_start
-from ..agent.logfile import log_files
-from ..core.controls import CONTROLS, printable
-from ..core.resets import resolve_zone
-from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
+from ..core.controls import printable
+from ..core.resets.parse import resolve_zone
+from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
 from ..store.mailbox import Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
-from .watchers import _LIVE, _marker, session_name, watcher_process
+from .logview import clean_line, follow, tail, tail_lines  # noqa: F401 (the commands' names for them)
+from .watchers import LIVE_STATE_NAMES, team_sessions, tmux_marker_file, watcher_process
 
 # --------------------------------------------------------------------------------------------------
 # status
@@ -86,15 +84,15 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
             rows = st.agent_states()
             costs = costs_today(team, st, now)
             windows = usage_windows(st)
-    sessions = tmux_backend.sessions()
+    found = tmux_backend.listing()
+    sessions = team_sessions(team, found) if found else {}
     ppids = _ppid_map() if any(r.pid for r in rows.values()) else {}
     out: list[Status] = []
     stale_in_tmux = 0
     for agent in agents:
         row = rows.get(agent.id)
-        name = session_name(team, agent)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
-                   session=name if sessions and name in sessions else None,
+                   session=sessions.get(agent.id),
                    windows=windows.get(agent.id, []))
         out.append(s)
         if row is None:
@@ -105,8 +103,8 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         s.state, s.text = row.state, state_text(row, now)
         # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
-        server_gone = sessions is None and _marker(team, agent).exists()
-        if row.state in _LIVE:
+        server_gone = found is None and tmux_marker_file(team, agent).exists()
+        if row.state in LIVE_STATE_NAMES:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"
                 stale_in_tmux += server_gone
@@ -239,104 +237,6 @@ def status_table(report: Report) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# logs
-
-_ANSI = CONTROLS  # ESC- and C1-led sequences and every other control but tab (core.controls)
-
-
-def clean_line(line: str) -> str:
-    """A log line as a terminal would have shown it: escapes removed, only the text after the last \\r."""
-    line = line.rstrip("\r")
-    if "\r" in line:
-        parts = [p for p in line.split("\r") if _ANSI.sub("", p).strip()]
-        line = parts[-1] if parts else ""
-    return _ANSI.sub("", line)
-
-
-def tail_lines(path: Path, n: int) -> list[str]:
-    """The last `n` lines of the log and its rotations (newest last), decoded, not cleaned."""
-    return tail(path, n)[0]
-
-
-def tail(path: Path, n: int, partial: bool = True) -> tuple[list[str], int]:
-    """Like `tail_lines`, plus the offset in `path` where the lines end (where `follow` goes on).
-
-    `partial=False` leaves an unfinished last line out (and the offset before it), for `follow`.
-    """
-    collected: list[bytes] = []
-    offset = 0
-    for f in reversed(log_files(path)):
-        try:
-            data = f.read_bytes()
-        except OSError:
-            continue
-        if f == path:
-            offset = len(data)
-            if not partial and not data.endswith(b"\n"):
-                offset = data.rfind(b"\n") + 1
-                data = data[:offset]
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        collected = lines + collected
-        if len(collected) >= n:
-            break
-    if n <= 0:
-        return [], offset
-    return [b.decode("utf-8", "replace") for b in collected[-n:]], offset
-
-
-def follow(path: Path, poll: float = 0.25, stop: float | None = None, start: int | None = None) -> Iterator[str]:
-    """Lines written to `path` after `start` (default: its end at this call, not at the first `next()`);
-    survives rotation (the old file is read to its end first).
-
-    `stop`: give up after that many seconds (tests); None follows until the caller stops iterating.
-    """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115
-        fh.seek(0, os.SEEK_END)
-        if start is not None and start <= fh.tell():
-            fh.seek(start)
-    except FileNotFoundError:
-        fh = None  # it appears later: read it from its start
-    return _follow(path, fh, poll, None if stop is None else time.monotonic() + stop)
-
-
-def _follow(path: Path, fh: BinaryIO | None, poll: float, end: float | None) -> Iterator[str]:
-    ino = os.fstat(fh.fileno()).st_ino if fh is not None else None
-    buf = b""
-    try:
-        while end is None or time.monotonic() < end:
-            if fh is None:
-                try:
-                    fh = open(path, "rb")  # noqa: SIM115
-                    ino = os.fstat(fh.fileno()).st_ino
-                except FileNotFoundError:
-                    time.sleep(poll)
-                    continue
-            chunk = fh.read()
-            if chunk:
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", "replace")
-                continue
-            try:
-                st = os.stat(path)
-                rotated = st.st_ino != ino or st.st_size < fh.tell()
-            except FileNotFoundError:
-                rotated = True
-            if rotated:  # the old file has been read to its end: go on with the new one
-                fh.close()
-                fh = None
-                continue
-            time.sleep(poll)
-    finally:
-        if fh is not None:
-            fh.close()
-
-
-# --------------------------------------------------------------------------------------------------
 # rate limits
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -356,7 +256,7 @@ def parse_since(text: str, now: float) -> float:
 
 
 @dataclass
-class Hit:
+class HitRecord:
     agent_id: str
     runtime: str
     hit_at: float
@@ -380,7 +280,7 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
-def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -> list[Hit]:
+def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -> list[HitRecord]:
     ids = list(agent_ids or [])
     sql = "SELECT * FROM rate_limits WHERE hit_at>=?"
     params: list[object] = [since]
@@ -391,11 +291,11 @@ def rate_limit_hits(team: Team, agent_ids: Iterable[str] | None, since: float) -
         return []  # read-only: a team never started gets no mailbox from this
     with store(team) as st:
         rows = st.query(sql + " ORDER BY hit_at, id", params)
-    return [Hit(r["agent_id"], r["runtime"], r["hit_at"], r["resets_at"], r["handled_at"], r["raw_match"])
+    return [HitRecord(r["agent_id"], r["runtime"], r["hit_at"], r["resets_at"], r["handled_at"], r["raw_match"])
             for r in rows]
 
 
-def hits_table(hits: Sequence[Hit], now: float, width: int = 60) -> list[str]:
+def hits_table(hits: Sequence[HitRecord], now: float, width: int = 60) -> list[str]:
     def when(ts: float | None) -> str:
         if ts is None:
             return "-"

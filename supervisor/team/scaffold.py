@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..agent.launch import find_binary
 from ..core.compose_model import TEAM_DIRNAME
+from ..core.descriptors.loader import load_runtime
 from ..core.errors import DescriptorError
-from ..core.signatures import load_runtime
 
 #: Tried in this order when no runtime is named: the CLIs upstream's templates and examples use first.
 PREFERRED = ("claude-code", "codex", "gemini", "qwen-code", "aider")
@@ -33,7 +33,7 @@ broker:
 
 supervisor:
   type: tmux
-  tmux_prefix: {prefix}   # tmux sessions are <prefix><project>-<agent>
+  tmux_prefix: a-   # tmux sessions are <prefix><project>-<agent>: a-{project}-{agent}
 
 projects:
   - file: projects/{project}.yaml
@@ -112,7 +112,7 @@ def plan(base: Path, project: str | None = None, runtime: str | None = None, age
     pid = slug(project or base.resolve().name)
     chosen, found = pick_runtime(env.get("PATH"), runtime)
     name = " ".join(w.capitalize() for w in re.split(r"[-_.]+", pid) if w) or pid
-    values = {"project": pid, "name": name, "agent": agent, "runtime": chosen, "prefix": f"{pid[:30]}-"}
+    values = {"project": pid, "name": name, "agent": agent, "runtime": chosen}
     team = base / TEAM_DIRNAME
     files = (
         (team / "team-compose.yaml", COMPOSE.format(**values)),

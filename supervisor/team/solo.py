@@ -20,9 +20,10 @@ from ..core.compose_model import (
     Team,
     find_root,
 )
+from ..store import layout
 from ..store.mailbox import Store
 
-MAILBOX = Path("state") / "mailbox.db"
+MAILBOX = layout.DEFAULT_MAILBOX
 
 
 def solo_dir(root: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
@@ -43,17 +44,15 @@ def solo_team(root: str | None, env: Mapping[str, str] | None = None, cwd: Path 
     where = solo_dir(root, env, cwd)
     if where is None:
         return None
-    return recorded_team(where)
+    return mailbox_team(where)
 
 
-def recorded_team(where: Path) -> Team:
-    """The agents recorded in `where`/state/mailbox.db as a Team: a solo root's, or a compose team's
-    whose YAML does not load (`status` reads state/, whatever the YAML holds)."""
+def mailbox_team(where: Path, tmux_prefix: str = "t-") -> Team:
+    """The agents whose state rows `where/state/mailbox.db` holds, as a Team rooted at `where`
+    (also what status and logs show when a team's compose tree does not load)."""
     mailbox = where / MAILBOX
-    rows = {}
-    if mailbox.is_file():  # nothing recorded is no agent, and no mailbox made for the asking
-        with Store(mailbox, where / "state" / "spool", "teamctl") as st:
-            rows = st.agent_states()
+    with Store(mailbox, layout.spool_dir(layout.state_dir(where)), "teamctl") as st:
+        rows = st.agent_states()
     agents = tuple(
         Agent(id=row.agent_id, project=row.agent_id.split(":", 1)[0], name=row.agent_id.split(":", 1)[-1],
               runtime=row.runtime, model=row.model, role_prompt=None, permission_mode=None, effort=None,
@@ -63,6 +62,6 @@ def recorded_team(where: Path) -> Team:
         for row in sorted(rows.values(), key=lambda r: r.agent_id))
     projects = tuple(Project(id=p, name=p, cwd=where, file=mailbox)
                      for p in sorted({a.project for a in agents}))
-    return Team(team_dir=where, base_dir=where, compose_file=mailbox, tmux_prefix="t-", mailbox_path=mailbox,
-                state_dir=where / "state", rate_limits=RateLimitSettings(), budget=BudgetSettings(),
+    return Team(team_dir=where, base_dir=where, compose_file=mailbox, tmux_prefix=tmux_prefix, mailbox_path=mailbox,
+                state_dir=layout.state_dir(where), rate_limits=RateLimitSettings(), budget=BudgetSettings(),
                 projects=projects, agents=agents)

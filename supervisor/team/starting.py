@@ -7,20 +7,30 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
-from ..core.signatures import Runtime
+from ..core.descriptors.loader import Runtime
+from ..store import layout
 from ..store.safefs import check_state_dir, private_dir, write_private
 from . import sweep
 from .backends import process as process_backend
 from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Team, load_team
 from .loading import NoTeam, binary_problem, launch_plan, prompt_in_argv, register, store
-from .watchers import Outcome, _marker, _tmux_sessions, end_leftovers, log_name, session_name, watcher_process
+from .settling import settle
+from .watchers import (
+    Outcome,
+    end_leftovers,
+    log_name,
+    start_session_name,
+    team_sessions,
+    tmux_marker_file,
+    watcher_process,
+)
 
 START_WAIT_SECONDS = 5.0
 #: Environment handed to a watcher in tmux: the tmux server's own environment may be older than ours.
@@ -36,6 +46,7 @@ class _Started:
     session: str | None = None
     popen: object | None = None
     console: Path | None = None
+    launched: float = field(default_factory=time.time)
 
 
 def watcher_argv(team: Team, agent: Agent, argv: Sequence[str]) -> list[str]:
@@ -62,15 +73,33 @@ def choose_backend(requested: str | None) -> str:
     return "process"
 
 
-def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS) -> list[Outcome]:
+@dataclass
+class Progress:
+    """What `up` tells its caller as it goes: `starting(agent, i, n)` before each launch and
+    `done(outcome)` as soon as an agent's outcome is known (a caller that prints shows it at once)."""
+
+    starting: Callable[[Agent, int, int], None] | None = None
+    done: Callable[[Outcome], None] | None = None
+
+    def told(self, outcome: Outcome) -> Outcome:
+        if self.done is not None:
+            self.done(outcome)
+        return outcome
+
+
+def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WAIT_SECONDS,
+       settle_seconds: float = 0.0, progress: Progress | None = None) -> list[Outcome]:
     """Start every selected agent that is not running; one Outcome per agent, in team order.
+    `settle_seconds`: watch new agents that long and report a runtime that died at once as failed.
     Two `up`s, or an `up` and a `down`, of one team take turns (sweep.team_lock)."""
     check_state_dir(team.state_dir, team.team_dir)
+    progress = progress or Progress()
     with sweep.team_lock(team.state_dir):
-        return _up(team, agents, backend, wait)
+        return _up(team, agents, backend, wait, settle_seconds, progress)
 
 
-def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[Outcome]:
+def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_seconds: float,
+        progress: Progress) -> list[Outcome]:
     with store(team) as st:
         try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
             load_team(team.team_dir, None, cache=True)
@@ -78,26 +107,29 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
             pass  # changed since it was checked: each watcher reads it itself
         register(team, st)
         rows = st.agent_states()
-    sessions = _tmux_sessions()
+    found = tmux_backend.listing() or {}
+    sessions = team_sessions(team, found)  # this team's only: a clone's same-named agents are not ours
     results: dict[str, Outcome] = {}
     started: list[_Started] = []
     t0 = time.time()
     stale = {a.id for a in agents
-             if session_name(team, a) not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
+             if a.id not in sessions and watcher_process(a.id, rows.get(a.id)) is None}
     end_leftovers(team, stale)
     loaded: dict[str, Runtime] = {}
     locked = {path.stem for path in held_locks(team.state_dir)}
-    for agent in agents:
+    for index, agent in enumerate(agents, 1):
+        if progress.starting is not None:
+            progress.starting(agent, index, len(agents))
         row = rows.get(agent.id)
-        name = session_name(team, agent)
-        if name in sessions or watcher_process(agent.id, row) is not None or log_name(agent) in locked:
-            where = f"tmux session {name}" if name in sessions else "process"
-            results[agent.id] = Outcome(agent, "running", f"{agent.id}: already running ({where})")
+        name = sessions.get(agent.id) or start_session_name(team, agent, found)
+        if agent.id in sessions or watcher_process(agent.id, row) is not None or log_name(agent) in locked:
+            where = f"tmux session {name}" if agent.id in sessions else "process"
+            results[agent.id] = progress.told(Outcome(agent, "running", f"{agent.id}: already running ({where})"))
             continue
         argv, env = launch_plan(team, agent, loaded)
         problem = binary_problem(argv[0], env.get("PATH"))
         if problem is not None:
-            results[agent.id] = Outcome(agent, "failed", f"{agent.id}: {problem}", ok=False)
+            results[agent.id] = progress.told(Outcome(agent, "failed", f"{agent.id}: {problem}", ok=False))
             continue
         # a role prompt's text in argv (a CLI without a file option) stays out of the watcher's own
         # command line: the watcher reads the prompt from its file and builds the same argv
@@ -105,24 +137,32 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float) -> list[
         try:
             if backend == "tmux":
                 pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
-                marker = _marker(team, agent)
+                tmux_backend.tag_session(name, agent.project, agent.name, str(team.team_dir))
+                marker = tmux_marker_file(team, agent)
                 private_dir(marker.parent)
                 write_private(marker, name + "\n")  # 0600, never through a planted link
                 started.append(_Started(agent, pid, "tmux", session=name))
             else:
-                console = process_backend.console_log(team.state_dir, log_name(agent))
+                console = layout.console_log(team.state_dir, log_name(agent))
                 popen = process_backend.start(cmd, agent.cwd, watcher_env(team, agent, dict(os.environ)),
                                               console)
-                _marker(team, agent).unlink(missing_ok=True)
+                tmux_marker_file(team, agent).unlink(missing_ok=True)
                 started.append(_Started(agent, popen.pid, "process", popen=popen, console=console))
         except tmux_backend.TmuxError as exc:
             if "duplicate session" in str(exc):  # started since we looked (another `up`): running
-                results[agent.id] = Outcome(agent, "running", f"{agent.id}: already running (tmux session {name})")
+                results[agent.id] = progress.told(
+                    Outcome(agent, "running", f"{agent.id}: already running (tmux session {name})"))
             else:
-                results[agent.id] = Outcome(agent, "failed", f"{agent.id}: cannot start: {exc}", ok=False)
+                results[agent.id] = progress.told(
+                    Outcome(agent, "failed", f"{agent.id}: cannot start: {exc}", ok=False))
         except OSError as exc:
-            results[agent.id] = Outcome(agent, "failed", f"{agent.id}: cannot start: {exc}", ok=False)
-    results.update(_await_rows(team, started, t0, wait))
+            results[agent.id] = progress.told(Outcome(agent, "failed", f"{agent.id}: cannot start: {exc}", ok=False))
+    awaited = _await_rows(team, started, t0, wait)
+    fresh = [(s.agent, s.pid) for s in started if awaited[s.agent.id].status == "started"]
+    last_launch = max((s.launched for s in started), default=t0)  # the last one gets the full settle
+    awaited.update(settle(team, fresh, settle_seconds - (time.time() - last_launch) if fresh else 0))
+    for s in started:
+        results[s.agent.id] = progress.told(awaited[s.agent.id])
     return [results[a.id] for a in agents if a.id in results]
 
 

@@ -18,21 +18,21 @@ import psutil
 
 from ..agent import procs
 from ..core.states import AgentState
-from ..store.mailbox import AgentState as StateRow
-from ..store.mailbox import Store
+from ..store import layout
+from ..store.mailbox import AgentRow, Store
 from ..store.safefs import UnsafeState, check_state_dir
 from . import mailbox_trouble, sweep
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
 from .watchers import (
-    _LIVE,
+    LIVE_STATE_NAMES,
     Outcome,
-    _marker,
-    _tmux_sessions,
     end_leftovers,
     find_watcher,
-    session_name,
+    session_is_ours,
+    team_sessions,
+    tmux_marker_file,
     watcher_process,
 )
 
@@ -46,7 +46,7 @@ class Records:
     def __init__(self, open_store: object, path: Path) -> None:
         self.path = path
         self.problem: str | None = None
-        self.rows: dict[str, StateRow] = {}
+        self.rows: dict[str, AgentRow] = {}
         self.unrecorded: dict[str, str] = {}
         self._st: Store | None = None
         try:
@@ -64,7 +64,7 @@ class Records:
                 pass
         self._st = None
 
-    def row(self, agent_id: str) -> StateRow | None:
+    def row(self, agent_id: str) -> AgentRow | None:
         """The agent's row as it is now (it may have written since), else as first read."""
         if self._st is not None:
             try:
@@ -73,7 +73,7 @@ class Records:
                 self._fail(exc)
         return self.rows.get(agent_id)
 
-    def mark_stopped(self, agent_id: str, row: StateRow | None, detail: str) -> None:
+    def mark_stopped(self, agent_id: str, row: AgentRow | None, detail: str) -> None:
         if row is None:
             return
         written = False
@@ -128,23 +128,22 @@ def down(team: Team, agents: Sequence[Agent], timeout: float = 15.0) -> list[Out
 
 def _down(team: Team, agents: Sequence[Agent], timeout: float, records: Records) -> dict[str, Outcome]:
     rows = records.rows
-    sessions = _tmux_sessions()
+    sessions = team_sessions(team)  # agent id -> session: this team's only, never a clone's
     targets: list[tuple[Agent, psutil.Process, list[psutil.Process]]] = []
     results: dict[str, Outcome] = {}
     for agent in agents:
         row = rows.get(agent.id)
-        name = session_name(team, agent)
         watcher = find_watcher(team, agent, row, sessions)
         if watcher is None:
-            if name in sessions:
-                tmux_backend.kill_session(name)
+            if agent.id in sessions:
+                tmux_backend.kill_session(sessions[agent.id])
                 text = f"{agent.id}: stopped (closed tmux session)"
                 results[agent.id] = Outcome(agent, "stopped", text)
             else:
                 results[agent.id] = Outcome(agent, "not-running", f"{agent.id}: not running")
-            if row is not None and row.state in _LIVE:
+            if row is not None and row.state in LIVE_STATE_NAMES:
                 records.mark_stopped(agent.id, row, "watcher gone")
-            _unlink(_marker(team, agent))
+            _unlink(tmux_marker_file(team, agent))
             continue
         tree = procs.tree(watcher.pid)
         targets.append((agent, watcher, tree))
@@ -163,12 +162,11 @@ def _down(team: Team, agents: Sequence[Agent], timeout: float, records: Records)
         else:
             results[agent.id] = Outcome(agent, "stopped", f"{agent.id}: stopped")
             row = records.row(agent.id)
-            if row is not None and row.state in _LIVE:  # e.g. it died before it could write
+            if row is not None and row.state in LIVE_STATE_NAMES:  # e.g. it died before it could write
                 records.mark_stopped(agent.id, row, "stopped by teamctl down")
-        name = session_name(team, agent)
-        if tmux_backend.has_session(name):
-            tmux_backend.kill_session(name)
-        _unlink(_marker(team, agent))
+        if agent.id in sessions:
+            tmux_backend.kill_session(sessions[agent.id])
+        _unlink(tmux_marker_file(team, agent))
     for agent_id, count in end_leftovers(team, {a.id for a in agents}).items():
         outcome = results[agent_id]
         results[agent_id] = Outcome(outcome.agent, "killed",
@@ -188,11 +186,11 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
     """`down` when the compose tree no longer loads (a typo while the team runs): stop every watcher
     recorded in the team's default mailbox, their tmux sessions (from the markers `up` left) and any
     tagged leftover, since a broken file must never keep a team from being stopped."""
-    state_dir = tdir / "state"
-    db = state_dir / "mailbox.db"
+    state_dir = layout.state_dir(tdir)
+    db = layout.mailbox(state_dir)
     lines: list[str] = []
     if db.exists():
-        records = Records(lambda: Store(db, state_dir / "spool", "teamctl", recover=True), db)
+        records = Records(lambda: Store(db, layout.spool_dir(state_dir), "teamctl", recover=True), db)
         try:
             rows = records.rows
             targets = [(row, w) for row in rows.values() if (w := watcher_process(row.agent_id, row)) is not None]
@@ -214,9 +212,10 @@ def down_recorded(tdir: Path, timeout: float = 15.0) -> list[str]:
             records.close()
         if records.problem:
             lines.append(f"not recorded: {records.problem}")
-    for marker in sorted((state_dir / "run").glob("*.tmux")):
+    found = tmux_backend.listing() or {}
+    for marker in sorted(layout.run_dir(state_dir).glob("*.tmux")):
         name = marker.read_text().strip()
-        if name and tmux_backend.has_session(name):
+        if name and session_is_ours(tdir, found.get(name)):  # never a clone's session of that name
             tmux_backend.kill_session(name)
         _unlink(marker)
     leftovers = procs.find_tagged(str(state_dir))
@@ -234,7 +233,7 @@ def _running(p: psutil.Process) -> bool:
         return False
 
 
-def _mark_stopped(st: Store, row: StateRow, detail: str) -> bool:
+def _mark_stopped(st: Store, row: AgentRow, detail: str) -> bool:
     """True when the stop is in the mailbox (False: spooled, or kept in memory)."""
     return st.set_state(row.agent_id, row.runtime, AgentState.STOPPED.value, detail=detail,
                         started_at=row.started_at, restarts=row.restarts, last_exit=row.last_exit,

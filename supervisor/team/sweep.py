@@ -23,6 +23,7 @@ import psutil
 
 from ..agent import procs
 from ..agent.lock import held_locks
+from ..store import layout
 from ..store.safefs import open_private, private_dir
 
 ROOT_ENV, AGENT_ENV = "TEAMCTL_ROOT", "TEAMCTL_AGENT"
@@ -32,11 +33,11 @@ ROOT_ENV, AGENT_ENV = "TEAMCTL_ROOT", "TEAMCTL_AGENT"
 def team_lock(state_dir: Path) -> Iterator[None]:
     """Exclusive for the length of one `up` or `down` of the team."""
     try:
-        private_dir(state_dir / "run")
-        fd = open_private(state_dir / "run" / "team.lock", os.O_RDWR)
+        private_dir(layout.run_dir(state_dir))
+        fd = open_private(layout.team_lock(state_dir), os.O_RDWR)
     except OSError:  # a read-only state/: a lock file that is there still serves, read-only
         try:
-            fd = os.open(state_dir / "run" / "team.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(layout.team_lock(state_dir), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             yield  # none there and none can be made: `down` must still stop the team
             return
@@ -56,7 +57,7 @@ def _watcher_cmd(p: psutil.Process) -> bool:
 
 def watchers(state_dir: Path, team_dir: Path, agent_ids: set[str] | None = None) -> dict[int, str]:
     """pid -> agent id of every live watcher of the team (agent id "" when only its lock names it)."""
-    names = None if agent_ids is None else {a.replace(":", "-") for a in agent_ids}
+    names = None if agent_ids is None else {layout.agent_file_name(a) for a in agent_ids}
     found: dict[int, str] = {}
     for path, pid in held_locks(state_dir).items():
         if pid and (names is None or path.stem in names):

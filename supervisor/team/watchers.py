@@ -9,6 +9,8 @@ is never signalled.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +18,12 @@ import psutil
 
 from ..agent import procs
 from ..core.states import LIVE_STATES
-from ..store.mailbox import AgentState as StateRow
+from ..store import layout
+from ..store.mailbox import AgentRow
 from .backends import tmux as tmux_backend
-from .compose import Agent, Team
+from .compose import DEFAULT_TMUX_PREFIX, LEGACY_TMUX_PREFIX, Agent, Team
 
-_LIVE = {s.value for s in LIVE_STATES}
+LIVE_STATE_NAMES = {s.value for s in LIVE_STATES}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -28,27 +31,98 @@ _LIVE = {s.value for s in LIVE_STATES}
 
 
 def session_name(team: Team, agent: Agent) -> str:
+    """The name upstream gives the agent's session: `<tmux_prefix><project>-<agent>`."""
     return tmux_backend.session_name(team.tmux_prefix, agent.project, agent.name)
 
 
+def _root_key(path: str | Path) -> str:
+    return os.path.realpath(str(path))
+
+
+def _clone_name(team: Team, agent: Agent) -> str:
+    """The name used when another team (a second clone of one repo) holds upstream's name."""
+    digest = hashlib.sha256(_root_key(team.team_dir).encode()).hexdigest()[:6]
+    return f"{session_name(team, agent)}-{digest}"
+
+
+def _candidate_names(team: Team, agent: Agent) -> list[str]:
+    names = [session_name(team, agent), _clone_name(team, agent)]
+    if team.tmux_prefix == DEFAULT_TMUX_PREFIX:  # sessions of builds whose default prefix was "t-"
+        names.append(tmux_backend.session_name(LEGACY_TMUX_PREFIX, agent.project, agent.name))
+    return names
+
+
+def _pane_root(name: str) -> str | None:
+    """The team root an untagged session's watcher was started for (its `--root`), if it is ours."""
+    pid = tmux_backend.pane_pid(name)
+    if not pid:
+        return None
+    try:
+        cmd = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return None
+    if "rl-watch" in cmd and "--root" in cmd and cmd.index("--root") + 1 < len(cmd):
+        return _root_key(cmd[cmd.index("--root") + 1])
+    return None
+
+
+def session_is_ours(team_dir: Path, session: tmux_backend.Session | None) -> bool:
+    """A session of the team at `team_dir`: tagged with its root, or (untagged: an older build, or
+    the moment before tagging) running a watcher started with `--root team_dir`."""
+    if session is None:
+        return False
+    if session.tagged:
+        return bool(session.root) and _root_key(session.root) == _root_key(team_dir)
+    return _pane_root(session.name) == _root_key(team_dir)
+
+
+def team_sessions(team: Team, found: dict[str, tmux_backend.Session] | None = None) -> dict[str, str]:
+    """Agent id -> the name of this team's tmux session for it. Another team's sessions (a clone of
+    the same repo: same project names, same prefix) are never in it."""
+    found = tmux_backend.listing() if found is None else found
+    if not found:
+        return {}
+    root = _root_key(team.team_dir)
+    by_key = {(a.project, a.name): a.id for a in team.agents}
+    out: dict[str, str] = {}
+    for s in found.values():
+        if s.tagged and (s.project, s.agent) in by_key and s.root and _root_key(s.root) == root:
+            out[by_key[(s.project, s.agent)]] = s.name
+    for agent in team.agents:
+        if agent.id in out:
+            continue
+        for name in _candidate_names(team, agent):
+            s = found.get(name)
+            if s is not None and not s.tagged and _pane_root(name) == root:
+                out[agent.id] = name
+                break
+    return out
+
+
+def start_session_name(team: Team, agent: Agent, found: dict[str, tmux_backend.Session]) -> str:
+    """Upstream's name, unless a session of that name is there already (another team's)."""
+    name = session_name(team, agent)
+    return name if name not in found else _clone_name(team, agent)
+
+
 def log_name(agent: Agent) -> str:
-    return agent.id.replace(":", "-")
+    return layout.agent_file_name(agent.id)
 
 
 def output_log(team: Team, agent: Agent) -> Path:
-    return team.state_dir / "logs" / f"{log_name(agent)}.log"
+    return layout.output_log(team.state_dir, log_name(agent))
 
 
-def _marker(team: Team, agent: Agent) -> Path:
+def tmux_marker_file(team: Team, agent: Agent) -> Path:
     """Present while the agent's watcher was started in tmux (for the "tmux server gone" notice)."""
-    return team.state_dir / "run" / f"{log_name(agent)}.tmux"
+    return layout.tmux_marker(team.state_dir, log_name(agent))
 
 
 # --------------------------------------------------------------------------------------------------
 # Watcher identity
 
 
-def watcher_process(agent_id: str, row: StateRow | None) -> psutil.Process | None:
+def watcher_process(agent_id: str, row: AgentRow | None) -> psutil.Process | None:
     """The recorded watcher, when it is still the same `rl-watch` process."""
     if row is None or not row.watcher_pid:
         return None
@@ -70,22 +144,19 @@ def _as_watcher(pid: int, agent_id: str, runtime_started: float | None = None) -
         return None
 
 
-def find_watcher(team: Team, agent: Agent, row: StateRow | None,
-                 sessions: set[str] | None) -> psutil.Process | None:
-    """The row's watcher, else the process in the agent's tmux session (before it wrote its row)."""
+def find_watcher(team: Team, agent: Agent, row: AgentRow | None,
+                 sessions: dict[str, str] | None) -> psutil.Process | None:
+    """The row's watcher, else the process in the agent's tmux session (before it wrote its row);
+    `sessions` is team_sessions(): this team's only."""
     p = watcher_process(agent.id, row)
     if p is not None:
         return p
-    name = session_name(team, agent)
-    if sessions and name in sessions:
+    name = (sessions or {}).get(agent.id)
+    if name:
         pid = tmux_backend.pane_pid(name)
         if pid:
             return _as_watcher(pid, agent.id)
     return None
-
-
-def _tmux_sessions() -> set[str]:
-    return tmux_backend.sessions() or set()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,15 +11,13 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-
-def console_log(state_dir: Path, log_name: str) -> Path:
-    return state_dir / "logs" / f"{log_name}.console.log"
+from ...store.safefs import open_private, private_dir
 
 
 def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start `argv` detached from us: new session, stdin from /dev/null, output appended to `log_path`."""
-    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    private_dir(log_path.parent)
+    fd = open_private(log_path)  # appends; a link planted at the name is replaced, never followed
     try:
         return subprocess.Popen(list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL, stdout=fd,
                                 stderr=fd, start_new_session=True, close_fds=True)

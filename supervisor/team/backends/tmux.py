@@ -10,10 +10,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 SOCKET_ENV = "TEAMCTL_TMUX_SOCKET"
 WIDTH, HEIGHT = 250, 50
+#: Upstream teamctl's session user options (its `teamctl sessions`, TUI and bot find agents by
+#: them): "1", the project id, the agent name and the team root (the dir holding team-compose.yaml).
+TAG, TAG_PROJECT, TAG_AGENT, TAG_ROOT = "@teamctl", "@teamctl-project", "@teamctl-agent", "@teamctl-root"
+_SEP = "\x1f"  # between fields of one list-sessions line: in no path or name we write
 
 
 class TmuxError(RuntimeError):
@@ -76,6 +81,51 @@ def sessions() -> set[str] | None:
     if result.returncode != 0:
         return None
     return {line for line in result.stdout.splitlines() if line}
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session on our server and its teamctl tags ("" when untagged: another program's
+    session, or one started by a build before the tags)."""
+
+    name: str
+    tagged: bool
+    project: str = ""
+    agent: str = ""
+    root: str = ""
+
+
+def listing() -> dict[str, Session] | None:
+    """Every session with its tags, in one tmux call; None when the server is not running."""
+    if not available():
+        return None
+    fmt = _SEP.join(f"#{{{k}}}" for k in (TAG, TAG_PROJECT, TAG_AGENT, TAG_ROOT)) + _SEP + "#{session_name}"
+    result = tmux("list-sessions", "-F", fmt, check=False)
+    if result.returncode != 0:
+        return None
+    found: dict[str, Session] = {}
+    for line in result.stdout.splitlines():
+        parts = line.split(_SEP, 4)
+        if len(parts) != 5 or not parts[4]:
+            continue
+        tag, project, agent, root, name = parts
+        found[name] = Session(name, tag == "1", project, agent, root)
+    return found
+
+
+def tag_session(name: str, project: str, agent: str, root: str) -> None:
+    """Set upstream's tags on a session we started (best effort: a failure leaves it untagged, and
+    teamctl still knows it by its watcher's --root)."""
+    target = f"={name}:"
+    tags = ((TAG, "1"), (TAG_PROJECT, project), (TAG_AGENT, agent), (TAG_ROOT, root))
+    if any(v.endswith(";") for _, v in tags):  # tmux would split its argv there: one call per tag
+        for key, value in tags:
+            tmux("set-option", "-q", "-t", target, key, value, check=False)
+        return
+    args: list[str] = []
+    for key, value in tags:
+        args += [*([";"] if args else []), "set-option", "-q", "-t", target, key, value]
+    tmux(*args, check=False)
 
 
 def server_running() -> bool:

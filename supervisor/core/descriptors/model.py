@@ -1,0 +1,137 @@
+"""The typed model a runtime descriptor loads into: Runtime, its Launch, Signatures and the rest.
+
+Frozen dataclasses and no behaviour; signatures.py loads them, the scanner and the watcher read
+them. The TOML keys behind each field are in docs/runtime-descriptors.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from ..lazyre import LazyPattern
+
+if TYPE_CHECKING:
+    import regex as regex_engine
+
+
+class Action(StrEnum):
+    """What the watcher does after a rate-limit hit."""
+
+    STOP = "stop"
+    RESUME = "resume"
+    RECORD = "record"
+
+
+RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One line signature (rate limit, cost, dialog or ignore).
+
+    `regex` and `follow` are compiled patterns, or for built-in descriptors LazyPatterns that compile
+    on first use (see load_descriptor); both answer `.search`, `.groupindex` and `.pattern`.
+    """
+
+    kind: str
+    id: str
+    regex: regex_engine.Pattern | LazyPattern
+    keywords: tuple[str, ...] = ()
+    reset: str = "none"
+    reset_group: str = "reset"
+    tz: str | None = None
+    lookahead: int = 0
+    follow: regex_engine.Pattern | LazyPattern | None = None
+    model_group: str = "model"
+    action: Action = Action.STOP
+    resume_keys: str = "continue\r"
+    total: bool = False
+    cached_in_input: bool = True
+    in_place: bool = False
+    send: str = ""
+    once: bool = True
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start the CLI: binary, fixed args, optional fragments per setting, resume flag, env."""
+
+    binary: str
+    args: tuple[str, ...] = ()
+    resume_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    permission: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    role_prompt_env: str | None = None  # env var given the role prompt file's path (GEMINI_SYSTEM_MD)
+    #: a subcommand's own resume flags, in place of `resume_args` (`droid exec` takes no `--resume`)
+    resume_for: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def resume_argv(self, argv: list[str]) -> list[str]:
+        """What a resumed session adds to `argv`: the flags of its subcommand (the first word after
+        the binary that is not an option) when the descriptor names one, else `resume_args`; none
+        that `argv` already holds."""
+        sub = next((a for a in argv[1:] if not a.startswith("-")), None)
+        extra = self.resume_for.get(sub, self.resume_args) if sub is not None else self.resume_args
+        return [a for a in extra if a not in argv]
+
+
+@dataclass(frozen=True)
+class StallRule:
+    """A CLI that retries silently behind a spinner: after `seconds` with no new content the agent
+    is shown as stalled and logged; `restart` also restarts the runtime. 0 seconds: never."""
+
+    seconds: float = 300.0
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A loaded descriptor; `rate_limits` already has the generic signatures appended."""
+
+    name: str
+    path: Path
+    launch: Launch
+    aliases: tuple[str, ...] = ()
+    tz: str | None = None
+    rate_limits: tuple[Signature, ...] = ()
+    costs: tuple[Signature, ...] = ()
+    dialogs: tuple[Signature, ...] = ()
+    ignores: tuple[Signature, ...] = ()
+    stall: StallRule = StallRule()
+    channels: tuple[Channel, ...] = ()
+    usage: tuple[UsagePattern, ...] = ()
+    #: the CLI prints pretty-printed JSON documents (Gemini CLI's `--output-format json`): each is
+    #: also read as one compact line
+    json_documents: bool = False
+
+
+#: Structured channels a watcher can read beside the screen (docs/runtime-descriptors.md, Channels).
+CHANNEL_KINDS = ("claude-hooks", "claude-transcript", "codex-rollout", "copilot-usage-file", "droid-session")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One structured channel: hooks given at launch (`option` with `{settings}`), or session files
+    under the first of `dirs` whose `{VAR}`s the runtime's env all sets, in a format of `versions`."""
+
+    kind: str
+    dirs: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    option: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsagePattern:
+    """A line that says how much of a limit window is used: a reading, never a hit."""
+
+    id: str
+    regex: regex_engine.Pattern | LazyPattern
+    keywords: tuple[str, ...] = ()
+    window: str = ""
