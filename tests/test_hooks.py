@@ -154,7 +154,7 @@ def http_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         thread.join(5)
 
 
-def test_webhook_posts_json_with_raw_match_intact(tmp_path: Path,
+def test_webhook_posts_json_with_raw_match_intact_but_for_terminal_controls(tmp_path: Path,
                                                   http_server: tuple[str, list[dict[str, Any]]]) -> None:
     url, requests = http_server
     raw = HOSTILE.replace("{x}", str(tmp_path / "X")) + ' {"json": "in", "raw": [1]} \u2019 \x1b[0m'
@@ -167,8 +167,9 @@ def test_webhook_posts_json_with_raw_match_intact(tmp_path: Path,
     req = requests[0]
     assert (req["method"], req["path"], req["type"]) == ("POST", "/hook", "application/json")
     body = json.loads(req["body"])
-    assert body["raw_match"] == raw
-    assert body["text"] == f"p:dev: {raw}"
+    shown = raw.removesuffix("\x1b[0m")  # issue 23 item 10: no terminal controls in a payload
+    assert body["raw_match"] == shown
+    assert body["text"] == f"p:dev: {shown}"
     assert body["resets_at"] == 1741100000.5 and body["model"] is None
 
 

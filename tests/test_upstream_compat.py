@@ -142,7 +142,8 @@ def test_role_prompt_list_is_joined_in_order_under_state(tmp_path: Path) -> None
     parts = [(root / ".team" / "roles" / n).read_text().strip() for n in ("_base.md", "_telegram.md", "pm.md")]
     assert text.index(parts[0][:40]) < text.index(parts[1][:40]) < text.index(parts[2][:40])
     assert joined.stat().st_mode & 0o777 == 0o600
-    assert any(text.strip()[:40] in arg for arg in s.argv)  # claude-code: --append-system-prompt text
+    assert str(joined) in s.argv  # claude-code: --append-system-prompt-file, the text never in argv
+    assert not any(text.strip()[:40] in arg for arg in s.argv)
 
 
 def test_claude_extras_not_applied_are_named_by_validate(tmp_path: Path) -> None:

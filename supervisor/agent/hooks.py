@@ -3,7 +3,12 @@
 Hook text comes from compose, but the values substituted into it (`{raw_match}` above all) come
 from a runtime's untrusted output. So: placeholders are replaced in one pass (a value that itself
 looks like `{agent}` stays as it is), `run` gets an argv list and never a shell, and `webhook`
-sends a JSON body built by json.dumps. A failing hook is logged and the chain goes on.
+sends a JSON body built by json.dumps. A failing hook is logged and the chain goes on. Values are
+stripped of terminal controls (core.controls) first: a hook's text ends up in terminals and logs.
+
+A `run` hook starts in a session of its own, so it is outside the runtime's process group and pty
+(a stop hit stops that tree while the hook runs), and it has its own deadline, after which its whole
+group is killed. The watcher spares `running_pids()` when it ends the runtime's leftovers.
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ import json
 import logging
 import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ..core.controls import printable
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +88,16 @@ class HookRunner:
         self.hooks = hooks
         self.send = send
         self.env = env if env is not None else os.environ
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+
+    def running_pids(self) -> frozenset[int]:
+        """Pids of `run` hooks running now (each leads its own process group)."""
+        with self._lock:
+            return frozenset(self._running)
 
     def run_chain(self, names: Sequence[str], values: Mapping[str, Any]) -> list[HookResult]:
+        values = clean_values(values)
         results = []
         for name in names:
             if name == WAIT:
@@ -121,15 +138,44 @@ class HookRunner:
             status = post_within(url, method, None if method == "GET" else data, hook.timeout)
             return f"{method} {status}"
         if hook.action == "run":
-            argv = [substitute(arg, values) for arg in hook.argv]
-            import subprocess  # only `run` hooks need it (with selectors and locale): not every watcher
-
-            done = subprocess.run(argv, shell=False, timeout=hook.timeout, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"exit {done.returncode}: {done.stderr.decode(errors='replace')[:200]}")
-            return "exit 0"
+            return self._run_process([substitute(arg, values) for arg in hook.argv], hook.timeout)
         raise RuntimeError(f"unknown action {hook.action!r}")
+
+    def _run_process(self, argv: list[str], timeout: float) -> str:
+        """`argv` in a new session (its own process group), within `timeout` seconds: then its whole
+        group is killed, children included."""
+        import subprocess  # only `run` hooks need it (with selectors and locale): not every watcher
+
+        proc = subprocess.Popen(argv, shell=False, start_new_session=True, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with self._lock:
+            self._running.add(proc.pid)
+        try:
+            try:
+                _, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.communicate()
+                raise TimeoutError(f"still running after {timeout:g}s: killed") from None
+        finally:
+            with self._lock:
+                self._running.discard(proc.pid)
+        _kill_group(proc.pid)  # what it left behind in its group goes with it
+        if proc.returncode != 0:
+            raise RuntimeError(f"exit {proc.returncode}: {printable(err.decode(errors='replace'))[:200]}")
+        return "exit 0"
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Placeholder values without terminal controls (C0 and C1; line ends kept): runtime output."""
+    return {k: printable(v, newlines=True) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def post_within(url: str, method: str, data: bytes | None, timeout: float) -> int:

@@ -27,6 +27,7 @@ class HookQueue:
         self._make_runner = make_runner
         self._queue: queue.Queue[tuple[tuple[str, ...], dict[str, Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._runner: HookRunner | None = None
         self._pending = 0
         self._done = threading.Condition()
 
@@ -40,6 +41,11 @@ class HookQueue:
             self._thread = threading.Thread(target=self._work, name="hooks", daemon=True)
             self._thread.start()
         self._queue.put((names, dict(values)))
+
+    def running_pids(self) -> frozenset[int]:
+        """Pids of `run` hooks running now: the watcher spares them when it stops the runtime's tree."""
+        runner = self._runner
+        return runner.running_pids() if runner is not None else frozenset()
 
     def drain(self, timeout: float) -> bool:
         """Wait until every submitted chain has run (True), or `timeout` seconds (False)."""
@@ -55,7 +61,7 @@ class HookQueue:
         self._thread.join(timeout)
 
     def _work(self) -> None:
-        runner = self._make_runner()
+        runner = self._runner = self._make_runner()
         while True:
             item = self._queue.get()
             if item is None:

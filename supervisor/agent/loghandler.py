@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..core.controls import printable
 from .logfile import RotatingLog
 
 
@@ -22,7 +23,9 @@ class RotatingLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
+            # runtime text reaches this log (a hit's line, a hook's stderr): no terminal controls in
+            # it, and one record per line unless it carries a traceback
+            line = printable(self.format(record), newlines=bool(record.exc_info or record.stack_info)) + "\n"
             self.log.write(line.encode("utf-8", "backslashreplace"))
         except Exception:
             self.handleError(record)

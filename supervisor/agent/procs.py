@@ -108,6 +108,49 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
+#: Seconds a team's leftovers get between SIGTERM and SIGKILL (all of them share these).
+LEFTOVER_GRACE = 2.0
+
+
+def end_all(found: list[psutil.Process], grace: float = LEFTOVER_GRACE) -> tuple[int, ...]:
+    """End many processes at once (leftovers of a team): SIGTERM to all of them, their descendants
+    and the process groups they lead, one wait of `grace` for all, then SIGKILL to what is left.
+
+    One at a time, 150 leftovers that ignore SIGTERM took 2 s each; together they take one grace
+    period. Returns the pids still alive after SIGKILL (none, unless a process is stuck in the kernel).
+    """
+    import psutil
+
+    everything = {p.pid: p for p in found}
+    for c in _descendants(list(found)):
+        everything.setdefault(c.pid, c)
+    if not everything:
+        return ()
+    procs = list(everything.values())
+    leaders = [pid for pid in everything if _leads_group(pid)]
+    for pid in leaders:
+        _signal_group(pid, signal.SIGTERM)
+    for p in procs:
+        _send(p, signal.SIGTERM)
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    if not alive:
+        return ()
+    alive += [c for c in _descendants(alive) if c.pid not in everything]  # forked while we waited
+    for pid in leaders:
+        _signal_group(pid, signal.SIGKILL)
+    for p in alive:
+        _send(p, signal.SIGKILL)
+    _, alive = psutil.wait_procs(alive, timeout=5)
+    return tuple(p.pid for p in alive)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
 #: Every runtime process carries these in its environment (inherited by its children), so a process
 #: of the team that escaped its tree (setsid + double fork, or its watcher was SIGKILLed) is found.
 TAG_AGENT = "TEAMCTL_AGENT_ID"

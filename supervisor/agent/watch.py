@@ -410,14 +410,15 @@ class AgentWatch:
     # -- processes -----------------------------------------------------------------------------
     def _stop_child(self, child: Child) -> None:
         self.change_state(AgentState.STOPPING)
-        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, self.report_launcher.pids()))
+        helpers = self.report_launcher.pids() | self.hooks.running_pids()
+        result = child.stop(self.s.stop_timeout, extra=_our_children(child.pid, helpers))
         if result.killed:
             log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
 
     def _end_child(self, child: Child) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us."""
         self.output_log.flush()
-        leftovers = _our_children(child.pid, self.report_launcher.pids())
+        leftovers = _our_children(child.pid, self.report_launcher.pids() | self.hooks.running_pids())
         if child.alive() or leftovers:
             child.stop(self.s.stop_timeout, extra=leftovers)
         _reap_orphans(child.pid)
@@ -531,7 +532,8 @@ def _only_child_is(runtime_pid: int) -> bool:
 
 def _our_children(runtime_pid: int, keep: frozenset[int] = frozenset()) -> list[psutil.Process]:
     """Our other children: orphans of the runtime's tree re-parented to this subreaper (not `keep`,
-    our own helpers, nor what they started)."""
+    our own helpers such as the report and the `run` hooks, nor what they started: a hook of a stop
+    hit outlives the stop)."""
     if _only_child_is(runtime_pid):
         return []
     import psutil

@@ -87,7 +87,7 @@ def validate(root: str | None) -> int:
         _print_problems(exc, err=False)
         return 2
     errors = ops.runtime_problems(team)
-    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)] if not errors \
+    warnings = [*team.warnings, *ops.launch_warnings(team), *session_warnings(team)] if not errors \
         else list(team.warnings)
     if errors:
         _print_problems(ComposeError([*errors, *warnings]), err=False)
@@ -125,7 +125,7 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float
     team = _load_for_start(root)
     if team is None:
         return 2
-    warnings = [*team.warnings, *ops.binary_warnings(team), *session_warnings(team)]  # what validate prints
+    warnings = [*team.warnings, *ops.launch_warnings(team), *session_warnings(team)]  # what validate prints
     for p in warnings:
         click.echo(str(p), err=True)
     if strict and warnings:

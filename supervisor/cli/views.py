@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import sqlite3
 import sys
 import threading
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 import click
 
 from ..store import layout
+from ..team import mailbox_trouble, report
 from ..team import ops as ops
-from ..team import report
 from ..team.compose import Agent, ComposeError, Team
 from ..team.solo import MAILBOX, mailbox_team
 from .completion import complete_agents
@@ -97,7 +98,11 @@ def status(agents: tuple[str, ...], as_json: bool, watch: bool, root: str | None
     team = load_view(root)
     selected = team.select(list(agents))
     if not watch:
-        _status_once(team, selected, as_json)
+        try:
+            _status_once(team, selected, as_json)
+        except (sqlite3.Error, OSError) as exc:  # locked by another program, -wal deleted, ...
+            click.echo(f"teamctl: status: {mailbox_trouble.describe(team.mailbox_path, exc)}", err=True)
+            return 1
         return 0
     try:
         while True:

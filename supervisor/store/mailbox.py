@@ -174,6 +174,8 @@ _WRITES = {
              " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
              " model=excluded.model, updated_at=excluded.updated_at",
 }
+#: The same statements by event kind, for writers that commit elsewhere (store.journaled).
+WRITES = _WRITES
 
 
 class Store:

@@ -19,10 +19,28 @@ from typing import Any
 from ..store.safefs import UnsafeState, check_state_dir, open_private, private_dir
 
 VERSION = 1
+#: Most nodes a cached tree may have (what the YAML limits allow): a bigger one is not walked.
+MAX_NODES = 100_000
 
 
 def _stamp(raw: bytes) -> list[int]:
     return [len(raw), zlib.crc32(raw)]
+
+
+def _small(data: Any, limit: int = MAX_NODES) -> bool:
+    """Whether `data` has at most `limit` nodes, counting a shared object at every place it appears
+    (as JSON would write it); stops counting at the limit, so an alias bomb costs `limit` steps."""
+    stack, seen = [data], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return False
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _has_env(data: Any) -> bool:
@@ -60,7 +78,7 @@ class ParseCache:
         return entry.get("data"), entry.get("lines") or {}
 
     def put(self, file: Path, raw: bytes, data: Any, lines: dict[str, int]) -> None:
-        if _has_env(data):
+        if not _small(data) or _has_env(data):  # never walk, nor write, an expanded alias bomb
             return
         try:
             exact = json.loads(json.dumps(data, allow_nan=False)) == data

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import yaml_limits
 from ..core.compose_model import Problem, did_you_mean
 from .compose_cache import ParseCache
 
@@ -162,6 +163,10 @@ class Checker:
     def _parse(self, path: Path, text: str, lines: dict[str, int]) -> object:
         import yaml
 
+        too_big = yaml_limits.check(text)
+        if too_big is not None:  # refused before it is built: nothing downstream walks a bomb
+            self.problems.append(Problem(path, "", too_big.message, "error", too_big.line))
+            return MISSING
         loader = _loader()(text)
         try:
             node = loader.get_single_node()
@@ -182,6 +187,9 @@ class Checker:
             return MISSING
         except yaml.YAMLError as exc:
             self.error("", f"YAML error: {exc}")
+            return MISSING
+        except RecursionError:  # the limits above keep the composer far from this; a last word
+            self.error("", "nested too deeply to read; refused")
             return MISSING
         finally:
             loader.dispose()

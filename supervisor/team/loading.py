@@ -78,6 +78,40 @@ def binary_warnings(team: Team) -> list[Problem]:
     return found
 
 
+def launch_warnings(team: Team) -> list[Problem]:
+    """What validate and up say of the launch plans: missing binaries, prompts on the command line."""
+    return [*binary_warnings(team), *prompt_warnings(team)]
+
+
+def prompt_warnings(team: Team) -> list[Problem]:
+    """Agents whose role prompt goes to the CLI as argv text (its descriptor has no file or
+    environment way in): anyone on the machine can read it with `ps`."""
+    found: list[Problem] = []
+    loaded: dict[str, Runtime | None] = {}
+    for agent in team.agents:
+        if agent.role_prompt is None and not agent.role_prompts:
+            continue
+        if agent.runtime not in loaded:
+            try:
+                loaded[agent.runtime] = load_runtime(agent.runtime, team.team_dir)
+            except DescriptorError:
+                loaded[agent.runtime] = None
+        runtime = loaded[agent.runtime]
+        if runtime is None or not prompt_in_argv(runtime):
+            continue
+        found.append(Problem(agent.source, f"{'managers' if agent.is_manager else 'workers'}.{agent.name}"
+                             ".role_prompt", f"runtime {agent.runtime!r} takes the role prompt only on its "
+                             "command line: its text is visible to every local user (ps)", "warning"))
+    return found
+
+
+def prompt_in_argv(runtime: Runtime) -> bool:
+    """Whether this descriptor passes the role prompt's text as an argument (no file, no env var)."""
+    launch = runtime.launch
+    return "role_prompt_text" in launch.options and "role_prompt" not in launch.options \
+        and not launch.role_prompt_env
+
+
 def binary_problem(name: str, env_path: str | None) -> str | None:
     """Why the runtime binary cannot be started (naming the file), or None."""
     found = find_binary(name, env_path)

@@ -5,22 +5,15 @@ new ones across rotation, and a line as a terminal would have shown it (escapes 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..agent.logfile import log_files
+from ..core.controls import CONTROLS
 
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
-    r"|\x1b[()*+#%][0-~]?"  # charset selection
-    r"|\x1b[@-Z\\-_0-9=<>a-z]?"  # two-byte escapes, lone ESC
-    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # other control characters (\t, \n, \r kept)
-)
+_ANSI = CONTROLS  # ESC- and C1-led sequences and every other control but tab (core.controls)
 
 
 def clean_line(line: str) -> str:

@@ -12,6 +12,7 @@ from .loading import (
     binary_problem,
     binary_warnings,
     launch_plan,
+    launch_warnings,
     load,
     register,
     runtime_problems,
@@ -33,7 +34,8 @@ from .watchers import (
 )
 
 __all__ = [
-    "NoTeam", "binary_problem", "binary_warnings", "launch_plan", "load", "register", "runtime_problems", "store",
+    "NoTeam", "binary_problem", "binary_warnings", "launch_warnings", "launch_plan", "load", "register",
+    "runtime_problems", "store",
     "team_dir", "PASS_ENV", "START_WAIT_SECONDS", "choose_backend", "up", "watcher_argv", "watcher_env", "down",
     "down_recorded", "wake", "Outcome", "end_leftovers", "find_watcher", "log_name", "output_log", "session_name",
     "team_sessions", "watcher_process",

@@ -17,6 +17,7 @@ import psutil
 
 from ..agent.budget import day_start
 from ..agent.sessions import last_turn
+from ..core.controls import printable
 from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
 from ..store.mailbox import Store
@@ -309,7 +310,7 @@ def hits_table(hits: Sequence[HitRecord], now: float, width: int = 60) -> list[s
     header = ("AGENT", "HIT", "RESETS", "WAITED", "HANDLED", "MATCH")
     rows = [header]
     for h in hits:
-        raw = " ".join(h.raw_match.split())
+        raw = " ".join(printable(h.raw_match).split())
         raw = raw if len(raw) <= width else raw[: width - 1] + "…"
         waited = human_uptime(h.waited) if h.waited is not None else (
             f"waiting ({human_uptime(now - h.hit_at)})" if h.resets_at and h.resets_at > now else "-")

@@ -21,7 +21,7 @@ from . import sweep
 from .backends import process as process_backend
 from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Team, load_team
-from .loading import NoTeam, binary_problem, launch_plan, register, store
+from .loading import NoTeam, binary_problem, launch_plan, prompt_in_argv, register, store
 from .settling import settle
 from .watchers import (
     Outcome,
@@ -51,8 +51,9 @@ class _Started:
 
 
 def watcher_argv(team: Team, agent: Agent, argv: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "teamctl_supervisor", "rl-watch", agent.id, "--root", str(team.team_dir), "--",
-            *argv]
+    """The watcher's command; with no `argv` the watcher builds the runtime's from the tree itself."""
+    head = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", agent.id, "--root", str(team.team_dir)]
+    return [*head, "--", *argv] if argv else head
 
 
 def watcher_env(team: Team, agent: Agent, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -132,7 +133,9 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
         if problem is not None:
             results[agent.id] = progress.told(Outcome(agent, "failed", f"{agent.id}: {problem}", ok=False))
             continue
-        cmd = watcher_argv(team, agent, argv)
+        # a role prompt's text in argv (a CLI without a file option) stays out of the watcher's own
+        # command line: the watcher reads the prompt from its file and builds the same argv
+        cmd = watcher_argv(team, agent, [] if prompt_in_argv(loaded[agent.runtime]) else argv)
         if fresh:
             forget_session(team.state_dir, log_name(agent))
         try:

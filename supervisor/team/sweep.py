@@ -32,8 +32,15 @@ ROOT_ENV, AGENT_ENV = "TEAMCTL_ROOT", "TEAMCTL_AGENT"
 @contextmanager
 def team_lock(state_dir: Path) -> Iterator[None]:
     """Exclusive for the length of one `up` or `down` of the team."""
-    private_dir(layout.run_dir(state_dir))
-    fd = open_private(layout.team_lock(state_dir), os.O_RDWR)
+    try:
+        private_dir(layout.run_dir(state_dir))
+        fd = open_private(layout.team_lock(state_dir), os.O_RDWR)
+    except OSError:  # a read-only state/: a lock file that is there still serves, read-only
+        try:
+            fd = os.open(layout.team_lock(state_dir), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            yield  # none there and none can be made: `down` must still stop the team
+            return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -92,9 +99,7 @@ def sweep(state_dir: Path, team_dir: Path, agent_ids: set[str] | None = None, ti
             except OSError:
                 pass
         _, alive = psutil.wait_procs(trees, timeout=timeout)
-        for q in alive:
-            procs.stop_tree(q.pid, timeout=2.0, sig=signal.SIGKILL)
-        for q in tagged:
-            procs.stop_tree(q.pid, timeout=2.0)
+        procs.end_all(alive, grace=0.0)  # past their timeout: SIGKILL, all at once
+        procs.end_all(tagged, grace=procs.LEFTOVER_GRACE)
         ended += len(found) + len(tagged)
     return ended

@@ -169,13 +169,14 @@ def end_leftovers(team: Team, agent_ids: set[str]) -> dict[str, int]:
     if not agent_ids:
         return {}
     ended: dict[str, int] = {}
-    for p in procs.find_tagged(str(team.state_dir), agent_ids):
+    found = procs.find_tagged(str(team.state_dir), agent_ids)
+    for p in found:
         try:
             agent_id = p.environ().get(procs.TAG_AGENT, "")
         except psutil.Error:
             continue
-        procs.stop_tree(p.pid, timeout=2.0)
         ended[agent_id] = ended.get(agent_id, 0) + 1
+    procs.end_all(found, grace=procs.LEFTOVER_GRACE)  # all at once: one grace period, not one each
     return ended
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .. import yaml_limits
 from ..errors import DescriptorError
 from . import files as descriptor_files
 from .model import Launch, Runtime, Signature, StallRule
@@ -32,8 +33,16 @@ def load_yaml_override(path: Path, name: str, load_base: Callable[[Path], Runtim
     import yaml  # only this format is YAML: a watcher on a TOML descriptor never loads yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DescriptorError(path, "", f"cannot read YAML: {exc}") from exc
+    too_big = yaml_limits.check(text)
+    if too_big is not None:
+        where = f" (line {too_big.line})" if too_big.line else ""
+        raise DescriptorError(path, "", f"{too_big.message}{where}")
+    try:
+        data = yaml.safe_load(text) or {}
+    except (yaml.YAMLError, RecursionError) as exc:
         raise DescriptorError(path, "", f"cannot read YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise DescriptorError(path, "", "must be a mapping")

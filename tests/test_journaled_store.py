@@ -1,0 +1,34 @@
+"""The journal's hook-up (issue 23 items 2 and 4): a Store whose writes never wait on a locked
+mailbox and land once it is free."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from teamctl_supervisor.store import mailbox
+from teamctl_supervisor.store.journaled import JournaledStore
+from teamctl_supervisor.store.mailbox import Store
+
+
+def test_writes_return_at_once_on_a_locked_mailbox_and_land_once_when_it_is_free(tmp_path):
+    db = tmp_path / "state" / "mailbox.db"
+    with Store(db) as made:
+        made.agent_states()  # the mailbox and its schema
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    st = JournaledStore(db, tmp_path / "state" / "spool", "p-dev")
+    try:
+        t0 = time.monotonic()
+        for i in range(20):
+            assert st.record_budget("p", "p:dev", "claude-code", 0.01 * (i + 1), 10, 1, time.time())
+        took = time.monotonic() - t0
+        assert took < mailbox.BUSY_TIMEOUT_MS / 1000 / 10  # never a busy wait on the caller's thread
+        assert holder.execute("SELECT count(*) FROM budget").fetchone()[0] == 0
+        holder.execute("ROLLBACK")
+        assert st.journal.wait_committed(20)
+        usd = [round(r[0], 2) for r in holder.execute("SELECT usd FROM budget ORDER BY id")]
+        assert usd == [round(0.01 * (i + 1), 2) for i in range(20)]
+    finally:
+        st.finish()
+        holder.close()
