@@ -58,6 +58,30 @@ class Child:
         self.poll()
         return result
 
+    def stop_tree(self, timeout: float) -> procs.StopResult:
+        """Stop the runtime's tree and the orphans of it re-parented to us (we are their subreaper)."""
+        from .orphans import our_children
+
+        return self.stop(timeout, extra=our_children(self.pid))
+
+    def exit_code(self, timeout: float) -> int:
+        """Its exit status, waiting up to `timeout` (then stopping it): 1 when none can be had."""
+        status = self.wait(timeout)
+        if status is None:
+            self.stop(timeout)
+            status = self.status
+        return status if status is not None else 1
+
+    def finish(self, timeout: float) -> None:
+        """After a session: nothing of it may be left, including orphans re-parented to us."""
+        from .orphans import our_children, reap_orphans
+
+        leftovers = our_children(self.pid)
+        if self.alive() or leftovers:
+            self.stop(timeout, extra=leftovers)
+        reap_orphans(self.pid)
+        self.close()
+
     def setwinsize(self, rows: int, cols: int) -> None:
         try:
             self._spawn.setwinsize(rows, cols)
