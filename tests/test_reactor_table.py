@@ -244,3 +244,12 @@ def test_rows_of_its_own_are_never_adopted_and_the_hook_skips_a_known_hit() -> N
     assert r.adopted_row([T0, T0 + 3], mine=[T0]) == T0 + 3
     assert r.adopted_row([T0], mine=[T0]) is None
     assert r.hook_report_is_known([T0], T0 + 100) and not r.hook_report_is_known([T0], T0 + 121)
+
+
+def test_the_reactors_messages_read_its_clock_not_the_real_one() -> None:
+    """T0 is a day in 2027: "today" is read at the reactor's now, so a reset that day shows no date."""
+    reactor = make()
+    session(reactor)
+    out = reactor.readout(now(1), [limit(Action.RESUME, T0 + 600, keys="continue\r")])
+    notice = next(c.text for c in out if isinstance(c, r.Notice))
+    assert notice == f"rate limit (session kept): resuming at {datetime.fromtimestamp(T0 + 660, UTC):%H:%M} UTC"

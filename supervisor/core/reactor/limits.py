@@ -107,7 +107,7 @@ class LimitRules:
         s.resume_at = deadline
         how = "waiting in place" if not event.resume_keys else "resume at reset"
         return Phase.LIMITED, [*out, SetState(AgentState.RATE_LIMITED, until=deadline, detail=how),
-                               Notice(f"rate limit (session kept): resuming at {self._clock(deadline)}")]
+                               Notice(f"rate limit (session kept): resuming at {self._clock(deadline, now)}")]
 
     def _same_hit(self, s: Session, event: Event) -> list[Command]:
         """The session's hit drawn again, or the CLI changing its mind about who resumes."""
@@ -133,7 +133,7 @@ class LimitRules:
         s.resume_at = deadline
         return [Log(f"limit back after the resume: not reset yet (re-check {again.recheck})"),
                 SetState(AgentState.RATE_LIMITED, until=deadline, detail="not reset yet"),
-                Notice(f"not reset yet: checking again at {self._clock(deadline)}")]
+                Notice(f"not reset yet: checking again at {self._clock(deadline, now)}")]
 
     # -- rows --------------------------------------------------------------------------------------
     def record(self, hit: Hit, until: float, adopted: float | None) -> RecordHit:
@@ -217,7 +217,7 @@ class LimitRules:
             # early) and the limit still here: look again soon, never wait for tomorrow's
             return hit.hit_at + RECHECK_FIRST, [Log("the reset it names has passed: checking again shortly")]
         if plan.capped:
-            when = self._clock(hit.resets_at) if hit.resets_at else "unknown"
+            when = self._clock(hit.resets_at, now) if hit.resets_at else "unknown"
             notes += [Log(f"reset {when} is more than {st.max_wait:.0f}s away; capped", "warning"),
                       Notice(f"reset is more than {human_duration(st.max_wait)} away: capped")]
         if plan.guessed:
@@ -229,8 +229,8 @@ class LimitRules:
         """30 s, 1 min, 2 min, ... capped at 10 min after seeing the limit again (from the hit)."""
         return hit.hit_at + min(RECHECK_FIRST * 2 ** (hit.recheck - 1), RECHECK_CAP)
 
-    def _clock(self, ts: float) -> str:
-        return local_clock(ts, self.settings.tz)
+    def _clock(self, ts: float, now: Now) -> str:
+        return local_clock(ts, self.settings.tz, now.wall)
 
 
 def _later_limit(new: Hit, old: Hit, now: Now) -> bool:

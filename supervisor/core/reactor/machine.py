@@ -245,9 +245,9 @@ class Reactor:
         stall = self.settings.stall_seconds
         if stall and self.phase is Phase.RUNNING and not s.stalled and now.mono - s.last_content >= stall:
             s.stalled = True
-            since = now.wall - (now.mono - s.last_content)
+            since = local_clock(now.wall - (now.mono - s.last_content), self.settings.tz, now.wall)
             out += [Log(f"stalled: no new output for {human_duration(now.mono - s.last_content)}", "warning"),
-                    SetState(AgentState.RUNNING, detail=f"stalled since {local_clock(since, self.settings.tz)}")]
+                    SetState(AgentState.RUNNING, detail=f"stalled since {since}")]
             if self.settings.stall_restart:
                 self.phase = Phase.STOPPING
                 out += [Notice("stalled: restarting the runtime"), Stop("stalled")]
