@@ -22,9 +22,11 @@ from .logfile import RotatingLog
 
 #: A runtime quiet this long has finished its partial line (a prompt, a TUI row): it is scanned.
 QUIET_SECONDS = 0.3
-#: Output relayed while more is already waiting is scanned in one piece once this much has come,
-#: or at once when the runtime pauses: a flood costs one scan per batch, a single line no delay.
+#: Output relayed is scanned in one piece once this much has come, or SCAN_DELAY after its first
+#: byte: a flood costs one scan per batch, and a CLI at its own pace (a read of ~50 bytes every few
+#: tens of ms while it streams) one scan per SCAN_DELAY rather than one per read.
 SCAN_BATCH = 32 * 1024
+SCAN_DELAY = 0.1
 #: Output bytes held before one write to the log; held bytes are written once the runtime pauses
 #: for LOG_FLUSH_SECONDS, before any event is acted on, and when it exits.
 LOG_HOLD = 64 * 1024
@@ -66,6 +68,7 @@ class PtySession:
         self._last_output = time.monotonic()  # real pty quiet, whatever clock the waits run on
         self._unscanned: list[bytes] = []  # relayed, not yet scanned: a flood is scanned in batches
         self._unscanned_size = 0
+        self._first_unscanned = 0.0  # monotonic: when the oldest unscanned byte was read
         self._content = False
         self._wrote = False
         self._last_report = 0.0
@@ -75,11 +78,11 @@ class PtySession:
     def timeout(self) -> float:
         """How soon this session needs a turn even if nothing is read (a quiet partial line to scan,
         a held log to write, a batch to scan); inf when only new output matters."""
-        if self._unscanned:
-            return 0.0  # more output already waiting joins the batch; else scan it now
         timeout = float("inf")
+        if self._unscanned:  # more output joins the batch; it is scanned SCAN_DELAY after its start
+            timeout = max(self._first_unscanned + SCAN_DELAY - time.monotonic(), 0.0)
         if self.scanner.has_pending():
-            timeout = max(self._last_output + QUIET_SECONDS - time.monotonic(), 0.0)
+            timeout = min(timeout, max(self._last_output + QUIET_SECONDS - time.monotonic(), 0.0))
         if self.log.held:
             timeout = min(timeout, LOG_FLUSH_SECONDS)
         return timeout
@@ -98,6 +101,8 @@ class PtySession:
             elif data:
                 ptyio.write_all(self.out_fd, data)
                 self.log.write(data)
+                if not self._unscanned:
+                    self._first_unscanned = self._last_output
                 self._unscanned.append(data)
                 self._unscanned_size += len(data)
                 self._note_content(data)
@@ -139,7 +144,7 @@ class PtySession:
     def _scan_due(self, readable: bool) -> list[Event]:
         """Scan a finished batch, a quiet partial line, and, once the runtime is gone, the rest."""
         events: list[Event] = []
-        if self._unscanned and (not readable or self.eof):
+        if self._unscanned and (self.eof or time.monotonic() - self._first_unscanned >= SCAN_DELAY):
             events += self._scan_unscanned()
         if not readable and self.scanner.has_pending() and time.monotonic() - self._last_output >= QUIET_SECONDS:
             events += self.scanner.flush()
