@@ -35,7 +35,8 @@ LOG_FLUSH_SECONDS = 0.05
 #: exit also wakes the loop through SIGCHLD).
 ALIVE_EVERY = 64
 #: During a flood of output with nothing found in it, the reactor is told at most this often that
-#: the runtime wrote (its quiet and stall clocks need no finer grain).
+#: the runtime wrote (its quiet and stall clocks need no finer grain); a read whose scan is still to
+#: come is told with that scan (one turn of the reactor per scan, not per read).
 REPORT_SECONDS = 0.05
 #: A read that filled this much of a pty's buffer means a flood: the next reads follow at once,
 #: up to COALESCE_BYTES, before the terminal and the log are written (one write per burst).
@@ -78,11 +79,11 @@ class PtySession:
     def timeout(self) -> float:
         """How soon this session needs a turn even if nothing is read (a quiet partial line to scan,
         a held log to write, a batch to scan); inf when only new output matters."""
+        if self._unscanned:  # more output joins the batch; it is scanned (and the log written) then
+            return max(self._first_unscanned + SCAN_DELAY - time.monotonic(), 0.0)
         timeout = float("inf")
-        if self._unscanned:  # more output joins the batch; it is scanned SCAN_DELAY after its start
-            timeout = max(self._first_unscanned + SCAN_DELAY - time.monotonic(), 0.0)
         if self.scanner.has_pending():
-            timeout = min(timeout, max(self._last_output + QUIET_SECONDS - time.monotonic(), 0.0))
+            timeout = max(self._last_output + QUIET_SECONDS - time.monotonic(), 0.0)
         if self.log.held:
             timeout = min(timeout, LOG_FLUSH_SECONDS)
         return timeout
@@ -114,8 +115,8 @@ class PtySession:
         if events or self.eof:
             self.log.flush()  # what the runtime said before a limit or its exit is logged first
         if not (report or events or self.eof or not readable
-                or self._last_output - self._last_report >= REPORT_SECONDS):
-            return None
+                or (not self._unscanned and self._last_output - self._last_report >= REPORT_SECONDS)):
+            return None  # a read with its scan still to come: the reactor hears of both then
         self._last_report = self._last_output
         wrote, self._wrote = self._wrote or readable, False
         content, self._content = self._content, False
