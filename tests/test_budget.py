@@ -154,10 +154,11 @@ def test_cap_check_counts_the_day_in_the_budget_zone(tmp_path):
 def test_real_cost_lines_become_exact_budget_rows_across_a_respawn(root, watchers):
     from watchkit import rows, start
 
-    # Claude Code's /cost report (a running session total) printed three times, a crash, a new session.
+    # Claude Code's /cost report (a running session total) printed three times, a crash, and the
+    # respawn resuming the same session (its total goes on from the old one).
     total = "print:Total cost:            ${}"
     steps = [f"1@{total.format('0.10')}", f"1@{total.format('0.10')}", f"1@{total.format('0.25')}", "1@exit:1",
-             f"2@{total.format('0.05')}", "2@exit:0"]
+             f"2@{total.format('0.30')}", "2@exit:0"]
     w = start(watchers, root, steps, "--restart", "on-failure", "--backoff-initial", "0.05", "--runtime",
               "claude-code", agent="p:claude")
     assert w.wait(30) == 0

@@ -98,9 +98,9 @@ def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     assert {f"{NAME}.agent", f"{NAME}.agent.watch", "subprocess"} <= _imports("core.x", bad)
 
 
-#: Import circles that are known and being removed (the relay and the watcher: issue 27, step 1).
-#: The test fails when one of them is gone too, so the entry is deleted with the circle.
-KNOWN_CIRCLES: set[frozenset[str]] = {frozenset({"agent.relay", "agent.watch"})}
+#: Import circles that are known and being removed (none since the pty session stopped importing the
+#: watcher). The test fails when one of them is gone too, so an entry is deleted with its circle.
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def _module_graph() -> dict[str, set[str]]:

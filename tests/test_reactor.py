@@ -45,11 +45,20 @@ def limit(action: Action = Action.STOP, resets_in: float | None = 3600.0, raw: s
 def make(restart: Restart = Restart.ALWAYS, **rules: object) -> r.Reactor:
     policy = CrashPolicy(restart=restart, initial=2.0, cap=60.0, jitter=0.0, give_up_exits=3, give_up_window=100.0,
                          quick_uptime=10.0)
-    return r.Reactor(replace(r.Rules(margin=60.0, post_hooks=("after",)), **rules), policy)
+    return r.Reactor(replace(r.ReactorSettings(margin=60.0, post_hooks=("after",)), **rules), policy)
 
 
 def kinds(commands: list[r.Command]) -> list[str]:
     return [type(c).__name__ for c in commands]
+
+
+def answered(reactor: r.Reactor, clock: Clock, commands: list[r.Command], found: tuple[float, ...] = ()
+             ) -> list[r.Command]:
+    """The commands with each FindRows answered (`found`: the mailbox's unhandled rows)."""
+    out: list[r.Command] = []
+    for c in commands:
+        out += reactor.rows(clock.now(), c.hit, c.until, found) if isinstance(c, r.FindRows) else [c]
+    return out
 
 
 def running(reactor: r.Reactor, clock: Clock, resumed: bool = False) -> None:
@@ -105,12 +114,12 @@ def test_quick_exits_back_off_then_give_up_as_failed() -> None:
 def test_a_stop_hit_records_runs_hooks_stops_waits_to_the_reset_and_respawns_resumed() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    out = reactor.output(clock.advance(5), [limit(Action.STOP, 3600, at=clock.wall + 5)])
-    assert kinds(out) == ["RecordHit", "RunHooks", "PokeGroup", "Notice", "Stop"]
+    out = reactor.readout(clock.advance(5), [limit(Action.STOP, 3600, at=clock.wall + 5)])
+    assert kinds(out) == ["FindRows", "RunHooks", "PokeGroup", "Notice", "Stop"]
     hit = out[0].hit
     assert out[0].until == hit.resets_at + 60.0 and out[1].names == ("wait",)
     # the TUI redraws the message: still one hit
-    assert reactor.output(clock.advance(1), [limit(Action.STOP, 3600)]) == []
+    assert reactor.readout(clock.advance(1), [limit(Action.STOP, 3600)]) == []
     out = reactor.exited(clock.advance(1), 143)
     assert kinds(out) == ["Wait"] and out[0].kind == "hit" and out[0].deadline == hit.resets_at + 60.0
     out = reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(3660))
@@ -122,8 +131,8 @@ def test_a_stop_hit_records_runs_hooks_stops_waits_to_the_reset_and_respawns_res
 def test_a_resume_hit_keeps_the_session_types_the_keys_at_the_reset_and_says_resumed_only_later() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    out = reactor.output(clock.advance(1), [limit(Action.RESUME, 120, keys="continue\r", at=clock.wall + 1)])
-    assert kinds(out) == ["RecordHit", "RunHooks", "PokeGroup", "SetState", "Notice"]
+    out = reactor.readout(clock.advance(1), [limit(Action.RESUME, 120, keys="continue\r", at=clock.wall + 1)])
+    assert kinds(out) == ["FindRows", "RunHooks", "PokeGroup", "SetState", "Notice"]
     assert out[3].state is AgentState.RATE_LIMITED and out[3].detail == "resume at reset"
     assert reactor.tick(clock.advance(100)) == []
     out = reactor.tick(clock.advance(81))  # reset + margin passed
@@ -137,7 +146,7 @@ def test_a_resume_hit_keeps_the_session_types_the_keys_at_the_reset_and_says_res
 def test_a_cli_that_waits_in_place_gets_no_keys_and_is_watched() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    out = reactor.output(clock.advance(1), [limit(Action.RESUME, 100, keys="", at=clock.wall + 1)])
+    out = reactor.readout(clock.advance(1), [limit(Action.RESUME, 100, keys="", at=clock.wall + 1)])
     assert out[3].detail == "waiting in place"
     out = reactor.tick(clock.advance(161))
     assert "SendKeys" not in kinds(out) and out[0].detail == "resuming"
@@ -146,12 +155,12 @@ def test_a_cli_that_waits_in_place_gets_no_keys_and_is_watched() -> None:
 def test_the_limit_back_right_after_the_resume_is_not_reset_yet_and_rechecks_with_growing_waits() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.advance(1), [limit(Action.RESUME, 60, keys="continue\r", at=clock.wall + 1)])
+    reactor.readout(clock.advance(1), [limit(Action.RESUME, 60, keys="continue\r", at=clock.wall + 1)])
     reactor.tick(clock.advance(121))  # keys sent
     waits = []
     for _ in range(6):
-        out = reactor.output(clock.advance(2), [limit(Action.RESUME, -2, keys="continue\r", at=clock.wall)])
-        assert "RecordHit" not in kinds(out)  # the same limit: no new row
+        out = reactor.readout(clock.advance(2), [limit(Action.RESUME, -2, keys="continue\r", at=clock.wall)])
+        assert "FindRows" not in kinds(out)  # the same limit: no new row
         state = next(c for c in out if isinstance(c, r.SetState))
         assert state.detail == "not reset yet"
         waits.append(state.until - clock.wall)
@@ -164,8 +173,8 @@ def test_a_hit_whose_minute_rounded_reset_is_a_few_seconds_past_is_a_new_hit_wai
     """"resets 9:26pm" seen at 21:26:07 (the real reset 21:26:30): a new hit, resumed at 21:27."""
     reactor, clock = make(margin=60.0), Clock()
     running(reactor, clock)
-    out = reactor.output(clock.now(), [limit(Action.STOP, -7, raw="resets 9:26pm")])
-    assert kinds(out) == ["RecordHit", "RunHooks", "PokeGroup", "Notice", "Stop"]
+    out = reactor.readout(clock.now(), [limit(Action.STOP, -7, raw="resets 9:26pm")])
+    assert kinds(out) == ["FindRows", "RunHooks", "PokeGroup", "Notice", "Stop"]
     wait = reactor.exited(clock.advance(1), 143)[0]
     assert wait.deadline == pytest.approx(T0 - 7 + 60)
 
@@ -173,8 +182,8 @@ def test_a_hit_whose_minute_rounded_reset_is_a_few_seconds_past_is_a_new_hit_wai
 def test_a_hit_whose_reset_is_long_past_is_checked_again_in_30_seconds_not_tomorrow() -> None:
     reactor, clock = make(margin=5.0), Clock()
     running(reactor, clock)
-    out = reactor.output(clock.now(), [limit(Action.STOP, -300, raw="resets 9:26pm")])
-    assert kinds(out)[:2] == ["Log", "RecordHit"]
+    out = reactor.readout(clock.now(), [limit(Action.STOP, -300, raw="resets 9:26pm")])
+    assert kinds(out)[:2] == ["Log", "FindRows"]
     wait = reactor.exited(clock.advance(1), 143)[0]
     assert wait.deadline - clock.wall == pytest.approx(29.0)
 
@@ -183,15 +192,15 @@ def test_a_stop_hit_with_the_reset_already_waited_out_counts_as_not_reset_yet() 
     reactor, clock = make(margin=1.0), Clock()
     running(reactor, clock)
     first = limit(Action.STOP, 30, at=clock.wall)
-    reactor.output(clock.now(), [first])
+    reactor.readout(clock.now(), [first])
     reactor.exited(clock.advance(1), 143)
     reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(30))
     reactor.limits(clock.now(), None, None)
     reactor.spawned(clock.advance(1), True)
     clock.advance(r.REPLAY_WINDOW_SECONDS)  # past the replay window: a real new request
     again = replace(first, raw="You've hit your limit (again)")
-    out = reactor.output(clock.now(), [again])
-    assert "RecordHit" not in kinds(out) and "Stop" in kinds(out)
+    out = reactor.readout(clock.now(), [again])
+    assert "FindRows" not in kinds(out) and "Stop" in kinds(out)
     wait = reactor.exited(clock.advance(1), 143)[0]
     assert wait.deadline - clock.wall == pytest.approx(29.0)
 
@@ -200,14 +209,14 @@ def test_history_redrawn_by_a_resumed_session_is_not_a_new_hit() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
     old = limit(Action.STOP, 600, raw="■ You've hit your usage limit. Try again at 9:26 PM.", at=clock.wall)
-    reactor.output(clock.now(), [old])
+    reactor.readout(clock.now(), [old])
     reactor.exited(clock.advance(1), 143)
     reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(660))
     reactor.limits(clock.now(), None, None)
     reactor.spawned(clock.now(), True)  # `resume --last` redraws the old screen
     replayed = limit(Action.STOP, 600 + 86400, raw="■  You've hit your usage limit. Try again at 9:26 PM.",
                      at=clock.wall)
-    out = reactor.output(clock.advance(1), [replayed])
+    out = reactor.readout(clock.advance(1), [replayed])
     assert kinds(out) == ["Log"] and "history" in out[0].text
     assert reactor.exited(clock.advance(600), 0) == [r.CheckLimits(group=True)]  # no wait of a day
 
@@ -218,15 +227,15 @@ def test_history_redrawn_after_a_resize_is_not_a_new_hit_but_a_new_limit_later_i
     running(reactor, clock)
     clock.advance(r.REPLAY_WINDOW_SECONDS)  # the start's own redraw is over
     reactor.resized(clock.now())
-    assert kinds(reactor.output(clock.advance(1), [limit(raw="You've hit your limit · resets 3pm")])) == ["Log"]
+    assert kinds(reactor.readout(clock.advance(1), [limit(raw="You've hit your limit · resets 3pm")])) == ["Log"]
     clock.advance(r.RESIZE_REPLAY_SECONDS)
-    assert "RecordHit" in kinds(reactor.output(clock.now(), [limit(raw="You've hit your limit · resets 3pm")]))
+    assert "FindRows" in kinds(reactor.readout(clock.now(), [limit(raw="You've hit your limit · resets 3pm")]))
 
 
 def test_a_resume_hit_whose_cli_exits_before_the_reset_is_waited_out_then_respawned() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RESUME, 300, keys="continue\r")])
+    reactor.readout(clock.now(), [limit(Action.RESUME, 300, keys="continue\r")])
     out = reactor.exited(clock.advance(10), 0)
     assert kinds(out) == ["Wait"] and out[0].deadline == T0 + 360
 
@@ -234,7 +243,7 @@ def test_a_resume_hit_whose_cli_exits_before_the_reset_is_waited_out_then_respaw
 def test_a_resumed_session_that_exits_is_an_exit_like_any_other() -> None:
     reactor, clock = make(Restart.ON_FAILURE), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RESUME, 1, keys="continue\r")])
+    reactor.readout(clock.now(), [limit(Action.RESUME, 1, keys="continue\r")])
     reactor.tick(clock.advance(61))
     assert reactor.exited(clock.advance(1), 0)[-1] == r.Exit(0)
 
@@ -242,9 +251,9 @@ def test_a_resumed_session_that_exits_is_an_exit_like_any_other() -> None:
 def test_record_only_hits_are_deduplicated_and_a_failing_exit_after_one_waits_for_its_reset() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    assert kinds(reactor.output(clock.now(), [limit(Action.RECORD, 600)])) == ["RecordHit"]
-    assert reactor.output(clock.advance(30), [limit(Action.RECORD, 570)]) == []
-    assert kinds(reactor.output(clock.advance(31), [limit(Action.RECORD, 539)])) == ["RecordHit"]
+    assert kinds(reactor.readout(clock.now(), [limit(Action.RECORD, 600)])) == ["FindRows"]
+    assert reactor.readout(clock.advance(30), [limit(Action.RECORD, 570)]) == []
+    assert kinds(reactor.readout(clock.advance(31), [limit(Action.RECORD, 539)])) == ["FindRows"]
     out = reactor.exited(clock.advance(1), 1)
     assert kinds(out) == ["Wait"] and out[0].kind == "hit"
 
@@ -256,29 +265,29 @@ def test_a_retry_status_line_and_the_limit_menu_of_one_limit_are_one_row(record_
     reactor, clock = make(), Clock()
     running(reactor, clock)
     status, menu = limit(Action.RECORD, 18000, "Session limit reached · Retrying in 5h"), limit(Action.RESUME, 17990)
-    first = reactor.output(clock.now(), [status if record_first else menu])
-    second = reactor.output(clock.advance(0.3), [menu if record_first else status])
-    hits = [c for c in first + second if isinstance(c, r.RecordHit)]
-    if record_first:  # the menu's hit takes over the status line's row (same hit_at: the row's key)
-        assert [h.replaces_record for h in hits] == [False, True]
-        assert hits[1].hit.hit_at == hits[0].hit.hit_at and hits[1].hit.event is menu
+    first = reactor.readout(clock.now(), [status if record_first else menu])
+    second = reactor.readout(clock.advance(0.3), [menu if record_first else status])
+    hits = [c for c in answered(reactor, clock, first + second) if isinstance(c, r.RecordHit)]
+    if record_first:  # the menu's hit takes over the status line's row (same key: the row's hit_at)
+        assert [h.update for h in hits] == [False, True]
+        assert hits[1].row == hits[0].row == hits[0].hit.hit_at and hits[1].hit.event is menu
         assert "SetState" in kinds(second)
     else:
-        assert [h.replaces_record for h in hits] == [False] and second == []
+        assert [h.update for h in hits] == [False] and second == []
 
 
 def test_a_record_line_of_another_limit_before_a_hit_keeps_its_own_row() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RECORD, 600)])
-    out = reactor.output(clock.advance(5), [limit(Action.STOP, 7200)])  # resets nearly two hours apart
-    assert [c.replaces_record for c in out if isinstance(c, r.RecordHit)] == [False]
+    reactor.readout(clock.now(), [limit(Action.RECORD, 600)])
+    out = reactor.readout(clock.advance(5), [limit(Action.STOP, 7200)])  # resets nearly two hours apart
+    assert [c.update for c in answered(reactor, clock, out) if isinstance(c, r.RecordHit)] == [False]
 
 
 def test_a_record_only_hit_then_a_clean_exit_is_a_plain_exit() -> None:
     reactor, clock = make(Restart.ON_FAILURE), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RECORD, 600)])
+    reactor.readout(clock.now(), [limit(Action.RECORD, 600)])
     assert reactor.exited(clock.advance(1), 0)[-1] == r.Exit(0)
 
 
@@ -312,7 +321,7 @@ def test_a_cost_line_is_recorded_and_the_budget_checked() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
     cost = Event(EventKind.COST, 1, "Total cost: $0.01", "cost", usd=0.01, total=True)
-    assert reactor.output(clock.now(), [cost]) == [r.RecordCost(cost), r.CheckLimits(group=False)]
+    assert reactor.readout(clock.now(), [cost]) == [r.RecordCost(cost), r.CheckLimits(group=False)]
     assert reactor.limits(clock.now(), None, T0 + 3600) == [r.Stop("budget cap")]
 
 
@@ -329,8 +338,8 @@ def test_a_dialog_is_answered_with_its_keys_once_the_screen_settles() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
     dialog = Event(EventKind.DIALOG, 1, "Do you trust the files?", "trust", send="1")
-    assert reactor.output(clock.now(), [dialog]) == [] and reactor.answer_due()
-    assert reactor.output(clock.advance(0.3), [], content=False, wrote=True) == []
+    assert reactor.readout(clock.now(), [dialog]) == [] and reactor.answer_due()
+    assert reactor.readout(clock.advance(0.3), [], new_content=False, wrote=True) == []
     assert reactor.tick(clock.advance(0.3)) == []  # it wrote 0.3 s ago: not settled
     out = reactor.tick(clock.advance(r.DIALOG_SETTLE_SECONDS))
     assert out[-1] == r.SendKeys("1") and not reactor.answer_due()
@@ -360,7 +369,7 @@ def test_a_failed_spawn_counts_as_exit_127() -> None:
 def test_a_wake_during_a_kept_session_resumes_now() -> None:
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RESUME, 3600, keys="continue\r")])
+    reactor.readout(clock.now(), [limit(Action.RESUME, 3600, keys="continue\r")])
     assert r.SendKeys("continue\r") in reactor.wake(clock.advance(5))
 
 
@@ -370,12 +379,12 @@ def test_a_wake_during_a_kept_session_resumes_now() -> None:
 def test_a_stall_is_shown_and_logged_and_restarted_when_the_descriptor_says_so(restart: bool) -> None:
     reactor, clock = make(stall_seconds=120.0, stall_restart=restart), Clock()
     running(reactor, clock)
-    assert reactor.output(clock.advance(60), [], content=False) == []
+    assert reactor.readout(clock.advance(60), [], new_content=False) == []
     out = [c for c in reactor.tick(clock.advance(61)) if not isinstance(c, r.CheckLimits)]
     state = next(c for c in out if isinstance(c, r.SetState))
     assert state.detail.startswith("stalled since ")
     assert ("Stop" in kinds(out)) is restart
-    assert kinds(reactor.output(clock.advance(1), [], content=True)) == ["Log", "SetState"]
+    assert kinds(reactor.readout(clock.advance(1), [], new_content=True)) == ["Log", "SetState"]
 
 
 def test_a_cli_that_says_it_continues_by_itself_after_its_limit_line_is_watched_not_typed_into() -> None:
@@ -383,8 +392,8 @@ def test_a_cli_that_says_it_continues_by_itself_after_its_limit_line_is_watched_
     to continue automatically at …": the second tells the watcher to keep its hands off."""
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.now(), [limit(Action.RESUME, 100, keys="continue\r")])
-    out = reactor.output(clock.advance(1), [limit(Action.RESUME, 100, keys="", raw="Usage limit reached · set to")])
+    reactor.readout(clock.now(), [limit(Action.RESUME, 100, keys="continue\r")])
+    out = reactor.readout(clock.advance(1), [limit(Action.RESUME, 100, keys="", raw="Usage limit reached · set to")])
     assert kinds(out) == ["Log", "SetState"] and out[1].detail == "waiting in place"
     out = reactor.tick(clock.advance(200))
     assert "SendKeys" not in kinds(out) and out[0].detail == "resuming"
@@ -397,7 +406,7 @@ def test_its_own_hit_seen_while_a_group_poll_stops_it_is_waited_out_and_marked_h
     running(reactor, clock)
     reactor.tick(clock.advance(r.GROUP_POLL_SECONDS))
     assert kinds(reactor.limits(clock.now(), T0 + 100, None)) == ["Notice", "Stop"]
-    assert "RecordHit" in kinds(reactor.output(clock.advance(0.1), [limit(Action.STOP, 60, at=clock.wall)]))
+    assert "FindRows" in kinds(reactor.readout(clock.advance(0.1), [limit(Action.STOP, 60, at=clock.wall)]))
     wait = reactor.exited(clock.advance(0.1), 143)[0]
     assert wait.kind == "hit"
     assert kinds(reactor.waited("hit", WaitEnd.DEADLINE, clock.advance(120)))[0] == "MarkHandled"
@@ -407,11 +416,11 @@ def test_another_limit_right_after_the_resume_is_a_new_hit_waited_to_its_own_res
     """The 5-hour limit resets, the resumed session meets the weekly one: a new row, never the 30 s ladder."""
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.advance(1), [limit(Action.RESUME, 60, keys="continue\r", at=clock.wall + 1)])
+    reactor.readout(clock.advance(1), [limit(Action.RESUME, 60, keys="continue\r", at=clock.wall + 1)])
     assert r.SendKeys("continue\r") in reactor.tick(clock.advance(121))
     weekly = limit(Action.RESUME, 86_400, raw="You've hit your weekly limit", keys="continue\r", at=clock.wall + 2)
-    out = reactor.output(clock.advance(2), [weekly])
-    assert kinds(out)[:3] == ["RecordHit", "RunHooks", "PokeGroup"]
+    out = reactor.readout(clock.advance(2), [weekly])
+    assert kinds(out)[:3] == ["FindRows", "RunHooks", "PokeGroup"]
     state = next(c for c in out if isinstance(c, r.SetState))
     assert state.until == pytest.approx(clock.wall + 86_400 + 60) and state.detail == "resume at reset"
 
@@ -420,13 +429,13 @@ def test_a_cli_that_stops_waiting_by_itself_gets_the_keys_at_the_reset() -> None
     """Claude Code 2.1.333 waits in place, then says it "will not resume on its own": we type then."""
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    reactor.output(clock.advance(1), [limit(Action.RESUME, 100, keys="continue\r", at=clock.wall + 1)])
-    out = reactor.output(clock.advance(1), [limit(Action.RESUME, 100, raw="set to continue automatically", keys="",
+    reactor.readout(clock.advance(1), [limit(Action.RESUME, 100, keys="continue\r", at=clock.wall + 1)])
+    out = reactor.readout(clock.advance(1), [limit(Action.RESUME, 100, raw="set to continue automatically", keys="",
                                                  at=clock.wall - 1)])
     assert next(c for c in out if isinstance(c, r.SetState)).detail == "waiting in place"
-    out = reactor.output(clock.advance(5), [limit(Action.RESUME, None, raw="Automatic continue stopped",
+    out = reactor.readout(clock.advance(5), [limit(Action.RESUME, None, raw="Automatic continue stopped",
                                                  keys="continue\r")])
-    assert "RecordHit" not in kinds(out)  # the same limit: no new row
+    assert "FindRows" not in kinds(out)  # the same limit: no new row
     assert next(c for c in out if isinstance(c, r.SetState)).detail == "resume at reset"
     out = reactor.tick(clock.advance(160))
     assert r.SendKeys("continue\r") in out
@@ -436,7 +445,7 @@ def test_a_wake_while_the_runtime_stops_for_its_limit_is_not_lost() -> None:
     """`teamctl wake` lands after the hit's row, before the runtime is gone: no wait follows."""
     reactor, clock = make(), Clock()
     running(reactor, clock)
-    assert kinds(reactor.output(clock.advance(1), [limit(Action.STOP, 300)]))[-1] == "Stop"
+    assert kinds(reactor.readout(clock.advance(1), [limit(Action.STOP, 300)]))[-1] == "Stop"
     assert kinds(reactor.wake(clock.advance(0.1))) == ["Log"]
     out = reactor.exited(clock.advance(0.5), 143)
     assert "Wait" not in kinds(out) and r.Notice("woken early") in out

@@ -116,9 +116,8 @@ def test_an_unquoted_report_time_is_named(tmp_path, capsys):
 
 
 def test_a_watcher_sends_the_report_when_its_clock_passes_report_at(tmp_path, monkeypatch):
-    import dataclasses
 
-    from teamctl_supervisor.agent.settings import Restart, settings_for_agent
+    from teamctl_supervisor.agent.settings import Restart, settings_for_agent, with_setting
     from teamctl_supervisor.agent.watch import AgentWatch
     from teamctl_supervisor.team.compose import load_team
     from test_budget import FastClock
@@ -130,9 +129,9 @@ def test_a_watcher_sends_the_report_when_its_clock_passes_report_at(tmp_path, mo
     team = load_team(team_dir / ".team", None)
     monkeypatch.setenv("PATH", f"{FAKES}:{__import__('os').environ['PATH']}")
     monkeypatch.setenv("FAKE_RUNS_FILE", str(tmp_path / "runs"))
-    settings = dataclasses.replace(
+    settings = with_setting(
         settings_for_agent(team, team.agent("demo:dev"), ["fake_agent.py", "print:working", "sleep:5", "exit:0"]),
-        restart=Restart.NEVER)
+        "reactor.crash.restart", Restart.NEVER)
     start_at = datetime(2026, 11, 27, 7, 29, 55, tzinfo=ZoneInfo("UTC")).timestamp()  # polls every 30 s
     with open(tmp_path / "out", "wb") as fh:
         AgentWatch(settings, clock=FastClock(start_at, speed=10), stdin_fd=__import__("os").open("/dev/null", 0),

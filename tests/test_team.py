@@ -450,20 +450,39 @@ def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
     logs.mkdir(parents=True)
     log = logs / "hello-dev.log"
     log.write_bytes(b"old 1\r\nold 2\r\n")
+    import queue
+    import threading
+
     proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "logs", "dev", "-f", "-n", "1",
                              "-C", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def next_line() -> str:
+        """The next line `logs -f` prints: waited for as a condition, with a deadline no loaded
+        machine misses (a wall-clock budget of a few seconds is what timed out)."""
+        try:
+            return lines.get(timeout=120)
+        except queue.Empty:
+            raise AssertionError("logs -f printed nothing within 120 s") from None
+
     try:
-        assert proc.stdout.readline() == "old 2\n"
+        assert next_line() == "old 2\n"
         with open(log, "ab") as fh:
             fh.write(b"\x1b[32mnew\x1b[0m\r\n")
-        assert proc.stdout.readline() == "new\n"
+        assert next_line() == "new\n"
         os.replace(log, f"{log}.1")
         log.write_bytes(b"rotated\n")
-        assert proc.stdout.readline() == "rotated\n"
+        assert next_line() == "rotated\n"
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(5)
+        try:
+            proc.wait(120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 0
 
 

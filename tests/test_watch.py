@@ -350,3 +350,33 @@ def test_ctrl_c_during_an_attached_wait_stops_cleanly_and_restores_the_terminal(
         child.close(force=True)
     assert before == after
     assert state(root)["state"] == "stopped"
+
+
+def test_a_wait_hears_a_stop_queued_behind_a_wake_and_the_other_signals_are_handled_not_dropped(root):
+    """The handlers only queue; a Wait's step takes the wake without clearing the rest of the queue:
+    a stop behind it still ends the wait and reaches the reactor (its commands executed), and a
+    window change queued with them is handled, not thrown away."""
+    from teamctl_supervisor.agent.settings import adhoc_settings
+    from teamctl_supervisor.agent.watch import AgentWatch
+    from teamctl_supervisor.core import reactor as r
+    from teamctl_supervisor.core.states import WaitEnd
+
+    settings = adhoc_settings("solo:dev", "fake", ["fake_agent.py", "hang"], root)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    w = AgentWatch(settings, stdin_fd=devnull, stdout_fd=devnull)
+    try:
+        w.reactor.start(w._now())
+        wait = w.reactor.limits(w._now(), None, w.clock.wall() + 3600)[0]  # a budget pause: a Wait
+        assert isinstance(wait, r.Wait) and w.reactor.phase is r.Phase.WAITING
+        resized = []
+        w.handle_winch = lambda signum: resized.append(signum)  # type: ignore[method-assign]
+        w._signals.extend([("wake", signal.SIGUSR1), ("winch", signal.SIGWINCH)])
+        assert w._pause(5.0) is WaitEnd.WAKE
+        assert resized == [signal.SIGWINCH] and not w._signals
+        w._signals.extend([("wake", signal.SIGUSR1), ("stop", signal.SIGTERM)])
+        assert w._pause(5.0) is WaitEnd.STOP
+        assert w.reactor.stopping_for == signal.SIGTERM and not w._signals
+        assert w.reactor.waited(wait.kind, WaitEnd.STOP, w._now())[-1] == r.Exit(128 + signal.SIGTERM)
+    finally:
+        w._cleanup()
+        os.close(devnull)

@@ -70,3 +70,40 @@ def test_root_before_the_subcommand_is_accepted(tmp_path: Path) -> None:
     done = teamctl("-C", str(tmp_path / "nowhere"), "status", cwd=tmp_path)
     assert "No such option" not in done.stderr
     assert str(tmp_path / "nowhere") in done.stderr + done.stdout
+
+
+def test_each_option_default_is_read_from_the_settings_that_declare_it() -> None:
+    """Settings said once: the help text shows the dataclass default; an option lands in the nested
+    setting it names; the compose loader's defaults are the reactor's."""
+    from dataclasses import replace
+
+    from teamctl_supervisor.agent.settings import WatchSettings, default_of, with_setting
+    from teamctl_supervisor.core.compose_model import RateLimitSettings
+    from teamctl_supervisor.core.policy import Restart
+    from teamctl_supervisor.core.reactor.settings import DEFAULTS
+
+    helps = {p.name: p.help for p in rl_watch.params if isinstance(p, __import__("click").Option)}
+    assert helps["margin"].endswith(f"(default {DEFAULTS.margin:g}).")
+    assert helps["backoff_max"].endswith(f"(default {DEFAULTS.crash.cap:g}).")
+    assert helps["give_up_exits"].endswith(f"(default {DEFAULTS.crash.give_up_exits}).")
+    assert default_of("reactor.crash.quick_uptime") == DEFAULTS.crash.quick_uptime
+    base = WatchSettings(agent_id="p:a", project_id="p", runtime=None, argv=("x",), cwd=Path("."), env={},  # type: ignore[arg-type]
+                         tz=DEFAULTS.tz, mailbox=Path("m"), state_dir=Path("s"))
+    changed = with_setting(with_setting(base, "reactor.crash.cap", 7.0), "reactor.crash.restart", Restart.NEVER)
+    assert changed.reactor == replace(DEFAULTS, crash=replace(DEFAULTS.crash, cap=7.0, restart=Restart.NEVER))
+    assert with_setting(base, "stop_timeout", 3.0).stop_timeout == 3.0
+    rl = RateLimitSettings()
+    assert (rl.margin_seconds, rl.fallback_wait_seconds, rl.max_wait_seconds) == (
+        DEFAULTS.margin, DEFAULTS.fallback_wait, DEFAULTS.max_wait)
+
+
+def test_the_pty_session_never_imports_the_watcher() -> None:
+    """Data flows one way: the pty session hands back a Readout and knows nothing of the watcher."""
+    import ast
+
+    import teamctl_supervisor.agent.pty_session as pty_session
+
+    tree = ast.parse(Path(pty_session.__file__).read_text())
+    names = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(name.endswith("watch") or name.endswith("records") for name in names), names

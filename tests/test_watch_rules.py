@@ -101,3 +101,37 @@ def test_a_trickling_webhook_never_freezes_the_relay_or_a_stop(tmp_path: Path) -
         child.close(force=True)
         server.close()
     assert child.exitstatus == 128 + signal.SIGTERM
+
+
+def test_a_print_mode_run_respawned_before_an_unaligned_reset_ends_in_success(root: Path, tmp_path: Path) -> None:
+    """Issue 22, item 3: `--margin 1 --restart on-failure` over a `claude -p` style CLI whose reset
+    (some seconds into a minute) is printed rounded down to the minute. The respawn comes before the
+    real reset and meets the limit again: "not reset yet" with growing re-checks, never history
+    and never a crash; it ends in success after the reset, with one row for the one real hit."""
+    import time
+
+    reset = time.time() + 25
+    if reset % 60 < 5:  # keep the printed minute a few seconds before the real reset
+        reset += 6
+    runs_log = tmp_path / "runs.log"
+    env = fake_env(root, FAKE_RESET_AT=str(reset), FAKE_RUNS_LOG=str(runs_log), TZ="UTC")
+    argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", "solo:dev", "--runtime", "fake", "--root",
+            str(root), "--margin", "1", "--restart", "on-failure", "--tz", "UTC", "--", "fake_print_limit.py"]
+    with open(tmp_path / "out", "wb") as out:
+        proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    text = (tmp_path / "out").read_text(errors="replace")
+    runs = runs_log.read_text().split()
+    assert code == 0, text
+    assert runs[-1] == "done" and runs.count("limit") >= 2, runs  # a respawn met the limit again
+    log = (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
+    assert "exited on its limit line: not reset yet (re-check 1)" in log, log
+    assert "backing off" not in text and "gave up" not in text, text
+    assert len(rows(root, "SELECT * FROM rate_limits")) == 1
+    assert state(root)["state"] == "stopped"

@@ -58,6 +58,31 @@ class Child:
         self.poll()
         return result
 
+    def stop_tree(self, timeout: float, keep: frozenset[int] = frozenset()) -> procs.StopResult:
+        """Stop the runtime's tree and the orphans of it re-parented to us (we are their subreaper);
+        `keep`: our own helpers (the report, `run` hooks), which outlive the runtime."""
+        from .orphans import our_children
+
+        return self.stop(timeout, extra=our_children(self.pid, keep))
+
+    def exit_code(self, timeout: float) -> int:
+        """Its exit status, waiting up to `timeout` (then stopping it): 1 when none can be had."""
+        status = self.wait(timeout)
+        if status is None:
+            self.stop(timeout)
+            status = self.status
+        return status if status is not None else 1
+
+    def finish(self, timeout: float, keep: frozenset[int] = frozenset()) -> None:
+        """After a session: nothing of it may be left, including orphans re-parented to us (not `keep`)."""
+        from .orphans import our_children, reap_orphans
+
+        leftovers = our_children(self.pid, keep)
+        if self.alive() or leftovers:
+            self.stop(timeout, extra=leftovers)
+        reap_orphans(self.pid)
+        self.close()
+
     def setwinsize(self, rows: int, cols: int) -> None:
         try:
             self._spawn.setwinsize(rows, cols)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from ..core.compose_model import Agent, Team
 from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
+from ..core.reactor.settings import DEFAULTS, ReactorSettings
 from ..core.resets.parse import resolve_zone
 from ..store import layout
 from ..store.safefs import private_dir
@@ -42,17 +43,9 @@ class WatchSettings:
     tz: ZoneInfo
     mailbox: Path
     state_dir: Path
-    margin: float = 60.0
-    fallback_wait: float = 1800.0
-    max_wait: float = 8 * 86400.0
-    restart: Restart = Restart.ALWAYS
+    #: the waits and the crash policy (core/reactor/settings.py, core/policy.py: defaults said there)
+    reactor: ReactorSettings = DEFAULTS
     stop_timeout: float = 10.0
-    backoff_initial: float = 1.0
-    backoff_max: float = 300.0
-    stable_after: float = 600.0
-    give_up_exits: int = 5
-    give_up_window: float = 120.0
-    quick_uptime: float = 10.0
     hooks: Mapping[str, HookLike] = field(default_factory=lambda: MappingProxyType({}))
     chain: tuple[str, ...] = ("wait",)
     limit_group: str | None = None
@@ -70,6 +63,32 @@ class WatchSettings:
     def log_name(self) -> str:
         return layout.agent_file_name(self.agent_id)
 
+
+#: Where each setting a command-line option can change lives: "field" of WatchSettings,
+#: "reactor.field" of its ReactorSettings, "reactor.crash.field" of the crash policy's.
+def default_of(path: str) -> object:
+    """A setting's default, read from the dataclass that declares it (the help text shows it)."""
+    *outer, name = path.split(".")
+    if not outer:
+        return next(f.default for f in fields(WatchSettings) if f.name == name)
+    holder: object = DEFAULTS
+    for part in outer[1:]:
+        holder = getattr(holder, part)
+    return getattr(holder, name)
+
+
+def with_setting(settings: WatchSettings, path: str, value: object) -> WatchSettings:
+    """`settings` with the setting at `path` (see default_of) changed to `value`."""
+    *outer, name = path.split(".")
+    if not outer:
+        return replace(settings, **{name: value})
+    chain: list[object] = [settings.reactor]
+    for part in outer[1:]:
+        chain.append(getattr(chain[-1], part))
+    new = replace(chain.pop(), **{name: value})  # type: ignore[type-var]
+    for part in reversed(outer[1:]):
+        new = replace(chain.pop(), **{part: new})  # type: ignore[type-var]
+    return replace(settings, reactor=new)  # type: ignore[arg-type]
 
 
 def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
@@ -92,8 +111,9 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
         caps=team_caps(team), prices=MappingProxyType(load_prices(team.team_dir)),
         agent_id=agent.id, project_id=agent.project, runtime=runtime, argv=tuple(argv), cwd=agent.cwd,
         env=MappingProxyType(env), tz=resolve_zone(agent.tz, env), mailbox=team.mailbox_path,
-        state_dir=team.state_dir, margin=rl.margin_seconds, fallback_wait=rl.fallback_wait_seconds,
-        max_wait=rl.max_wait_seconds, restart=Restart(agent.restart), hooks=MappingProxyType(hooks),
+        state_dir=team.state_dir, hooks=MappingProxyType(hooks),
+        reactor=replace(DEFAULTS, margin=rl.margin_seconds, fallback_wait=rl.fallback_wait_seconds,
+                        max_wait=rl.max_wait_seconds, crash=replace(DEFAULTS.crash, restart=Restart(agent.restart))),
         chain=tuple(chain), limit_group=agent.limit_group, model=agent.model, auto_resume=agent.auto_resume,
         max_resumes_per_day=agent.max_resumes_per_day, event_hooks=MappingProxyType(dict(agent.on_event)))
 

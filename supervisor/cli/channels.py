@@ -108,11 +108,10 @@ def rl_hit(mailbox: str | None, agent: str | None, project: str | None, runtime:
     text = text if isinstance(text, str) else "rate_limit"
     now = time.time()
     resets_at = _reset_of(text, runtime, target)
-    from ..store.mailbox import SAME_HIT_SECONDS
+    from ..core.reactor.rows import hook_report_is_known, rows_since
 
     with target.store() as st:
-        recent = st.rate_limits(target.agent, since=now - SAME_HIT_SECONDS)
-        if recent:
+        if hook_report_is_known((row["hit_at"] for row in st.rate_limits(target.agent, since=rows_since(now))), now):
             return 0  # the watcher's screen recorded this hit already
         st.record_rate_limit(target.agent, runtime, now, resets_at, text[:2000])
     return 0

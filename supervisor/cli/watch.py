@@ -17,10 +17,11 @@ from typing import Any
 import click
 
 from ..agent.launch import find_binary
-from ..agent.settings import adhoc_settings, configure_logging, settings_for_agent
+from ..agent.settings import adhoc_settings, configure_logging, default_of, settings_for_agent, with_setting
 from ..core.descriptors.loader import load_runtime
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
+from ..core.resets.clocktext import human_duration
 from ..core.resets.parse import resolve_zone
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -40,10 +41,44 @@ class FiniteFloat(click.ParamType):
 
 SECONDS = FiniteFloat()
 
-#: rl-watch options that override a WatchSettings field of the same name.
-_OVERRIDES = ("margin", "fallback_wait", "max_wait", "stop_timeout", "backoff_max", "backoff_initial",
-              "give_up_exits", "give_up_window", "quick_uptime", "stable_after", "limit_group", "model",
-              "log_max_bytes")
+#: rl-watch options that change one setting: (option, where it lives, type, help). Each default is
+#: read from the dataclass that declares it (agent/settings.default_of) into the help text.
+_OVERRIDES: tuple[tuple[str, str, Any, str], ...] = (
+    ("--margin", "reactor.margin", SECONDS, "Seconds to wait past the reset time"),
+    ("--fallback-wait", "reactor.fallback_wait", SECONDS, "Seconds to wait when the reset is unknown"),
+    ("--max-wait", "reactor.max_wait", SECONDS, "Longest wait for one reset"),
+    ("--restart", "reactor.crash.restart", click.Choice([r.value for r in Restart]), "Restart policy"),
+    ("--stop-timeout", "stop_timeout", SECONDS, "Seconds between SIGTERM and SIGKILL"),
+    ("--backoff-initial", "reactor.crash.initial", SECONDS, "First crash backoff, seconds"),
+    ("--backoff-max", "reactor.crash.cap", SECONDS, "Crash backoff cap, seconds"),
+    ("--give-up-exits", "reactor.crash.give_up_exits", int, "Quick exits within the window that mean a crash loop"),
+    ("--give-up-window", "reactor.crash.give_up_window", SECONDS, "Crash-loop window, seconds"),
+    ("--quick-uptime", "reactor.crash.quick_uptime", SECONDS, "An exit before this many seconds is quick"),
+    ("--stable-after", "reactor.crash.stable_after", SECONDS, "Uptime that resets the backoff, seconds"),
+    ("--log-max-bytes", "log_max_bytes", int, "Output log size before rotation"),
+)
+#: Options that name a setting with no default of its own (None: from compose or the runtime).
+_PLAIN = ("limit_group", "model")
+
+
+def _shown(path: str) -> str:
+    value = default_of(path)
+    if path == "reactor.max_wait":
+        return human_duration(float(value))  # type: ignore[arg-type]
+    if path == "log_max_bytes":
+        return f"{int(value) // (1024 * 1024)} MiB"  # type: ignore[call-overload]
+    return value.value if isinstance(value, Restart) else f"{value:g}"  # type: ignore[str-format]
+
+
+def _override_options(command: Any) -> Any:
+    for flag, path, kind, text in reversed(_OVERRIDES):
+        command = click.option(flag, _dest(flag), type=kind, help=f"{text} (default {_shown(path)}).")(command)
+    return command
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
 
 EPILOG = """\b
 Examples:
@@ -58,21 +93,10 @@ Examples:
 @click.option("--agent", "agent_opt", help="Agent id <project>:<agent> (when no positional AGENT).")
 @click.option("--runtime", help="Runtime descriptor name (default: from compose, or guessed from argv).")
 @click.option("-C", "--root", help="Team root (default: nearest .team/ above, else the current directory).")
-@click.option("--margin", type=SECONDS, help="Seconds to wait past the reset time (default 60).")
-@click.option("--fallback-wait", type=SECONDS, help="Seconds to wait when the reset is unknown (default 1800).")
-@click.option("--max-wait", type=SECONDS, help="Longest wait for one reset, seconds (default 8 days).")
-@click.option("--restart", type=click.Choice([r.value for r in Restart]), help="Restart policy.")
-@click.option("--stop-timeout", type=SECONDS, help="Seconds between SIGTERM and SIGKILL (default 10).")
-@click.option("--backoff-initial", type=SECONDS, help="First crash backoff, seconds (default 1).")
-@click.option("--backoff-max", type=SECONDS, help="Crash backoff cap, seconds (default 300).")
-@click.option("--give-up-exits", type=int, help="Quick exits within the window that mean a crash loop (5).")
-@click.option("--give-up-window", type=SECONDS, help="Crash-loop window, seconds (default 120).")
-@click.option("--quick-uptime", type=SECONDS, help="An exit before this many seconds is quick (default 10).")
-@click.option("--stable-after", type=SECONDS, help="Uptime that resets the backoff, seconds (default 600).")
+@_override_options
 @click.option("--tz", help="IANA zone the runtime states bare clock times in.")
 @click.option("--limit-group", help="Agents sharing a limit group share a rate limit (default: runtime).")
 @click.option("--model", help="Model the agent runs (for model-scoped limits).")
-@click.option("--log-max-bytes", type=int, help="Output log size before rotation (default 10 MiB).")
 def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, runtime: str | None,
              root: str | None, tz: str | None, **options: Any) -> int:
     """Run one agent's runtime under a pty; record and wait out its rate limits; respawn it.
@@ -109,10 +133,11 @@ def rl_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, ru
             raise click.UsageError(str(exc)) from None
     if tz:
         settings = replace(settings, tz=resolve_zone(tz, None))
-    changes: dict[str, Any] = {name: options[name] for name in _OVERRIDES if options.get(name) is not None}
-    if options.get("restart"):
-        changes["restart"] = Restart(options["restart"])
-    settings = replace(settings, **changes)
+    for flag, path, _kind, _text in _OVERRIDES:
+        value = options.get(_dest(flag))
+        if value is not None:
+            settings = with_setting(settings, path, Restart(value) if path.endswith(".restart") else value)
+    settings = replace(settings, **{name: options[name] for name in _PLAIN if options.get(name) is not None})
     if find_binary(settings.argv[0], settings.env.get("PATH")) is None:
         sys.stderr.write(f"teamctl: {settings.agent_id}: runtime binary {settings.argv[0]!r} not found on PATH\n")
         return 127

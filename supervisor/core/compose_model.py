@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import ComposeError as ComposeError  # defined in errors.py; imported from here too
 from .errors import UnknownAgentError
+from .reactor.settings import DEFAULTS as REACTOR_DEFAULTS
 
 COMPOSE_FILE = "team-compose.yaml"
 TEAM_DIRNAME = ".team"
@@ -102,9 +103,9 @@ class RateLimitSettings:
 
     hooks: tuple[HookSpec, ...] = (WAIT_HOOK,)
     default_on_hit: tuple[str, ...] = ("wait",)
-    fallback_wait_seconds: float = 1800.0
-    margin_seconds: float = 60.0
-    max_wait_seconds: float = 8 * 86400.0
+    fallback_wait_seconds: float = REACTOR_DEFAULTS.fallback_wait  # each default said once, there
+    margin_seconds: float = REACTOR_DEFAULTS.margin
+    max_wait_seconds: float = REACTOR_DEFAULTS.max_wait
 
     def hook(self, name: str) -> HookSpec:
         """Hook by name; `wait` always resolves so callers need no special case."""

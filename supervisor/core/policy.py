@@ -11,7 +11,7 @@ jitter after a crash, a reset after stable uptime, and a give-up rule for crash 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,10 @@ class Decision:
     attempt: int = 0
 
 
-@dataclass
-class CrashPolicy:
-    """Backoff 1 s doubling to 5 min with jitter; give up after N quick exits within a window."""
+@dataclass(frozen=True)
+class CrashSettings:
+    """Backoff 1 s doubling to 5 min with jitter; give up after N quick exits within a window.
+    Each default is written here once: `rl-watch`'s options and their help text read it."""
 
     restart: Restart = Restart.ALWAYS
     initial: float = 1.0
@@ -47,44 +48,53 @@ class CrashPolicy:
     give_up_exits: int = 5
     give_up_window: float = 120.0
     quick_uptime: float = 10.0
-    _attempt: int = 0
-    _quick: deque[float] = field(default_factory=deque)
-    _rules: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
+
+
+class CrashPolicy:
+    """The crash policy's state over exits (attempts, quick exits) on its CrashSettings.
+    `CrashPolicy(initial=2.0)` is `CrashPolicy(CrashSettings(initial=2.0))`."""
+
+    def __init__(self, settings: CrashSettings | None = None, **changes: Any) -> None:
+        self.settings = replace(settings or CrashSettings(), **changes)
+        self._attempt = 0
+        self._quick: deque[float] = deque()
+        self._rules: tuple[Any, Any] | None = None
 
     def _backoff(self) -> tuple[Any, Any]:
         """tenacity's (wait, stop) for these settings, built on first use."""
         if self._rules is None:
             import tenacity
 
-            wait = tenacity.wait_exponential(multiplier=self.initial, max=self.cap) + tenacity.wait_random(
-                0, self.jitter * self.initial)
-            self._rules = (wait, tenacity.stop_after_attempt(self.give_up_exits))
+            st = self.settings
+            wait = tenacity.wait_exponential(multiplier=st.initial, max=st.cap) + tenacity.wait_random(
+                0, st.jitter * st.initial)
+            self._rules = (wait, tenacity.stop_after_attempt(st.give_up_exits))
         return self._rules
 
     def wants_restart(self, code: int) -> bool:
         """The restart mode alone: does an exit with `code` call for a respawn at all?"""
-        if self.restart is Restart.NEVER:
+        if self.settings.restart is Restart.NEVER:
             return False
-        return self.restart is Restart.ALWAYS or code != 0
+        return self.settings.restart is Restart.ALWAYS or code != 0
 
     def on_exit(self, code: int, uptime: float, now: float) -> Decision:
         """`uptime` and `now` on the monotonic clock."""
         if not self.wants_restart(code):
             return Decision(False)
-        if uptime >= self.stable_after:
+        if uptime >= self.settings.stable_after:
             self._attempt = 0
             self._quick.clear()
-        if uptime < self.quick_uptime:
+        if uptime < self.settings.quick_uptime:
             self._quick.append(now)
-        while self._quick and now - self._quick[0] > self.give_up_window:
+        while self._quick and now - self._quick[0] > self.settings.give_up_window:
             self._quick.popleft()
         wait, give_up = self._backoff()
         if give_up(_state(len(self._quick))):
             return Decision(False, give_up=True, attempt=self._attempt)
         self._attempt += 1
-        if code == 0 and uptime >= self.quick_uptime:
+        if code == 0 and uptime >= self.settings.quick_uptime:
             return Decision(True, 0.0, attempt=self._attempt)
-        return Decision(True, min(float(wait(_state(self._attempt))), self.cap), attempt=self._attempt)
+        return Decision(True, min(float(wait(_state(self._attempt))), self.settings.cap), attempt=self._attempt)
 
     def reset(self) -> None:
         self._attempt = 0

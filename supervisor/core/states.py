@@ -16,6 +16,8 @@ class AgentState(StrEnum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
+    BLOCKED = "blocked"  # waits on a person (billing, an organisation pause): never respawned in a loop
+    STUCK = "stuck"  # no evidence of work after every escalation
 
 
 class WaitEnd(StrEnum):
@@ -28,9 +30,11 @@ class WaitEnd(StrEnum):
 
 #: States in which the watcher process is expected to be alive.
 LIVE_STATES = frozenset({AgentState.STARTING, AgentState.RUNNING, AgentState.RATE_LIMITED,
-                         AgentState.BACKING_OFF, AgentState.PAUSED_BUDGET, AgentState.STOPPING})
+                         AgentState.BACKING_OFF, AgentState.PAUSED_BUDGET, AgentState.STOPPING, AgentState.BLOCKED,
+                         AgentState.STUCK})
 #: States that wait for a wall-clock instant and can be ended early by `teamctl wake`.
-WAITING_STATES = frozenset({AgentState.RATE_LIMITED, AgentState.BACKING_OFF, AgentState.PAUSED_BUDGET})
+WAITING_STATES = frozenset({AgentState.RATE_LIMITED, AgentState.BACKING_OFF, AgentState.PAUSED_BUDGET,
+                            AgentState.BLOCKED})
 
 
 def short_time(ts: float, now: float) -> str:
@@ -51,6 +55,8 @@ def state_text(row: Any, now: float) -> str:
         return f"running, {row.detail}"
     if row.state == AgentState.BACKING_OFF.value:
         return f"{row.detail or 'backing off'}{until}"
+    if row.state == AgentState.BLOCKED.value:
+        return f"{row.detail or 'blocked'}{until}"
     if row.state == AgentState.PAUSED_BUDGET.value:
         return f"paused-budget{until}"
     return row.state.replace("_", "-")

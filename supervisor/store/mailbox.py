@@ -41,9 +41,6 @@ BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
 REPLAY_INTERVAL = 2.0
 #: Events kept in memory when not even the spool file can be written (a full disk).
 MEMORY_EVENTS = 10_000
-#: One hit reported twice for an agent (its watcher's screen and the CLI's StopFailure hook, in
-#: either order) is this close: the later report keeps the earlier row.
-SAME_HIT_SECONDS = 120.0
 
 #: What SQLite says of a file whose header or pages are not a database's.
 _DAMAGED = ("file is not a database", "database disk image is malformed")
@@ -394,6 +391,12 @@ class Store:
             sql += " AND hit_at>=?"
             params.append(since)
         return self.query(sql + " ORDER BY hit_at, id", params)
+
+    def unhandled_hits(self, agent_id: str, since: float) -> list[float]:
+        """The hit_at keys of the agent's unhandled rows since `since` (which row a new hit takes
+        over is the reactor's rule: core/reactor/rows.py)."""
+        return [row["hit_at"] for row in self.safe_query(
+            "SELECT hit_at FROM rate_limits WHERE agent_id=? AND hit_at>=? AND handled_at IS NULL", (agent_id, since))]
 
     def safe_query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """A read for the watcher's loop: an unreadable mailbox gives no rows, never an exception."""

@@ -161,9 +161,10 @@ def parse_rate_limits(c: Checker, data: Mapping[str, Any]) -> tuple[RateLimitSet
         hooks.append(WAIT_HOOK)
         where["wait"] = "(built-in)"
     default = c.names(rl, "default_on_hit", "rate_limits") or ("wait",)
-    fallback = c.number(rl, "fallback_wait_seconds", "rate_limits", 1800.0, positive=True)
-    margin = c.number(rl, "margin_seconds", "rate_limits", 60.0, non_negative=True)
-    max_wait = c.number(rl, "max_wait_seconds", "rate_limits", 8 * 86400.0, positive=True)
+    fallback = c.number(rl, "fallback_wait_seconds", "rate_limits", RateLimitSettings.fallback_wait_seconds,
+                        positive=True)
+    margin = c.number(rl, "margin_seconds", "rate_limits", RateLimitSettings.margin_seconds, non_negative=True)
+    max_wait = c.number(rl, "max_wait_seconds", "rate_limits", RateLimitSettings.max_wait_seconds, positive=True)
     assert fallback is not None and margin is not None and max_wait is not None
     if fallback > max_wait:
         c.error("rate_limits.fallback_wait_seconds",

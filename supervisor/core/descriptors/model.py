@@ -25,6 +25,7 @@ class Action(StrEnum):
     STOP = "stop"
     RESUME = "resume"
     RECORD = "record"
+    BLOCK = "block"
 
 
 RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")

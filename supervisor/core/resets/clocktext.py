@@ -21,10 +21,11 @@ def human_duration(seconds: float) -> str:
     return f"{sec}s"
 
 
-def time_with_zone(ts: float, tz: ZoneInfo) -> str:
-    """`16:01 Europe/Berlin`, with the date when it is not today in that zone."""
+def time_with_zone(ts: float, tz: ZoneInfo, now: float | None = None) -> str:
+    """`16:01 Europe/Berlin`, with the date when it is not today in that zone (`now`: the instant
+    "today" is read at; the reactor passes its own, the real clock is read only without it)."""
     when = datetime.fromtimestamp(ts, tz)
-    today = datetime.now(UTC).astimezone(tz).date()
+    today = (datetime.fromtimestamp(now, tz) if now is not None else datetime.now(UTC).astimezone(tz)).date()
     fmt = "%H:%M" if when.date() == today else "%a %d %b %H:%M"
     return f"{when.strftime(fmt)} {tz.key}"
 

@@ -1,0 +1,81 @@
+"""The watcher's helpers beside the runtime: hook chains (on their own thread), the daily report,
+and the on_event hooks for the night. Kept apart from the watcher's loop because none of it decides
+anything about the agent: the reactor asks for hooks, the watcher's state changes name events."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from ..store import layout
+from ..store.mailbox import Store
+from .hooks import HookRunner, event_of
+from .hookthread import HookQueue
+from .records import Records
+from .report_trigger import KIND as REPORT_KIND
+from .report_trigger import TEAM_KEY, ReportLauncher, ReportTrigger
+from .settings import WatchSettings
+from .waiting import Clock
+
+log = logging.getLogger("teamctl_supervisor.agent.watch")
+
+#: The longest a Wait (or the watcher's exit) waits for queued hooks to finish.
+HOOK_DRAIN_SECONDS = 30.0
+
+
+class AgentHooks:
+    """Hooks, the daily report and event hooks of one watcher; `pids()` is what a stop spares."""
+
+    def __init__(self, settings: WatchSettings, store: Store, clock: Clock, records: Records) -> None:
+        self.s = settings
+        self.clock = clock
+        self.records = records
+        self.queue = HookQueue(self._runner)  # hooks run on their own thread and mailbox connection
+        self.report_launcher = ReportLauncher(settings.state_dir.parent, settings.env)
+        self.daily_report = ReportTrigger(
+            settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
+            lambda day, now: store.claim_alert(TEAM_KEY, day, REPORT_KIND, now), self.report_launcher)
+
+    def submit(self, names: Iterable[str], values: Mapping[str, object]) -> None:
+        self.queue.submit(names, values)
+
+    def poll_report(self) -> None:
+        """Start the daily report when its time of day has come (the mailbox decides which watcher)."""
+        self.daily_report.poll(self.clock.wall())
+
+    def state_changed(self, state: str, detail: str | None) -> None:
+        """A state that names an event (failed, stalled, blocked, stuck) runs its hooks."""
+        event = event_of(state, detail)
+        if event is not None:
+            self.event(event, detail or state)
+
+    def event(self, event: str, detail: str) -> None:
+        """Run the agent's hooks for `event` (compose on_event; hooks.EVENTS), if it has any."""
+        if event == "resumed":
+            log.info("resumed: %s", detail)
+        if names := self.s.event_hooks.get(event):
+            self.queue.submit(names, self.records.event_values(event, detail))
+
+    def pids(self) -> frozenset[int]:
+        """Our own processes beside the runtime (the report, `run` hooks): a stop spares them."""
+        return self.report_launcher.pids() | self.queue.running_pids()
+
+    def drain(self, stop_requested: Callable[[], bool]) -> None:
+        """Let queued hooks finish (bounded), without holding up a stop signal."""
+        deadline = time.monotonic() + HOOK_DRAIN_SECONDS
+        while not stop_requested() and time.monotonic() < deadline:
+            if self.queue.drain(0.2):
+                return
+
+    def close(self, stopping: bool) -> None:
+        self.queue.close(0.5 if stopping else HOOK_DRAIN_SECONDS)
+
+    def _runner(self) -> HookRunner:
+        """The hook thread's runner; its `send` hooks write through a mailbox connection of its own."""
+        store = Store(self.s.mailbox, layout.spool_dir(self.s.state_dir), f"{self.s.log_name}.hooks")
+
+        def send(recipient: str, text: str) -> None:
+            store.send_message(self.s.project_id, "cli", recipient, text, self.clock.wall())
+
+        return HookRunner(self.s.hooks, send=send, env=self.s.env)
