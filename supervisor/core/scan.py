@@ -246,6 +246,7 @@ class Scanner(TextScanner):
         self._context_limit = None
         self._join_left = 0
         self._pending.clear()
+        self._fence_opened = None
         self._set_partial(b"")
         self._cells = self._new_cells()
         if self._documents is not None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from .descriptor_model import Runtime, Signature
 from .events import Event, EventKind
 from .figures import parse_count, parse_figure
+from .lookalike import FENCE_MARKS, is_fence, shape
 from .prefilter import SEAM, Prefilter
 from .resets import parse_reset
 from .screen_text import strip_ansi
@@ -37,6 +38,8 @@ DIALOG_REPEAT = timedelta(seconds=5)
 CONTEXT_BYTES = 4096
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
 RAW_MAX = 2000
+#: A code fence left open (a model's unclosed block) stops hiding the lines after it this long after.
+FENCE_MAX = timedelta(seconds=120)
 
 
 @dataclass
@@ -72,6 +75,7 @@ class TextScanner:
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
         self._answered: dict[str, datetime] = {}
+        self._fence_opened: datetime | None = None  # inside a fenced code block since then
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
         self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
@@ -88,7 +92,8 @@ class TextScanner:
         self._limit_filter = Prefilter(limit_words, engine="loop" if prefilter == "auto" else prefilter) \
             if prefilter is not None and limit_words and all(s.keywords for s in runtime.rate_limits) else None
         usable = prefilter is not None and words and all(s.keywords for s in sigs)
-        self._prefilter = Prefilter(words, engine=prefilter) if usable else None
+        # a fence line wakes the line path too: what lies between two fences is never a notice
+        self._prefilter = Prefilter(sorted({*words, *FENCE_MARKS}), engine=prefilter) if usable else None
 
     # -- texts ---------------------------------------------------------------------------------
     def _keywords_in(self, low: str) -> frozenset[str]:
@@ -126,9 +131,25 @@ class TextScanner:
             self._text(texts[i], events)
             i += 1
 
+    def _fenced(self, text: str) -> bool:
+        """Whether `text` is a fence line or lies inside a fenced block (issue 23: fenced, diffed
+        and quoted text never counts). A fence left open stops counting after FENCE_MAX."""
+        if is_fence(text):
+            self._fence_opened = None if self._fence_opened is not None else self.clock()
+            return True
+        if self._fence_opened is None:
+            return False
+        if self.clock() - self._fence_opened > FENCE_MAX:
+            self._fence_opened = None
+            return False
+        return True
+
     def _text(self, text: str, events: list[Event]) -> None:
         line = self._lineno if self._count_lines else 0
         self._advance_pending(text, events)
+        if self._fenced(text):
+            self._remember(text.encode())
+            return
         low = text.lower()
         if self._prefilter is not None and not self._prefilter.in_text(low):
             if self._join_left <= 0:
@@ -137,16 +158,19 @@ class TextScanner:
             self._join_left -= 1
         elif self._prefilter is None or not self._limit_keywords.isdisjoint(self._keywords_in(low)):
             self._join_left = JOIN_DEPTH  # a limit message may go on over the next lines: join them
-        hit = self._rate_limit(text, low, line, events)
-        if not hit and self._may_join_limit(low):
+        odd = shape(text)
+        hit = odd is None and self._rate_limit(text, low, line, events)
+        if not hit and odd is None and self._may_join_limit(low):
             context = self._context_texts()
             for depth in range(1, len(context) + 1):
                 joined = " ".join(context[-depth:] + [text])
-                if self._rate_limit(joined, joined.lower(), line, events):
+                if shape(joined) is None and self._rate_limit(joined, joined.lower(), line, events):
                     hit = True
                     break
-        self._costs(text, low, line, events)
-        self._dialogs(text, low, line, events)
+        if odd is None:
+            self._costs(text, low, line, events)
+        if shape(text, dialog=True) is None:
+            self._dialogs(text, low, line, events)
         if hit:
             self._context.clear()
             self._context_limit = None
