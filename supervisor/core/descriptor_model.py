@@ -25,6 +25,10 @@ class Action(StrEnum):
     STOP = "stop"
     RESUME = "resume"
     RECORD = "record"
+    #: The notice waits on a person (billing, an organisation's pause, a seat without credits): the
+    #: agent is shown `blocked` with the reason and never respawned in a loop; a stated reset is
+    #: waited out as usual.
+    BLOCK = "block"
 
 
 RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")

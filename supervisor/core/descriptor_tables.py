@@ -213,7 +213,7 @@ def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pa
     try:
         action = Action(action)
     except ValueError:
-        raise DescriptorError(path, f"{where}.action", "must be stop, resume or record") from None
+        raise DescriptorError(path, f"{where}.action", "must be stop, resume, record or block") from None
     keys = raw.get("resume_keys", "continue\r")
     if not isinstance(keys, str):  # "": the CLI goes on by itself at the reset (watched, not typed into)
         raise DescriptorError(path, f"{where}.resume_keys", "must be a string (\"\": the CLI resumes by itself)")
