@@ -59,6 +59,9 @@ class Signature:
     in_place: bool = False
     send: str = ""
     once: bool = True
+    #: (dialogs) the dialog's title or first rows: `match` (its option) counts only within
+    #: DIALOG_TITLE_WINDOW after it, so a numbered list in prose never answers it
+    after: regex_engine.Pattern | LazyPattern | None = None
     source: str = ""
 
 

@@ -42,7 +42,7 @@ _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
     "cost": _COMMON | {"total", "cached_in_input", "in_place"},
-    "dialog": _COMMON | {"send", "once"},
+    "dialog": _COMMON | {"send", "once", "after"},
     "ignore": {"match", "keywords", "case_sensitive", "id"},
 }
 
@@ -187,6 +187,8 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool 
             raise DescriptorError(path, f"{where}.send", "must be a non-empty string of keys")
         fields["send"] = send
         fields["once"] = _bool(path, f"{where}.once", raw.get("once", True))
+        if "after" in raw:  # the dialog's title: its options count only under it (never on prose)
+            fields["after"] = _pattern(path, f"{where}.after", raw["after"], flags, lazy)
     return Signature(kind=table_kind, id=sig_id, regex=regex, keywords=keywords, lookahead=lookahead,
                      follow=follow, source=str(path), **fields)
 

@@ -242,6 +242,7 @@ class Scanner(TextScanner):
     def new_session(self) -> None:
         """A new runtime process: dialogs may be answered again, no context carries over."""
         self._answered.clear()
+        self._titles.clear()
         self._context.clear()
         self._context_limit = None
         self._join_left = 0

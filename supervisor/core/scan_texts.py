@@ -34,6 +34,8 @@ _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
 #: A dialog that may come back (`once = false`) is answered again only after this long.
 DIALOG_REPEAT = timedelta(seconds=5)
+#: A dialog with an `after` (its title) is answered only while its title was drawn this recently.
+DIALOG_TITLE_WINDOW = timedelta(seconds=10)
 #: Bytes of each earlier line kept for wrap joins.
 CONTEXT_BYTES = 4096
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
@@ -75,6 +77,7 @@ class TextScanner:
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
         self._answered: dict[str, datetime] = {}
+        self._titles: dict[str, datetime] = {}  # when each dialog's `after` (its title) was last drawn
         self._fence_opened: datetime | None = None  # inside a fenced code block since then
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
@@ -236,9 +239,22 @@ class TextScanner:
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
+            if sig.after is not None and not self._under_title(sig, text):
+                continue
             if _search(sig.regex, text):
                 self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
+
+    def _under_title(self, sig: Signature, text: str) -> bool:
+        """Whether the dialog's title (`after`) is on screen: drawn in this text or just before it.
+        Its options alone ("2. Stop", "2. Yes, I accept") are what a model's numbered list looks like."""
+        assert sig.after is not None
+        now = self.clock()
+        if _search(sig.after, text):
+            self._titles[sig.id] = now
+            return True
+        seen = self._titles.get(sig.id)
+        return seen is not None and now - seen <= DIALOG_TITLE_WINDOW
 
     # -- pending lookahead ---------------------------------------------------------------------
     def _advance_pending(self, text: str, events: list[Event]) -> None:
