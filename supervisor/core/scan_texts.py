@@ -23,6 +23,7 @@ from .lookalike import FENCE_MARKS, is_fence, shape
 from .prefilter import SEAM, Prefilter
 from .resets import parse_reset
 from .screen_text import strip_ansi
+from .wrapped import WRAP_ROWS, Held, may_go_on, read_on
 
 log = logging.getLogger(f"{__package__}.scan")  # the scanner's log: its records keep the name they had
 
@@ -54,6 +55,7 @@ class _Pending:
     groups: dict[str, str | None]
     left: int
     extra: list[str] = field(default_factory=list)
+    held: Held | None = None  # a notice that may go on over the next rows (wrapped.py)
 
 
 def _utcnow() -> datetime:
@@ -149,7 +151,9 @@ class TextScanner:
 
     def _text(self, text: str, events: list[Event]) -> None:
         line = self._lineno if self._count_lines else 0
-        self._advance_pending(text, events)
+        if self._advance_pending(text, events):
+            self._remember(text.encode())
+            return  # the next row of a notice the terminal wrapped: read with it
         if self._fenced(text):
             self._remember(text.encode())
             return
@@ -210,7 +214,11 @@ class TextScanner:
                 continue
             groups = _groups(m)
             reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
-            if not reset_text and sig.follow is not None:
+            if may_go_on(text, m, reset_text, sig.reset, sig.reset_group):
+                held = Held([text], m.end(), groups={k: v for k, v in groups.items() if v})
+                self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, max(sig.lookahead, WRAP_ROWS),
+                                              held=held))
+            elif not reset_text and sig.follow is not None:
                 self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
             else:
                 events.append(self._rate_event(sig, line, text[:RAW_MAX], groups))
@@ -257,28 +265,36 @@ class TextScanner:
         return seen is not None and now - seen <= DIALOG_TITLE_WINDOW
 
     # -- pending lookahead ---------------------------------------------------------------------
-    def _advance_pending(self, text: str, events: list[Event]) -> None:
+    def _advance_pending(self, text: str, events: list[Event]) -> bool:
+        """The next text for what waits on it; True when it was the next row of a held notice."""
         still: list[_Pending] = []
+        consumed = False
         for pending in self._pending:
-            assert pending.sig.follow is not None
-            m = _search(pending.sig.follow, text)
-            if m is not None:
-                for key, value in _groups(m).items():
-                    if value and not pending.groups.get(key):
-                        pending.groups[key] = value
-                pending.extra.append(text)
+            held = pending.held
+            if held is not None and read_on(held, text, _search, pending.sig.regex, _groups, pending.sig.reset_group):
+                consumed = True
+                pending.raw = " ".join(held.rows)[:RAW_MAX]
+                pending.groups.update(held.groups)
+            if pending.sig.follow is not None and (held is None or not held.grew):
+                m = _search(pending.sig.follow, text)
+                if m is not None:
+                    for key, value in _groups(m).items():
+                        if value and not pending.groups.get(key):
+                            pending.groups[key] = value
+                    pending.extra.append(text)
             pending.left -= 1
-            done = pending.left <= 0 or self._complete(pending)
+            done = pending.left <= 0 or (not (held is not None and held.grew) and self._complete(pending))
             if done:
                 events.append(self._finish_pending(pending))
             else:
                 still.append(pending)
         self._pending = still
+        return consumed
 
     def _complete(self, pending: _Pending) -> bool:
         sig = pending.sig
         if sig.kind == "rate_limit":
-            return bool(pending.groups.get(sig.reset_group))
+            return sig.reset == "none" or bool(pending.groups.get(sig.reset_group))
         wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
         return not (wanted - {k for k, v in pending.groups.items() if v})
 
