@@ -223,7 +223,6 @@ MUST_COVER = {
         "Go limit reached": "dialog",
         "Free limit reached": "dialog",
         "Provider is overloaded": "ignore",
-        "Rate limit exceeded, retry in {…}": "ignore",
     },
     "droid": {
         "Standard Usage limit reached. Select an option below to continue using Droid.{…}": "rate_limit",
