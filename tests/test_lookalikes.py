@@ -25,7 +25,8 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 #: which the first test checks), cited by the fixture they come from.
 REAL = {
     # tests/fixtures/real_lines/claude-code.toml (@anthropic-ai/claude-code 2.1.197)
-    "claude-code": ("You've hit your session limit · resets 4pm (Europe/Berlin)", "Total cost:            $0.0123",
+    "claude-code": ("You've hit your session limit · resets 4pm (Europe/Berlin)",
+                    "  Session\n\n  Total cost:            $0.0123",
                     "Do you trust the files in this folder?"),
     # tests/fixtures/real_lines/codex.toml (@openai/codex 0.171.0)
     "codex": ("■ You’ve hit your usage limit. Try again at 4:30 PM.",
@@ -81,6 +82,7 @@ PROSE = [
     "1. Switch to gpt-6-luna\n2. Keep current model",
     "Estimated cost: $3.00 to $36.00 for a full review of this repository",
     "Total cost: $999.00",
+    "Pricing\n\nTotal cost: $999.00\nPer seat: $20.00",
     "Session limit reached yesterday, but it has reset since.",
 ]
 
@@ -111,10 +113,13 @@ def test_each_runtimes_real_notice_cost_and_dialog_are_read_plain(runtime):
 
 
 def _lookalikes(runtime: str) -> list[tuple[str, str]]:
-    found = [(f"{name} of the notice", make(REAL[runtime][0])) for name, make in SHAPES.items()]
+    def each_line(make, text: str) -> str:
+        return "\n".join(make(line) for line in text.split("\n") if line)
+
+    found = [(f"{name} of the notice", each_line(make, REAL[runtime][0])) for name, make in SHAPES.items()]
     for i, what in ((1, "cost"), (2, "dialog")):
         if REAL[runtime][i]:
-            found += [(f"{name} of the {what}", make(REAL[runtime][i])) for name, make in SHAPES.items()]
+            found += [(f"{name} of the {what}", each_line(make, REAL[runtime][i])) for name, make in SHAPES.items()]
     return found + [(f"prose {i}", text) for i, text in enumerate(PROSE)]
 
 

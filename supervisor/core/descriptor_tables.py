@@ -41,7 +41,7 @@ _LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options",
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
-    "cost": _COMMON | {"total", "cached_in_input", "in_place"},
+    "cost": _COMMON | {"total", "cached_in_input", "in_place", "after"},
     "dialog": _COMMON | {"send", "once", "after"},
     "ignore": {"match", "keywords", "case_sensitive", "id"},
 }
@@ -175,6 +175,8 @@ def _parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool 
         fields["total"] = _bool(path, f"{where}.total", raw.get("total", False))
         fields["cached_in_input"] = _bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
         fields["in_place"] = _bool(path, f"{where}.in_place", raw.get("in_place", False))
+        if "after" in raw:  # the panel's heading: a figure counts only under it (never a catted file's)
+            fields["after"] = _pattern(path, f"{where}.after", raw["after"], flags, lazy)
         if fields["in_place"] and not fields["total"]:
             raise DescriptorError(path, f"{where}.in_place", "needs `total = true` (only a running total is redrawn)")
         groups = None if lazy else set(regex.groupindex) | set(follow.groupindex if follow else ())

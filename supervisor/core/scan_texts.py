@@ -230,6 +230,8 @@ class TextScanner:
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         for sig in self._cost_sigs.woken(self._keywords_in(low)):
+            if sig.after is not None and not self._under_title(sig, text):
+                continue
             m = _search(sig.regex, text)
             if m is None:
                 continue
