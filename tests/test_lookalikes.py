@@ -48,7 +48,7 @@ REAL = {
     # tests/test_new_runtimes.py (@factory/cli-linux-x64 0.225.2)
     "droid": ("Standard Usage limit reached. Select an option below to continue using Droid. Standard resets in "
               "3h 12m.", None, "Trust this folder?"),
-    # tests/test_new_runtimes.py (opencode-linux-x64 1.18.34)
+    # tests/test_new_runtimes.py (opencode-linux-x64 1.18.34, the same in 1.19.5)
     "opencode": ("Error: Rate limit reached for gpt-5 in organization org-1 on tokens per min.", "$0.34 spent", None),
 }
 
