@@ -1,4 +1,4 @@
-"""The hook channel with the real Claude Code (the newest standalone, 2.1.334): `-p` with the `--settings` hooks a
+"""The hook channel with the real Claude Code (the newest standalone, 2.1.337): `-p` with the `--settings` hooks a
 watcher gives it, against the fake API, so the hook commands (`teamctl budget-record` on Stop,
 `teamctl rl-hit` on StopFailure rate_limit) really write the rows. Fails (never skips) without the CLI.
 """

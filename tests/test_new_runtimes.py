@@ -174,7 +174,9 @@ REVIEWED = {
         r"JSPI stack|Memory limit|memory limit reached|File size limit|CPU time limit|Disk quota|recursion groups|"
         r"signature exceeded the limits|EntityReplacer|Precision limit|find-my-way|route rate-limit|length limit"
         r" was reached|breakpoint limit|Concurrency Limit|Concurrent export|^MDB_|OS file watch|\|Overloaded$|"
-        r"Bandwidth Limit Exceeded|^429 Too Many Requests$",  # runtime, libraries, HTTP status names
+        r"Bandwidth Limit Exceeded|^429 Too Many Requests$|JIT stack|heap limit|match limit|matching depth|"
+        r"Rescan throttled",  # runtime, libraries, HTTP status names (the engine limits new in 1.19.5)
+        r"^Homebrew can't install OpenCode",  # 1.19.5's updater: a formula not yet published
         r"^Hub with a higher rate limit|^Hub is rate limiting",  # model registry downloads
         r"implement rate limiting|GPT 6 Astra|Paths are still syncing|tool-call limit",  # prompts, docs
         r"^show token usage and cost statistics$|^Total Cost$",  # `opencode stats`: all sessions' totals
@@ -223,7 +225,6 @@ MUST_COVER = {
         "Go limit reached": "dialog",
         "Free limit reached": "dialog",
         "Provider is overloaded": "ignore",
-        "Rate limit exceeded, retry in {…}": "ignore",
     },
     "droid": {
         "Standard Usage limit reached. Select an option below to continue using Droid.{…}": "rate_limit",

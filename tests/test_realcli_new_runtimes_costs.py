@@ -1,4 +1,4 @@
-"""Cost of the REAL opencode (opencode-linux-x64 1.18.34), GitHub Copilot CLI (@github/copilot-linux-x64
+"""Cost of the REAL opencode (opencode-linux-x64 1.19.5), GitHub Copilot CLI (@github/copilot-linux-x64
 1.0.102) and Factory droid (@factory/cli-linux-x64 0.225.2, Airgap mode) TUIs under `teamctl rl-watch`, in
 private tmux panes, against the fake API on 127.0.0.1.
 

@@ -103,7 +103,7 @@ BAD_TABLES = {
         id = "second"
         match = 'x'
         action = "pause"
-        """, "rate_limit[1].action", "must be stop, resume or record"),
+        """, "rate_limit[1].action", "must be stop, resume, record or block"),
     "bad-reset-kind": ("""
         [[rate_limit]]
         id = "second"

@@ -68,6 +68,8 @@ def show(runtime: str, root: str | None) -> None:
                 extra = f" total={str(sig.total).lower()}"
             elif title == "dialog":
                 extra = f" send={sig.send!r}"
+            if sig.after is not None:
+                extra += f" after={sig.after.pattern!r}"
             click.echo(f"  [{title}] {sig.id}{extra}  ({Path(sig.source).name})")
             click.echo(f"      {sig.regex.pattern}")
 

@@ -1,4 +1,4 @@
-"""Run the real Claude Code (the newest standalone, 2.1.334; and 2.1.197) against the fake API, in a throwaway HOME.
+"""Run the real Claude Code (the newest standalone, 2.1.337; and 2.1.197) against the fake API, in a throwaway HOME.
 
 `prepare(home, base_url, version)` writes the config that skips the first-run screens and returns the
 environment to run `argv(version, ...)` with. Nothing in it points anywhere but loopback: the base
@@ -20,7 +20,7 @@ from pathlib import Path
 
 #: the pins.toml names of the two pinned Claude Code versions
 #: the newest release, pinned as "claude" (its captures in tests/fixtures were made with 2.1.333)
-NEWEST = "2.1.334"
+NEWEST = "2.1.337"
 PIN_OF_VERSION = {NEWEST: "claude", "2.1.197": "claude-2.1.197"}
 VERSIONS = tuple(PIN_OF_VERSION)
 

@@ -25,6 +25,9 @@ class Action(StrEnum):
     STOP = "stop"
     RESUME = "resume"
     RECORD = "record"
+    #: The notice waits on a person (billing, an organisation's pause, a seat without credits): the
+    #: agent is shown `blocked` with the reason and never respawned in a loop; a stated reset is
+    #: waited out as usual.
     BLOCK = "block"
 
 
@@ -56,6 +59,9 @@ class Signature:
     in_place: bool = False
     send: str = ""
     once: bool = True
+    #: (dialogs) the dialog's title or first rows: `match` (its option) counts only within
+    #: DIALOG_TITLE_WINDOW after it, so a numbered list in prose never answers it
+    after: regex_engine.Pattern | LazyPattern | None = None
     source: str = ""
 
 

@@ -44,8 +44,8 @@ _LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options",
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
-    "cost": _COMMON | {"total", "cached_in_input", "in_place"},
-    "dialog": _COMMON | {"send", "once"},
+    "cost": _COMMON | {"total", "cached_in_input", "in_place", "after"},
+    "dialog": _COMMON | {"send", "once", "after"},
     "ignore": {"match", "keywords", "case_sensitive", "id"},
 }
 
@@ -207,6 +207,8 @@ def parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool =
         fields["total"] = check_bool(path, f"{where}.total", raw.get("total", False))
         fields["cached_in_input"] = check_bool(path, f"{where}.cached_in_input", raw.get("cached_in_input", True))
         fields["in_place"] = check_bool(path, f"{where}.in_place", raw.get("in_place", False))
+        if "after" in raw:  # the panel's heading: a figure counts only under it (never a catted file's)
+            fields["after"] = _pattern(path, f"{where}.after", raw["after"], flags, lazy)
         if fields["in_place"] and not fields["total"]:
             raise DescriptorError(path, f"{where}.in_place", "needs `total = true` (only a running total is redrawn)")
         groups = None if lazy else set(regex.groupindex) | set(follow.groupindex if follow else ())
@@ -219,6 +221,8 @@ def parse_signature(path: Path, kind: str, index: int, raw: Any, *, lazy: bool =
             raise DescriptorError(path, f"{where}.send", "must be a non-empty string of keys")
         fields["send"] = send
         fields["once"] = check_bool(path, f"{where}.once", raw.get("once", True))
+        if "after" in raw:  # the dialog's title: its options count only under it (never on prose)
+            fields["after"] = _pattern(path, f"{where}.after", raw["after"], flags, lazy)
     return Signature(kind=table_kind, id=sig_id, regex=regex, keywords=keywords, lookahead=lookahead,
                      follow=follow, source=str(path), **fields)
 
@@ -245,7 +249,7 @@ def _rate_limit_fields(path: Path, where: str, raw: dict, regex: regex_engine.Pa
     try:
         action = Action(action)
     except ValueError:
-        raise DescriptorError(path, f"{where}.action", "must be stop, resume or record") from None
+        raise DescriptorError(path, f"{where}.action", "must be stop, resume, record or block") from None
     keys = raw.get("resume_keys", "continue\r")
     if not isinstance(keys, str):  # "": the CLI goes on by itself at the reset (watched, not typed into)
         raise DescriptorError(path, f"{where}.resume_keys", "must be a string (\"\": the CLI resumes by itself)")

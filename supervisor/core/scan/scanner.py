@@ -251,10 +251,12 @@ class Scanner(TextScanner):
     def new_session(self) -> None:
         """A new runtime process: dialogs may be answered again, no context carries over."""
         self._answered.clear()
+        self._titles.clear()
         self._context.clear()
         self._context_limit = None
         self._join_left = 0
         self._pending.clear()
+        self._fence_opened = None
         self._set_partial(b"")
         self._cells = self._new_cells()
         if self._documents is not None:

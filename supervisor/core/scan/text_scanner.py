@@ -20,8 +20,10 @@ from ..descriptors.model import Runtime, Signature
 from ..resets.parse import parse_reset
 from .events import Event, EventKind
 from .figures import parse_count, parse_figure
+from .lookalike import FENCE_MARKS, is_fence, shape
 from .prefilter import SEAM, Prefilter
 from .screen_text import strip_ansi
+from .wrapped import WRAP_ROWS, Held, may_go_on, read_on
 
 log = logging.getLogger(f"{__package__}.scan")  # the scanner's log: its records keep the name they had
 
@@ -33,10 +35,14 @@ _WINDOW_STEP = MATCH_WINDOW - 512
 JOIN_DEPTH = 2
 #: A dialog that may come back (`once = false`) is answered again only after this long.
 DIALOG_REPEAT = timedelta(seconds=5)
+#: A dialog with an `after` (its title) is answered only while its title was drawn this recently.
+DIALOG_TITLE_WINDOW = timedelta(seconds=10)
 #: Bytes of each earlier line kept for wrap joins.
 CONTEXT_BYTES = 4096
 #: An event's `raw` is its whole line (joined lines for wrapped or multi-line messages), capped.
 RAW_MAX = 2000
+#: A code fence left open (a model's unclosed block) stops hiding the lines after it this long after.
+FENCE_MAX = timedelta(seconds=120)
 
 
 @dataclass
@@ -49,6 +55,7 @@ class _Pending:
     groups: dict[str, str | None]
     left: int
     extra: list[str] = field(default_factory=list)
+    held: Held | None = None  # a notice that may go on over the next rows (wrapped.py)
 
 
 def utcnow() -> datetime:
@@ -72,6 +79,8 @@ class TextScanner:
         self._join_left = 0  # lines for which the line above still holds a keyword (wrap joins)
         self._pending: list[_Pending] = []
         self._answered: dict[str, datetime] = {}
+        self._titles: dict[str, datetime] = {}  # when each dialog's `after` (its title) was last drawn
+        self._fence_opened: datetime | None = None  # inside a fenced code block since then
         sigs = runtime.rate_limits + runtime.costs + runtime.dialogs
         words = sorted({k for s in sigs for k in s.keywords})
         self._keywords = tuple(sorted({k for s in sigs + runtime.ignores for k in s.keywords}))
@@ -88,7 +97,8 @@ class TextScanner:
         self._limit_filter = Prefilter(limit_words, engine="loop" if prefilter == "auto" else prefilter) \
             if prefilter is not None and limit_words and all(s.keywords for s in runtime.rate_limits) else None
         usable = prefilter is not None and words and all(s.keywords for s in sigs)
-        self._prefilter = Prefilter(words, engine=prefilter) if usable else None
+        # a fence line wakes the line path too: what lies between two fences is never a notice
+        self._prefilter = Prefilter(sorted({*words, *FENCE_MARKS}), engine=prefilter) if usable else None
 
     # -- texts ---------------------------------------------------------------------------------
     def _keywords_in(self, low: str) -> frozenset[str]:
@@ -126,9 +136,27 @@ class TextScanner:
             self._text(texts[i], events)
             i += 1
 
+    def _fenced(self, text: str) -> bool:
+        """Whether `text` is a fence line or lies inside a fenced block (issue 23: fenced, diffed
+        and quoted text never counts). A fence left open stops counting after FENCE_MAX."""
+        if is_fence(text):
+            self._fence_opened = None if self._fence_opened is not None else self.clock()
+            return True
+        if self._fence_opened is None:
+            return False
+        if self.clock() - self._fence_opened > FENCE_MAX:
+            self._fence_opened = None
+            return False
+        return True
+
     def _text(self, text: str, events: list[Event]) -> None:
         line = self._lineno if self._count_lines else 0
-        self._advance_pending(text, events)
+        if self._advance_pending(text, events):
+            self._remember(text.encode())
+            return  # the next row of a notice the terminal wrapped: read with it
+        if self._fenced(text):
+            self._remember(text.encode())
+            return
         low = text.lower()
         if self._prefilter is not None and not self._prefilter.in_text(low):
             if self._join_left <= 0:
@@ -137,16 +165,19 @@ class TextScanner:
             self._join_left -= 1
         elif self._prefilter is None or not self._limit_keywords.isdisjoint(self._keywords_in(low)):
             self._join_left = JOIN_DEPTH  # a limit message may go on over the next lines: join them
-        hit = self._rate_limit(text, low, line, events)
-        if not hit and self._may_join_limit(low):
+        odd = shape(text)
+        hit = odd is None and self._rate_limit(text, low, line, events)
+        if not hit and odd is None and self._may_join_limit(low):
             context = self._context_texts()
             for depth in range(1, len(context) + 1):
                 joined = " ".join(context[-depth:] + [text])
-                if self._rate_limit(joined, joined.lower(), line, events):
+                if shape(joined) is None and self._rate_limit(joined, joined.lower(), line, events):
                     hit = True
                     break
-        self._costs(text, low, line, events)
-        self._dialogs(text, low, line, events)
+        if odd is None:
+            self._costs(text, low, line, events)
+        if shape(text, dialog=True) is None:
+            self._dialogs(text, low, line, events)
         if hit:
             self._context.clear()
             self._context_limit = None
@@ -183,7 +214,11 @@ class TextScanner:
                 continue
             groups = match_groups(m)
             reset_text = groups.get(sig.reset_group) if sig.reset != "none" else None
-            if not reset_text and sig.follow is not None:
+            if may_go_on(text, m, reset_text, sig.reset, sig.reset_group):
+                held = Held([text], m.end(), groups={k: v for k, v in groups.items() if v})
+                self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, max(sig.lookahead, WRAP_ROWS),
+                                              held=held))
+            elif not reset_text and sig.follow is not None:
                 self._pending.append(_Pending(sig, line, text[:RAW_MAX], groups, sig.lookahead))
             else:
                 events.append(self._rate_event(sig, line, text[:RAW_MAX], groups))
@@ -195,6 +230,8 @@ class TextScanner:
 
     def _costs(self, text: str, low: str, line: int, events: list[Event]) -> None:
         for sig in self._cost_sigs.woken(self._keywords_in(low)):
+            if sig.after is not None and not self._under_title(sig, text):
+                continue
             m = search_windows(sig.regex, text)
             if m is None:
                 continue
@@ -212,33 +249,55 @@ class TextScanner:
             last = self._answered.get(sig.id)
             if last is not None and (sig.once or self.clock() - last < DIALOG_REPEAT):
                 continue  # a TUI redraws a dialog many times before it takes the keys: answer once
+            if sig.after is not None and not self._under_title(sig, text):
+                continue
             if search_windows(sig.regex, text):
                 self._answered[sig.id] = self.clock()
                 events.append(Event(EventKind.DIALOG, line, text[:RAW_MAX], sig.id, send=sig.send))
 
+    def _under_title(self, sig: Signature, text: str) -> bool:
+        """Whether the dialog's title (`after`) is on screen: drawn in this text or just before it.
+        Its options alone ("2. Stop", "2. Yes, I accept") are what a model's numbered list looks like."""
+        assert sig.after is not None
+        now = self.clock()
+        if search_windows(sig.after, text):
+            self._titles[sig.id] = now
+            return True
+        seen = self._titles.get(sig.id)
+        return seen is not None and now - seen <= DIALOG_TITLE_WINDOW
+
     # -- pending lookahead ---------------------------------------------------------------------
-    def _advance_pending(self, text: str, events: list[Event]) -> None:
+    def _advance_pending(self, text: str, events: list[Event]) -> bool:
+        """The next text for what waits on it; True when it was the next row of a held notice."""
         still: list[_Pending] = []
+        consumed = False
         for pending in self._pending:
-            assert pending.sig.follow is not None
-            m = search_windows(pending.sig.follow, text)
-            if m is not None:
-                for key, value in match_groups(m).items():
-                    if value and not pending.groups.get(key):
-                        pending.groups[key] = value
-                pending.extra.append(text)
+            held = pending.held
+            if held is not None and read_on(held, text, search_windows, pending.sig.regex, match_groups,
+                                            pending.sig.reset_group):
+                consumed = True
+                pending.raw = " ".join(held.rows)[:RAW_MAX]
+                pending.groups.update(held.groups)
+            if pending.sig.follow is not None and (held is None or not held.grew):
+                m = search_windows(pending.sig.follow, text)
+                if m is not None:
+                    for key, value in match_groups(m).items():
+                        if value and not pending.groups.get(key):
+                            pending.groups[key] = value
+                    pending.extra.append(text)
             pending.left -= 1
-            done = pending.left <= 0 or self._complete(pending)
+            done = pending.left <= 0 or (not (held is not None and held.grew) and self._complete(pending))
             if done:
                 events.append(self._finish_pending(pending))
             else:
                 still.append(pending)
         self._pending = still
+        return consumed
 
     def _complete(self, pending: _Pending) -> bool:
         sig = pending.sig
         if sig.kind == "rate_limit":
-            return bool(pending.groups.get(sig.reset_group))
+            return sig.reset == "none" or bool(pending.groups.get(sig.reset_group))
         wanted = set(sig.follow.groupindex) if sig.follow is not None else set()
         return not (wanted - {k for k, v in pending.groups.items() if v})
 
