@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .queries import WRITES, parse_spooled
-from .safefs import open_private, read_nofollow
+from .safefs import open_private, private_dir, read_nofollow
 
 if TYPE_CHECKING:
     from .mailbox import Store
@@ -56,9 +56,13 @@ class RemoteWriter:
     # -- the callers' side: never waits on the network ---------------------------------------------
     def submit(self, writes: list[tuple[str, list[Any]]]) -> None:
         write_id = uuid.uuid4().hex
-        with self._lock, self._file_lock(self.store.spool.with_name(self.store.spool.name + ".lock")):
-            for kind, params in writes:
-                self.store._spool(kind, params, write_id)
+        with self._lock:
+            try:
+                with self._file_lock(self.store.spool.with_name(self.store.spool.name + ".lock")):
+                    for kind, params in writes:
+                        self.store._spool(kind, params, write_id)
+            except OSError:  # not even the lock file (a full disk): the store keeps them in memory
+                self.store._memory += [(kind, params, write_id) for kind, params in writes]
         self.kick()
 
     def kick(self) -> None:
@@ -84,7 +88,7 @@ class RemoteWriter:
         from .mailbox import REPLAY_INTERVAL
 
         while True:
-            self._wake.wait(REPLAY_INTERVAL if self.failing else None)
+            self._wake.wait(max(REPLAY_INTERVAL, 0.05) if self.failing else None)
             self._wake.clear()
             try:
                 done = self.replay()
@@ -156,6 +160,8 @@ class RemoteWriter:
     def _move_aside(self) -> None:
         """The spool's lines, appended to the moved-aside file, under the appenders' lock."""
         spool = self.store.spool
+        if not spool.exists():
+            return
         with self._lock, self._file_lock(spool.with_name(spool.name + ".lock")):
             try:
                 raw = read_nofollow(spool)
@@ -182,6 +188,7 @@ class RemoteWriter:
 
     @contextmanager
     def _file_lock(self, path: Any, wait: bool = True) -> Iterator[bool]:
+        private_dir(path.parent)
         fd = open_private(path, os.O_RDWR)
         try:
             try:
