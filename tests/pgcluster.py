@@ -87,7 +87,7 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-# -- fixtures (import them into a test module: `from pgcluster import mailbox_at, pg  # noqa: F401`) --------
+# -- fixtures (a test module takes them with `pg, mailbox_at = pgcluster.pg, pgcluster.mailbox_at`) ----
 
 import pytest  # noqa: E402
 

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pgcluster
 import pytest
-from pgcluster import mailbox_at, pg  # noqa: F401  (fixtures: every store test on both engines)
 from teamctl_supervisor.store import backend_sqlite
 from teamctl_supervisor.store import mailbox as store
 from teamctl_supervisor.store.mailbox import Store, connect, model_covered
 
 MailboxAt = Any  # pgcluster.mailbox_at: (root) -> a fresh mailbox path, SQLite or PostgreSQL
+pg, mailbox_at = pgcluster.pg, pgcluster.mailbox_at  # the fixtures: every store test on both engines
 
 EXPECTED_COLUMNS = {
     # (name, type, notnull, pk) as in team_core/mailbox.rs
