@@ -197,6 +197,9 @@ class Team:
     projects: tuple[Project, ...]
     agents: tuple[Agent, ...]
     warnings: tuple[Problem, ...] = ()
+    #: broker.type postgres: its URL as written, or the variable that holds it (docs/hosts.md)
+    broker_url: str | None = None
+    broker_url_env: str | None = None
 
     def agent(self, ident: str) -> Agent:
         """Resolve `project:agent` or a bare agent name that is unique across the team."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..agent.launch import find_binary
 from ..core.signatures import DescriptorError, Runtime, load_runtime, runtime_files
+from ..store.broker import write_pointer
 from ..store.mailbox import Store
 from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
 
@@ -40,11 +41,20 @@ def load(root: str | None, strict: bool = True) -> Team:
     """
     tdir = team_dir(root)
     if not strict:
-        return load_team(tdir, None, cache=True)
+        return broker_selected(load_team(tdir, None, cache=True))
     team = load_team(tdir, set(runtime_files(tdir)), cache=True)
     problems = runtime_problems(team)
     if problems:
         raise ComposeError([*problems, *team.warnings])
+    return broker_selected(team)
+
+
+def broker_selected(team: Team) -> Team:
+    """A PostgreSQL team's mailbox path is a pointer to its database (store/broker.py): written here,
+    so that watchers, hooks and `down` open `Store(team.mailbox_path)` as on SQLite. It holds the URL
+    as compose gives it (or the variable's name), never the variable's value."""
+    if team.broker_url or team.broker_url_env:
+        write_pointer(team.mailbox_path, team.broker_url, team.broker_url_env)
     return team
 
 
@@ -106,7 +116,7 @@ def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = No
 
 
 def store(team: Team) -> Store:
-    return Store(team.mailbox_path, team.state_dir / "spool", "teamctl", recover=True)
+    return Store(broker_selected(team).mailbox_path, team.state_dir / "spool", "teamctl", recover=True)
 
 
 def register(team: Team, st: Store) -> None:
