@@ -84,6 +84,7 @@ def test_database_stopped_mid_run_loses_nothing_and_every_row_lands_once(
     for i in range(100):
         s.record_budget("p", "p:a", "rt", 0.01, 1, 1, float(i))
     assert s.flush()
+    assert s.query("SELECT count(*) FROM budget")[0][0] == 100  # the reading connection, kept open
     own_cluster.stop()
     for i in range(100, 300):  # the database is down: each write returns, into the spool
         s.record_budget("p", "p:a", "rt", 0.01, 1, 1, float(i))

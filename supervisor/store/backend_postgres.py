@@ -171,12 +171,21 @@ class PostgresBackend:
             yield
 
     def query(self, sql: str, params: Any = ()) -> list[Row]:
-        with self._callers_error():
-            return self.conn().execute(placeholders(sql), list(params)).fetchall()
+        return self._once_more(lambda: self.conn().execute(placeholders(sql), list(params)).fetchall())
 
     def autocommit(self, sql: str, params: Any = ()) -> int:
+        return self._once_more(lambda: self.conn().execute(placeholders(sql), list(params)).rowcount)
+
+    def _once_more(self, call: Callable[[], Any]) -> Any:
+        """A kept connection the server dropped (a restart, a failover) fails its next statement:
+        that statement is tried once more on a new connection before the caller hears of it."""
+        if self._conn is not None and not self._conn.closed:
+            try:
+                return call()
+            except psycopg.OperationalError:
+                self.close()
         with self._callers_error():
-            return self.conn().execute(placeholders(sql), list(params)).rowcount
+            return call()
 
     @contextmanager
     def _callers_error(self) -> Iterator[None]:
