@@ -221,3 +221,23 @@ def test_a_stricter_newer_schema_never_loses_a_hit_silently(
         assert "the hit" in kept  # kept on disk for a human ...
         assert s.agent_state("p:a").state == "rate_limited"  # ... and the rest went through
     assert any(r.levelno >= logging.ERROR and "quarantine" in r.getMessage() for r in caplog.records)
+
+
+def test_a_store_listening_for_its_group_is_poked_by_a_hit_on_another_host(
+        pg: pgcluster.Cluster, tmp_path: Path) -> None:
+    url = pg.fresh_url()
+    a, b = (tmp_path / h / "state" / POINTER for h in ("host-a", "host-b"))
+    write_pointer(a, url, None)
+    write_pointer(b, url, None)
+    poked = threading.Event()
+    others = threading.Event()
+    with Store(a) as on_a, Store(b) as on_b:
+        on_b.listen_for_group("acct", poked.set)
+        on_b.listen_for_group("acct", others.set)  # one listener per store: a second call adds none
+        deadline = 100
+        while not poked.is_set() and deadline:  # the listener connects on its own thread: hit until heard
+            on_a.record_hit("p:x", "rt", float(deadline), 5000.0, "limit", "acct", None, "stop", 5000.0)
+            on_a.record_hit("p:y", "rt", float(deadline), 5000.0, "limit", "other", None, "stop", 5000.0)
+            poked.wait(0.3)
+            deadline -= 1
+        assert poked.is_set() and not others.is_set()

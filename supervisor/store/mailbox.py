@@ -67,6 +67,7 @@ class Store:
         self._memory: list[tuple[str, list[Any], str | None]] = []
         self._dropped = 0
         self._remote: Any = None
+        self._listener: Any = None
         if self.backend.remote:
             from .remote import RemoteWriter
 
@@ -77,7 +78,18 @@ class Store:
         """The backend's open connection (reopened when the file under it was replaced)."""
         return self.backend.conn()
 
+    def listen_for_group(self, group: str, poke: Any) -> None:
+        """Call `poke` when a hit of `group` is recorded by any host. On SQLite, a no-op: the
+        watchers of one host poke each other by pid (and poll)."""
+        if self._remote is not None and self._listener is None:
+            from .remote import GroupListener
+
+            self._listener = GroupListener(self, group, poke)
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._remote is not None:
             self._remote.close()
         self.backend.close()

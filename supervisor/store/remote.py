@@ -211,3 +211,41 @@ def _parse(raw: bytes) -> tuple[list[tuple[str, list[Any], str | None]], list[st
         elif n < len(lines) - 1 or raw.endswith(b"\n"):
             bad.append(line)  # a torn last line (a crash mid-append) is dropped
     return entries, bad
+
+
+class GroupListener:
+    """Hears limit hits of one group from every host (LISTEN), and calls `poke` for each: the
+    watcher then checks the group at once instead of at its next poll. A lost connection is
+    opened again; the poll stays the fallback meanwhile."""
+
+    def __init__(self, store: Store, group: str, poke: Any) -> None:
+        self.store, self.group, self.poke = store, group, poke
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mailbox-listener", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from .backend_postgres import Listener
+        from .mailbox import REPLAY_INTERVAL
+
+        while not self._stop.is_set():
+            try:
+                listener = Listener(self.store.backend.url)
+            except Exception:  # down, or no URL here: try again later
+                self._stop.wait(max(REPLAY_INTERVAL, 0.05))
+                continue
+            try:
+                while not self._stop.is_set():
+                    if self.group in listener.wait(0.5):
+                        self.poke()
+            except Exception:
+                self._stop.wait(max(REPLAY_INTERVAL, 0.05))
+            finally:
+                try:
+                    listener.close()
+                except Exception:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)

@@ -40,7 +40,7 @@ from ..core.compose_model import (
     find_root,
 )
 from ..core.signatures import runtime_files
-from ..store.broker import POINTER
+from ..store.broker import POINTER, write_pointer
 from .compose_cache import ParseCache
 from .compose_checker import ENV_NAME_RE, MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
@@ -279,4 +279,13 @@ def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
     team_dir = find_root(root, os.environ, cwd or Path.cwd())
     if team_dir is None:
         return None
-    return load_team(team_dir, set(runtime_files(team_dir)), cache=True)
+    return broker_selected(load_team(team_dir, set(runtime_files(team_dir)), cache=True))
+
+
+def broker_selected(team: Team) -> Team:
+    """A PostgreSQL team's mailbox path is a pointer to its database (store/broker.py): written here,
+    so that watchers, hooks and `down` open `Store(team.mailbox_path)` as on SQLite. It holds the URL
+    as compose gives it (or the variable's name), never the variable's value."""
+    if team.broker_url or team.broker_url_env:
+        write_pointer(team.mailbox_path, team.broker_url, team.broker_url_env)
+    return team

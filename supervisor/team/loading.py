@@ -9,9 +9,8 @@ from pathlib import Path
 
 from ..agent.launch import find_binary
 from ..core.signatures import DescriptorError, Runtime, load_runtime, runtime_files
-from ..store.broker import write_pointer
 from ..store.mailbox import Store
-from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
+from .compose import Agent, ComposeError, Problem, Team, broker_selected, find_root, load_team
 
 
 class NoTeam(Exception):
@@ -47,15 +46,6 @@ def load(root: str | None, strict: bool = True) -> Team:
     if problems:
         raise ComposeError([*problems, *team.warnings])
     return broker_selected(team)
-
-
-def broker_selected(team: Team) -> Team:
-    """A PostgreSQL team's mailbox path is a pointer to its database (store/broker.py): written here,
-    so that watchers, hooks and `down` open `Store(team.mailbox_path)` as on SQLite. It holds the URL
-    as compose gives it (or the variable's name), never the variable's value."""
-    if team.broker_url or team.broker_url_env:
-        write_pointer(team.mailbox_path, team.broker_url, team.broker_url_env)
-    return team
 
 
 def runtime_problems(team: Team) -> list[Problem]:
