@@ -306,6 +306,19 @@ def test_group_watchers_lists_live_watchers_of_the_group_except_self(mailbox_at:
         assert sorted(s.group_watchers("g", exclude="p:me")) == [102]
 
 
+def test_watchers_on_another_host_are_not_poked_by_pid(mailbox_at: MailboxAt,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(mailbox_at()) as s:
+        s.set_state("p:here", "rt", "running", watcher_pid=101, limit_group="g", now=1.0)
+        monkeypatch.setattr(store, "HOST", "another-host")
+        s.set_state("p:there", "rt", "running", watcher_pid=102, limit_group="g", now=1.0)
+        monkeypatch.undo()
+        assert s.flush()
+        assert s.group_watchers("g", exclude="p:me") == [101]
+        assert s.live_watchers(None, exclude="p:me") == [101]
+        assert s.agent_state("p:there").host == "another-host"
+
+
 def test_shared_schema_is_the_seed_verbatim() -> None:
     import re
 

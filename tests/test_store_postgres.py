@@ -178,7 +178,7 @@ def test_an_extra_column_from_a_newer_version_is_tolerated(mailbox_at: MailboxAt
     with Store(path) as s:
         s.set_state("p:a", "rt", "running", now=1.0)
         assert s.flush()
-    _run_sql(path, ["ALTER TABLE supervisor_agent_state ADD COLUMN host TEXT DEFAULT 'h1'",
+    _run_sql(path, ["ALTER TABLE supervisor_agent_state ADD COLUMN account TEXT DEFAULT 'acct-1'",
                     "CREATE TABLE supervisor_future (x TEXT)"])
     with Store(path) as s:
         s.set_state("p:b", "rt", "stopped", now=2.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,6 +46,9 @@ MEMORY_EVENTS = 10_000
 #: One hit reported twice for an agent (its watcher's screen and the CLI's StopFailure hook, in
 #: either order) is this close: the later report keeps the earlier row.
 SAME_HIT_SECONDS = 120.0
+#: This host's name, recorded with each watcher's pids: pokes by pid go to this host's watchers only
+#: (another host's are told by NOTIFY, store/remote.py).
+HOST = socket.gethostname()
 #: How long a command's read waits for its own earlier writes to reach a remote mailbox.
 FLUSH_SECONDS = 10.0
 
@@ -129,8 +133,9 @@ class Store:
                   detail: str | None = None, watcher_pid: int | None = None, pid: int | None = None,
                   started_at: float | None = None, restarts: int = 0, last_exit: int | None = None,
                   limit_group: str | None = None, model: str | None = None, now: float | None = None) -> bool:
+        """The agent's row, with the host its watcher runs on (its pids mean something there only)."""
         return self._write("state", [agent_id, runtime, state, until, detail, watcher_pid, pid, started_at,
-                                     restarts, last_exit, limit_group, model, now or time.time()])
+                                     restarts, last_exit, limit_group, model, now or time.time(), HOST])
 
     def _write(self, kind: str, params: list[Any]) -> bool:
         return self._write_all([(kind, params)])
@@ -297,6 +302,7 @@ class Store:
                 self._enter_failing(exc)
             else:
                 self.backend.close()
+                self._remote.mark_down(exc)
             return []
 
     def active_group_limits(self, group: str, model: str | None, now: float) -> list[Any]:
@@ -307,7 +313,8 @@ class Store:
     def group_watchers(self, group: str, exclude: str) -> list[int]:
         rows = self.safe_query(
             "SELECT watcher_pid FROM supervisor_agent_state WHERE limit_group=? AND agent_id!=?"
-            " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed')", [group, exclude])
+            " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed') AND (host IS NULL OR host=?)",
+            [group, exclude, HOST])
         return [r["watcher_pid"] for r in rows]
 
     def claim_alert(self, project_id: str, day: str, kind: str, now: float) -> bool:
@@ -321,8 +328,8 @@ class Store:
     def live_watchers(self, project_id: str | None, exclude: str) -> list[int]:
         """Watcher pids of the project's agents (all agents when project_id is None)."""
         sql = ("SELECT watcher_pid FROM supervisor_agent_state WHERE agent_id!=? AND watcher_pid IS NOT NULL"
-               " AND state NOT IN ('stopped', 'failed')")
-        params: list[Any] = [exclude]
+               " AND state NOT IN ('stopped', 'failed') AND (host IS NULL OR host=?)")
+        params: list[Any] = [exclude, HOST]
         if project_id is not None:
             sql += " AND substr(agent_id, 1, ?)=?"
             params += [len(project_id) + 1, project_id + ":"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +30,12 @@ WRITES = {
              " model=excluded.model, action=excluded.action, until=excluded.until",
     "message": "INSERT INTO messages (project_id, sender, recipient, text, sent_at) VALUES (?,?,?,?,?)",
     "state": "INSERT INTO supervisor_agent_state (agent_id, runtime, state, until, detail, watcher_pid, pid,"
-             " started_at, restarts, last_exit, limit_group, model, updated_at)"
-             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET"
+             " started_at, restarts, last_exit, limit_group, model, updated_at, host)"
+             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET"
              " runtime=excluded.runtime, state=excluded.state, until=excluded.until, detail=excluded.detail,"
              " watcher_pid=excluded.watcher_pid, pid=excluded.pid, started_at=excluded.started_at,"
              " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
-             " model=excluded.model, updated_at=excluded.updated_at",
+             " model=excluded.model, updated_at=excluded.updated_at, host=excluded.host",
 }
 
 CLAIM_ALERT = ("INSERT INTO supervisor_budget_alerts (project_id, day, kind, sent_at) VALUES (?,?,?,?)"
@@ -67,11 +66,13 @@ class AgentState:
     limit_group: str | None
     model: str | None
     updated_at: float
+    host: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AgentState:
+    def from_row(cls, row: Any) -> AgentState:
         """By column name: columns a newer version added are left out, never a TypeError."""
-        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+        have = set(row.keys())
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in have})
 
 
 def parse_spooled(line: str) -> tuple[str, list[Any], str | None] | None:

@@ -118,8 +118,7 @@ class RemoteWriter:
             entries += memory
             if not entries and not bad:
                 self.moved.unlink(missing_ok=True)
-                self._ok()
-                return True
+                return self._probe()
             try:
                 bad += self._commit(entries)
             except self.backend.errors as exc:
@@ -156,6 +155,27 @@ class RemoteWriter:
                            [time.time() - KEEP_WRITE_IDS])
                 self._pruned = True
         return bad
+
+    def _probe(self) -> bool:
+        """Nothing to write: while marked down (a read failed), ask the database whether it is back."""
+        if self.failing:
+            try:
+                self.backend.query("SELECT 1")
+            except self.backend.errors as exc:
+                self._failed(exc)
+                return False
+        self._ok()
+        return True
+
+    def mark_down(self, exc: BaseException) -> None:
+        """A read on the callers' side failed: reads wait for this thread to see the database back
+        (its connection is its own: only this thread closes it)."""
+        if not self.failing:
+            log.warning("mailbox %s not readable (%s); asking again shortly", self.backend.where(),
+                        str(exc).strip())
+        self.failing = True
+        self.store._failing = True
+        self.kick()
 
     def _move_aside(self) -> None:
         """The spool's lines, appended to the moved-aside file, under the appenders' lock."""

@@ -158,7 +158,8 @@ CREATE TABLE IF NOT EXISTS supervisor_agent_state (
     last_exit    INTEGER,
     limit_group  TEXT,
     model        TEXT,
-    updated_at   REAL NOT NULL
+    updated_at   REAL NOT NULL,
+    host         TEXT                      -- where its watcher runs: a pid means something there only
 );
 
 -- Which limit group (and model) a rate-limit hit covers, and until when its agents wait.
