@@ -14,8 +14,8 @@ import time
 import click
 
 from ..core.signatures import runtime_files
+from ..team import hosts, report
 from ..team import ops as ops
-from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
 from ..team.solo import solo_team
@@ -126,7 +126,9 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return _echo_outcomes(ops.up(team, selected, chosen))
+    local, remote = hosts.by_host(team, selected)
+    outcomes = ops.up(team, local, chosen) if local or not remote else []
+    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["up", *(["--backend", backend] if backend else [])]))
 
 
 @_command
@@ -149,7 +151,9 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
         for line in ops.down_recorded(tdir, timeout):
             click.echo(line)
         return 0
-    return _echo_outcomes(ops.down(team, team.select(list(agents)), timeout))
+    local, remote = hosts.by_host(team, team.select(list(agents)))
+    outcomes = ops.down(team, local, timeout) if local or not remote else []
+    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["down", "--timeout", str(timeout)]))
 
 
 @_command

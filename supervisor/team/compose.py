@@ -51,6 +51,7 @@ from .compose_sections import (
     parse_budget,
     parse_rate_limits,
 )
+from .hosts import check_agent_hosts, parse_hosts
 
 __all__ = [
     "COMPOSE_FILE",
@@ -77,7 +78,7 @@ DEFAULT_MAILBOX = "state/mailbox.db"
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
 _TOP_KEYS = (
     "version", "broker", "supervisor", "budget", "hitl", "interfaces", "projects", "rate_limits",
-    "telegram", "attachments",
+    "telegram", "attachments", "hosts",
 )
 _BROKER_KEYS = ("type", "path", "url", "url_env")
 _SUPERVISOR_KEYS = ("type", "tmux_prefix", "drain_timeout_secs")
@@ -213,6 +214,8 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         elif resolved != h.to:
             hooks[i] = dataclasses.replace(h, to=resolved)
     rate_limits = dataclasses.replace(rate_limits, hooks=tuple(hooks))
+    hosts = parse_hosts(c, data)
+    check_agent_hosts(c, [(ra.agent, ra.path, ra.file) for ra in raw_agents], hosts)
 
     ordered = _ordered(c.problems)
     if c.has_errors:
@@ -233,6 +236,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         warnings=tuple(ordered),
         broker_url=broker_url,
         broker_url_env=broker_url_env,
+        hosts=hosts,
     )
 
 

@@ -27,7 +27,7 @@ _CHANNEL_KEYS = ("name", "members")
 _AGENT_KEYS = (
     # read by this supervisor
     "runtime", "model", "role_prompt", "permission_mode", "effort", "on_rate_limit", "restart", "tz",
-    "env", "limit_group", "reports_to",
+    "env", "limit_group", "reports_to", "host",
     # upstream teamctl keys we pass through (mailbox, HITL, interfaces, TUI, Claude Code extras)
     "autonomy", "can_dm", "can_broadcast", "interfaces", "telegram", "telegram_inbox",
     "reports_to_user", "display_name", "hooks", "mcps", "subagents", "skills", "ultracode",
@@ -120,6 +120,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
         role_prompts=role_prompts,
         display_name=display_name,
         mcps=mcps,
+        host=c.string(a, "host", path),
     )
     return RawAgent(agent, path, c.file)
 
