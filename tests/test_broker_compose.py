@@ -62,3 +62,17 @@ def test_a_bad_broker_block_is_exit_2_naming_the_key(tmp_path: Path, broker: str
     done = _teamctl(_team(tmp_path, broker), "validate")
     assert done.returncode == 2
     assert message in done.stderr + done.stdout and "broker" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(("hosts", "agent_extra", "message"), [
+    ("hosts:\n  b: {ssh: u@h}\n", "    host: c\n", "no host 'c' under hosts:"),
+    ("hosts:\n  b: {ssh: '-oProxyCommand=x'}\n", "", "is not an ssh destination"),
+    ("hosts:\n  b: {port: 22}\n", "", "ssh"),
+    ("hosts:\n  b: {ssh: u@h, prot: 22}\n", "", "prot"),
+])
+def test_a_bad_hosts_block_is_exit_2_naming_the_key(tmp_path: Path, hosts: str, agent_extra: str,
+                                                     message: str) -> None:
+    team = make_team(tmp_path, {"a": agent_extra}, compose_extra=hosts)
+    done = _teamctl(team, "validate")
+    assert done.returncode == (2 if "prot" not in hosts else 0), done.stdout + done.stderr
+    assert message in done.stderr + done.stdout and "hosts" in done.stderr + done.stdout
