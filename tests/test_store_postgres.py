@@ -241,3 +241,25 @@ def test_a_store_listening_for_its_group_is_poked_by_a_hit_on_another_host(
             poked.wait(0.3)
             deadline -= 1
         assert poked.is_set() and not others.is_set()
+
+
+def test_stores_sharing_one_spool_name_lose_and_repeat_nothing(pg: pgcluster.Cluster, tmp_path: Path) -> None:
+    path = _pg_path(pg, tmp_path)  # as concurrent commands do: they all spool as "teamctl"
+    stores = [Store(path, spool_name="teamctl") for _ in range(4)]
+    go = threading.Barrier(4)
+
+    def write(n: int) -> None:
+        go.wait(30)
+        for i in range(200):
+            stores[n].record_rate_limit(f"p:a{n}", "rt", float(i), None, f"hit {n} {i}")
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in stores:
+        assert s.flush(60)
+    rows = stores[0].query("SELECT count(*), count(DISTINCT raw_match) FROM rate_limits")
+    assert tuple(rows[0]) == (800, 800)
+    for s in stores:
+        s.close()

@@ -87,8 +87,9 @@ class RemoteWriter:
     def _run(self) -> None:
         from .mailbox import REPLAY_INTERVAL
 
+        done = True
         while True:
-            self._wake.wait(max(REPLAY_INTERVAL, 0.05) if self.failing else None)
+            self._wake.wait(max(REPLAY_INTERVAL, 0.05) if self.failing or not done else None)
             self._wake.clear()
             try:
                 done = self.replay()
@@ -101,15 +102,14 @@ class RemoteWriter:
                 return
 
     def replay(self) -> bool:
-        """Commit the spool (and the memory buffer) once; True when nothing is left."""
-        self._move_aside()
-        with self._lock:
-            memory, self.store._memory = list(self.store._memory), []
+        """Commit the spool (and the memory buffer) once; True when nothing is left. Only the holder
+        of the moved-aside file's lock adds to it, reads it or removes it."""
         with self._file_lock(self.moved.with_name(self.moved.name + ".lock"), wait=False) as mine:
             if not mine:
-                with self._lock:
-                    self.store._memory[:0] = memory
-                return False  # another process commits this spool now
+                return False  # another process commits this spool now: try again shortly
+            self._move_aside()
+            with self._lock:
+                memory, self.store._memory = list(self.store._memory), []
             try:
                 raw = read_nofollow(self.moved) if self.moved.exists() else b""
             except OSError:
