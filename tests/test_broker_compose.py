@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pgcluster
 import pytest
+from teamctl_supervisor.store import mailbox
 from teamctl_supervisor.store.broker import POINTER
 from teamctl_supervisor.store.mailbox import Store
 from watchkit import make_team
@@ -31,13 +32,14 @@ def _teamctl(team: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
 
 
 def test_status_reads_a_postgres_teams_state_with_the_url_from_the_environment(
-        pg: pgcluster.Cluster, tmp_path: Path) -> None:
+        pg: pgcluster.Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = pg.fresh_url()
     team = _team(tmp_path, "broker: {type: postgres, url_env: TEAMCTL_TEST_PG_URL}")
     from teamctl_supervisor.store.broker import write_pointer
 
     other_host = tmp_path / "host-b" / "state" / POINTER
     write_pointer(other_host, url, None)
+    monkeypatch.setattr(mailbox, "HOST", "host-b")
     with Store(other_host) as s:  # the agent's watcher on another host wrote its state
         s.set_state("p:a", "claude-code", "rate_limited", until=4_000_000_000.0, now=1.0)
         assert s.flush()
@@ -45,7 +47,9 @@ def test_status_reads_a_postgres_teams_state_with_the_url_from_the_environment(
     assert done.returncode in (0, 1), done.stderr
     rows = {r["id"]: r for r in json.loads(done.stdout)}
     assert rows["p:a"]["until"] is not None and rows["p:a"]["runtime"] == "claude-code"
-    assert rows["p:a"]["state"] in ("rate_limited", "stale")  # its watcher runs on another host (no pid here)
+    assert rows["p:a"]["state"] == "rate_limited"  # as its row says: its pid means something on host-b only
+    assert rows["p:a"]["host"] == "host-b" and rows["p:a"]["text"].endswith("(on host-b)")
+    assert rows["p:b"]["state"] == "not-started" and rows["p:b"]["host"] is None
     pointer = (team / "state" / POINTER).read_text()
     assert "TEAMCTL_TEST_PG_URL" in pointer and url not in pointer  # the variable's name, never its value
     assert not (team / "state" / "mailbox.db").exists()

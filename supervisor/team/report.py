@@ -21,7 +21,7 @@ from ..agent.budget import day_start
 from ..agent.logfile import log_files
 from ..core.resets import resolve_zone
 from ..core.states import AgentState, local_time, state_text  # noqa: F401 (local_time: for the commands)
-from ..store.mailbox import Store
+from ..store.mailbox import HOST, Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
@@ -49,6 +49,7 @@ class Status:
     session: str | None = None
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
     windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
+    host: str | None = None  # where its watcher runs, when that is another host (a PostgreSQL mailbox)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -59,6 +60,7 @@ class Status:
             "cpu_percent": None if self.cpu_percent is None else round(self.cpu_percent, 1),
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
             "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
+            "host": self.host,
         }
 
 
@@ -105,6 +107,9 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
         server_gone = sessions is None and _marker(team, agent).exists()
+        if row.host not in (None, HOST):  # its pids mean something on that host only: the row says
+            s.host, s.text = row.host, f"{s.text} (on {row.host})"
+            continue
         if row.state in _LIVE:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"
