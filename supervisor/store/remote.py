@@ -48,6 +48,7 @@ class RemoteWriter:
         self._idle = threading.Event()
         self._stop = False
         self._pruned = False
+        self._rounds = 0  # replays tried so far (flush: has one been tried since?)
         self.failing = False
         self._thread = threading.Thread(target=self._run, name="mailbox-writer", daemon=True)
         self._thread.start()
@@ -73,9 +74,15 @@ class RemoteWriter:
         return self.store.spool.exists() or self.moved.exists() or bool(self.store._memory)
 
     def flush(self, timeout: float) -> bool:
-        """Wait (a command, a test) until what was written so far is in the database."""
+        """Wait (a command, a test) until what was written so far is in the database; False at
+        once when a try since the call found the database down (a command does not hang on it)."""
+        start = self._rounds
         self.kick()
-        return self._idle.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while not self._idle.wait(0.02):
+            if self.failing and self._rounds > start or time.monotonic() > deadline:
+                return False
+        return True
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop = True
@@ -96,6 +103,7 @@ class RemoteWriter:
             except Exception:  # never let the thread die: the spool keeps everything
                 log.exception("mailbox writer: unexpected error; the spool keeps the events")
                 done = False
+            self._rounds += 1
             if done and not self.backlog():
                 self._idle.set()
             if self._stop and (done or self.failing):
