@@ -50,3 +50,38 @@ def test_a_hit_on_host_a_pauses_the_group_agent_on_host_b(pg: pgcluster.Cluster,
     finally:
         for w in watchers:
             w.close()
+
+
+def test_the_database_stopped_for_seconds_while_an_agent_spends_loses_no_row(tmp_path: Path) -> None:
+    cluster = pgcluster.Cluster()  # its own server: this test stops and starts it
+    cluster.start()
+    watchers = []
+    try:
+        url = cluster.fresh_url()
+        team = _host(tmp_path, "a", "dev")
+        lines = 120  # one cost line every 0.1 s: 12 s of spend, about 8 s of it with the database down
+        steps = ["print:up"] + [s for i in range(1, lines + 1)
+                                for s in (f"print:session cost: ${i / 100:.2f} ({i}0 in, {i} out)", "sleep:0.1")]
+        watchers.append(TeamWatcher(team, "p:dev", [*steps, "print:all-printed", "hang"],
+                                    env=fake_env(team, TEAMCTL_PG_URL=url, FAKE_RUNS_FILE=str(team / "runs"))))
+        write_pointer(tmp_path / "desk" / POINTER, url, None)
+        desk = Store(tmp_path / "desk" / POINTER)
+
+        def rows() -> list:
+            return desk.query("SELECT count(*), COALESCE(SUM(usd), 0) FROM budget")[0]
+        wait_for(lambda: rows()[0] >= 10, timeout=30, what="first cost rows")
+        desk.close()
+        cluster.stop()
+        log = team / "state" / "logs" / "p-dev.log"
+        wait_for(lambda: "all-printed" in log.read_text(errors="replace"), timeout=60, what="every line printed")
+        cluster.start()
+        desk = Store(tmp_path / "desk" / POINTER)
+        wait_for(lambda: rows()[0] >= lines, timeout=60, what="the spooled rows replayed")
+        count, total = rows()
+        assert count == lines  # each line once: none lost, none twice
+        assert round(total, 6) == lines / 100
+        desk.close()
+    finally:
+        for w in watchers:
+            w.close()
+        cluster.destroy()
