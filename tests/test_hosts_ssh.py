@@ -100,3 +100,26 @@ def test_an_unreachable_host_fails_only_its_own_agents(host_b: SshHost, tmp_path
         assert any(line.startswith("p:far: unknown (host b (root@127.0.0.1) unreachable") for line in lines)
     finally:
         _teamctl(team_a, env, "down", "p:near")
+
+
+def test_up_checks_each_host_first_and_reports_every_problem(host_b: SshHost, tmp_path: Path,
+                                                              pg: pgcluster.Cluster) -> None:
+    url = pg.fresh_url()
+    team_a, team_b = _teams(tmp_path, host_b)
+    compose = team_a / "team-compose.yaml"
+    compose.write_text(compose.read_text().replace(f"root: '{team_b}'", f"root: '{tmp_path / 'nowhere'}'"))
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    try:
+        up = _teamctl(team_a, env, "up", "--backend", "process")
+        assert up.returncode == 1
+        expected = (f"p:far: not started: host b (root@127.0.0.1): no team-compose.yaml in {tmp_path / 'nowhere'}"
+                    " (hosts.b.root)")
+        assert expected in up.stdout.splitlines()
+        assert any(line.startswith("p:near:") and "started" in line for line in up.stdout.splitlines())
+        compose.write_text(compose.read_text().replace(f"root: '{tmp_path / 'nowhere'}'", f"root: '{team_b}'")
+                           .replace(f"teamctl: '{sys.executable} -m teamctl_supervisor'", "teamctl: /no/teamctl"))
+        up = _teamctl(team_a, env, "up", "--backend", "process", "p:far")
+        assert up.returncode == 1
+        assert "p:far: not started: host b (root@127.0.0.1): '/no/teamctl' does not run there" in up.stdout
+    finally:
+        _teamctl(team_a, env, "down", "p:near")

@@ -128,7 +128,8 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, root: str | N
         return 2
     local, remote = hosts.by_host(team, selected)
     outcomes = ops.up(team, local, chosen) if local or not remote else []
-    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["up", *(["--backend", backend] if backend else [])]))
+    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["up", *(["--backend", backend] if backend else [])],
+                                                          check=True))
 
 
 @_command

@@ -162,14 +162,21 @@ def unreachable_text(reply: Reply) -> str:
     return f"host {reply.host.name} ({reply.host.ssh}) unreachable: {reply.err.splitlines()[-1] if reply.err else ''}"
 
 
-def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[str]) -> list[Any]:
+def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[str],
+             check: bool = False) -> list[Any]:
     """`teamctl COMMAND AGENT...` on each host for its agents, in parallel; one Outcome per agent.
-    An agent the host's answer does not mention, or of a host not reached, is not ok."""
+    An agent the host's answer does not mention, or of a host not reached, is not ok. `check` (up):
+    each host is checked first, over the same connection, and a host with a problem starts nothing."""
     from .watchers import Outcome
 
-    with Ssh() as ssh:
-        replies = ssh.each({host: [*command, *(a.id for a in agents)] for host, agents in remote.items()}, team)
     outcomes = []
+    remote = dict(remote)
+    with Ssh() as ssh:
+        for host, (reached, problem) in (preflight(ssh, team, list(remote)) if check else {}).items():
+            for a in remote.pop(host):
+                outcomes.append(Outcome(a, "failed", f"{a.id}: not started: {problem}", ok=False) if reached
+                                else Outcome(a, "unknown", f"{a.id}: unknown ({problem})", ok=False))
+        replies = ssh.each({host: [*command, *(a.id for a in agents)] for host, agents in remote.items()}, team)
     for reply in replies:
         lines = [_printable(line) for line in reply.out.splitlines()]
         for agent in remote[reply.host]:
@@ -180,6 +187,53 @@ def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[
             outcomes.append(Outcome(agent, "remote", f"{said or agent.id + ': no answer'} [host {reply.host.name}]",
                                     ok=said is not None and reply.status == 0))
     return outcomes
+
+
+#: What `up` asks each host first: its clock, tmux, the team root, and teamctl's version.
+_PROBE = ('date +%s; command -v tmux >/dev/null && echo tmux=yes || echo tmux=no; '
+          'if [ -f "$1/team-compose.yaml" ]; then echo root=yes; else echo root=no; fi; shift; '
+          '"$@" --version 2>&1 | head -n 1')
+#: A host whose clock is further off than this gets a warning (limit resets are wall-clock instants).
+CLOCK_SKEW_SECONDS = 10.0
+
+
+def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec, tuple[bool, str]]:
+    """Every host's problem at once (in parallel), as (reached, text); warnings (tmux, clock) are
+    logged, not fatal."""
+    import logging
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import __version__
+
+    def probe(host: HostSpec) -> tuple[HostSpec, tuple[bool, str] | None]:
+        before = time.time()
+        reply = ssh.run(host, ["sh", "-c", _PROBE, "sh", host.root or str(team.team_dir), *shlex.split(host.teamctl)])
+        now = (before + time.time()) / 2
+        if not reply.ok:
+            return host, (False, unreachable_text(reply))
+        lines = [_printable(line) for line in reply.out.splitlines()] + ["", "", "", ""]
+        where = f"host {host.name} ({host.ssh})"
+        if lines[2] != "root=yes":
+            return host, (True, f"{where}: no team-compose.yaml in {host.root or team.team_dir}"
+                                f" (hosts.{host.name}.root)")
+        if not lines[3].startswith("teamctl, version "):
+            return host, (True, f"{where}: {host.teamctl!r} does not run there (hosts.{host.name}.teamctl):"
+                                f" {lines[3][:200]}")
+        theirs = lines[3].rsplit(" ", 1)[-1]
+        if theirs.split(".")[:2] != __version__.split(".")[:2]:
+            return host, (True, f"{where}: teamctl {theirs} there, {__version__} here: use the same release")
+        if lines[1] != "tmux=yes":
+            logging.getLogger(__name__).warning("%s: no tmux there; its watchers run as detached processes", where)
+        if lines[0].isdigit() and abs(int(lines[0]) - now) > CLOCK_SKEW_SECONDS:
+            logging.getLogger(__name__).warning("%s: its clock is %+.0f s off this host's (limit resets are"
+                                                " wall-clock times: run NTP)", where, int(lines[0]) - now)
+        return host, None
+
+    if not hosts:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
+        return {host: problem for host, problem in pool.map(probe, hosts) if problem}
 
 
 def _printable(text: str) -> str:
