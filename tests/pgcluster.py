@@ -28,6 +28,22 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a postmaster reparented to a subreaper test process is reaped here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,7 +88,7 @@ class Cluster:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and os.path.exists(f"/proc/{self.pid}"):
+        while time.monotonic() < deadline and _running(self.pid):
             time.sleep(0.05)
         self.pid = None
 
