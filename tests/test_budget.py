@@ -156,7 +156,7 @@ def test_real_cost_lines_become_exact_budget_rows_across_a_respawn(root, watcher
 
     # Claude Code's /cost report (a running session total) printed three times, a crash, and the
     # respawn resuming the same session (its total goes on from the old one).
-    total = "print:Total cost:            ${}"
+    total = "print:  Session\\n  Total cost:            ${}"  # the total counts under the panel's heading
     steps = [f"1@{total.format('0.10')}", f"1@{total.format('0.10')}", f"1@{total.format('0.25')}", "1@exit:1",
              f"2@{total.format('0.30')}", "2@exit:0"]
     w = start(watchers, root, steps, "--restart", "on-failure", "--backoff-initial", "0.05", "--runtime",

@@ -11,9 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pgcluster
 import pytest
+from teamctl_supervisor.store import backend_sqlite
 from teamctl_supervisor.store import mailbox as store
 from teamctl_supervisor.store.mailbox import Store, connect, model_covered
+
+MailboxAt = Any  # pgcluster.mailbox_at: (root) -> a fresh mailbox path, SQLite or PostgreSQL
+pg, mailbox_at = pgcluster.pg, pgcluster.mailbox_at  # the fixtures: every store test on both engines
 
 EXPECTED_COLUMNS = {
     # (name, type, notnull, pk) as in team_core/mailbox.rs
@@ -48,7 +53,7 @@ def test_connect_sets_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
-        assert store.BUSY_TIMEOUT_MS >= 5000
+        assert store.BUSY_TIMEOUT_MS >= 5000 and backend_sqlite.BUSY_TIMEOUT_MS == store.BUSY_TIMEOUT_MS
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
         conn.close()
@@ -74,10 +79,11 @@ def test_shared_table_has_exactly_the_shared_columns(tmp_path: Path, table: str)
     assert [(r[1], r[2], r[3], r[5]) for r in info] == EXPECTED_COLUMNS[table]
 
 
-def test_connect_is_idempotent_on_an_existing_mailbox(tmp_path: Path) -> None:
-    path = tmp_path / "mailbox.db"
+def test_connect_is_idempotent_on_an_existing_mailbox(mailbox_at: MailboxAt) -> None:
+    path = mailbox_at()
     with Store(path) as s:
-        assert s.record_rate_limit("p:a", "rt", 1.0, None, "hit")
+        s.record_rate_limit("p:a", "rt", 1.0, None, "hit")
+        assert s.flush()
     with Store(path) as s:
         assert len(s.rate_limits()) == 1
 
@@ -107,17 +113,19 @@ def _writer(path: str, n: int, go: Any, results: Any) -> None:
         go.wait(30)
         ok = True
         for i in range(ROWS):
-            ok &= s.record_rate_limit(f"p:a{n}", "rt", n * 1000 + i, None, f"hit {n} {i}")
-            ok &= s.record_budget("p", f"p:a{n}", "rt", 0.01, 10, 20, n * 1000 + i)
+            ok &= s.record_rate_limit(f"p:a{n}", "rt", n * 1000 + i, None, f"hit {n} {i}") or s.backend.remote
+            ok &= s.record_budget("p", f"p:a{n}", "rt", 0.01, 10, 20, n * 1000 + i) or s.backend.remote
+        ok &= s.flush(60)
         s.close()
         results.put((n, ok, ""))
     except BaseException as exc:  # report to the parent instead of dying silently
         results.put((n, False, repr(exc)))
 
 
-def test_fifty_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "mailbox.db"
-    Store(path).conn().close()
+def test_fifty_processes_writing_at_once_lose_nothing(mailbox_at: MailboxAt) -> None:
+    path = mailbox_at()
+    with Store(path) as first:
+        first.conn()
     ctx = multiprocessing.get_context("fork")
     go = ctx.Event()
     results = ctx.Queue()
@@ -144,7 +152,7 @@ def test_fifty_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 @pytest.fixture
 def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, sqlite3.Connection]]:
     """A mailbox and a second connection that can hold it with BEGIN EXCLUSIVE."""
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(backend_sqlite, "BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(store, "REPLAY_INTERVAL", 0.0)  # replay on the very next write
     path = tmp_path / "state" / "mailbox.db"
     Store(path).conn().close()
@@ -229,12 +237,14 @@ def test_spool_is_replayed_by_a_new_store_after_a_restart(locked: Locked) -> Non
     fresh.close()
 
 
-def test_torn_last_spool_line_is_skipped(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "mailbox.db"
+def test_torn_last_spool_line_is_skipped(mailbox_at: MailboxAt, tmp_path: Path) -> None:
+    path = mailbox_at()
+    spool = path.parent / "spool" / "agent-a.jsonl"
+    spool.parent.mkdir(parents=True)
+    spool.write_text(json.dumps(["rate_limit", ["p:a", "rt", 1.0, None, "whole"]]) + '\n["rate_li')
     s = Store(path, spool_name="agent-a")
-    s.spool.parent.mkdir(parents=True)
-    s.spool.write_text(json.dumps(["rate_limit", ["p:a", "rt", 1.0, None, "whole"]]) + '\n["rate_li')
-    assert s.replay_spool()
+    s.replay_spool()
+    assert s.flush()
     assert [r["raw_match"] for r in s.rate_limits()] == ["whole"]
     assert not s.spool.exists()
     s.close()
@@ -256,8 +266,8 @@ def test_model_covered(scope: str | None, model: str | None, covered: bool) -> N
     assert model_covered(scope, model) is covered
 
 
-def test_active_group_limits_respect_model_scope_action_handled_and_time(tmp_path: Path) -> None:
-    with Store(tmp_path / "mailbox.db") as s:
+def test_active_group_limits_respect_model_scope_action_handled_and_time(mailbox_at: MailboxAt) -> None:
+    with Store(mailbox_at()) as s:
         now = 1000.0
         s.record_hit("p:opus-hit", "rt", 10.0, 2000.0, "opus weekly limit", "anthropic", "opus", "stop", 2000.0)
         s.record_hit("p:record", "rt", 11.0, 2000.0, "retrying", "anthropic", None, "record", 2000.0)
@@ -265,6 +275,7 @@ def test_active_group_limits_respect_model_scope_action_handled_and_time(tmp_pat
         s.record_hit("p:done", "rt", 13.0, 2000.0, "handled", "anthropic", None, "stop", 2000.0)
         s.mark_handled("p:done", 13.0, 14.0)
         s.record_hit("p:other", "rt", 15.0, 2000.0, "other group", "openai", None, "stop", 2000.0)
+        assert s.flush()
 
         def hits(model: str | None) -> list[str]:
             return [r["agent_id"] for r in s.active_group_limits("anthropic", model, now)]
@@ -273,13 +284,14 @@ def test_active_group_limits_respect_model_scope_action_handled_and_time(tmp_pat
         assert hits("claude-sonnet-4-6") == []
         assert hits(None) == []
         s.record_hit("p:all", "rt", 16.0, 3000.0, "5-hour limit", "anthropic", None, "resume", 3000.0)
+        assert s.flush()
         assert sorted(hits("claude-sonnet-4-6")) == ["p:all"]
         assert sorted(hits("claude-opus-4-7")) == ["p:all", "p:opus-hit"]
         assert [r["agent_id"] for r in s.active_group_limits("openai", "gpt-5", now)] == ["p:other"]
 
 
-def test_group_watchers_lists_live_watchers_of_the_group_except_self(tmp_path: Path) -> None:
-    with Store(tmp_path / "mailbox.db") as s:
+def test_group_watchers_lists_live_watchers_of_the_group_except_self(mailbox_at: MailboxAt) -> None:
+    with Store(mailbox_at()) as s:
         s.set_state("p:me", "rt", "running", watcher_pid=100, limit_group="g", now=1.0)
         s.set_state("p:peer", "rt", "running", watcher_pid=101, limit_group="g", now=1.0)
         s.set_state("p:waiting", "rt", "rate_limited", watcher_pid=102, limit_group="g", now=1.0)
@@ -287,9 +299,24 @@ def test_group_watchers_lists_live_watchers_of_the_group_except_self(tmp_path: P
         s.set_state("p:failed", "rt", "failed", watcher_pid=104, limit_group="g", now=1.0)
         s.set_state("p:nopid", "rt", "running", limit_group="g", now=1.0)
         s.set_state("p:elsewhere", "rt", "running", watcher_pid=105, limit_group="h", now=1.0)
+        assert s.flush()
         assert sorted(s.group_watchers("g", exclude="p:me")) == [101, 102]
         s.set_state("p:peer", "rt", "stopped", watcher_pid=101, limit_group="g", now=2.0)
+        assert s.flush()
         assert sorted(s.group_watchers("g", exclude="p:me")) == [102]
+
+
+def test_watchers_on_another_host_are_not_poked_by_pid(mailbox_at: MailboxAt,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(mailbox_at()) as s:
+        s.set_state("p:here", "rt", "running", watcher_pid=101, limit_group="g", now=1.0)
+        monkeypatch.setattr(store, "HOST", "another-host")
+        s.set_state("p:there", "rt", "running", watcher_pid=102, limit_group="g", now=1.0)
+        monkeypatch.undo()
+        assert s.flush()
+        assert s.group_watchers("g", exclude="p:me") == [101]
+        assert s.live_watchers(None, exclude="p:me") == [101]
+        assert s.agent_state("p:there").host == "another-host"
 
 
 def test_shared_schema_is_the_seed_verbatim() -> None:

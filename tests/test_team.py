@@ -404,7 +404,8 @@ def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
 
 
 def test_status_cost_today(hello: Team) -> None:
-    hello.fake.steps("hello:dev", "print:Total cost:            $0.25", "hang")  # Claude Code's /cost
+    # Claude Code's /cost panel: the total counts under its "Session" heading (a catted file's does not)
+    hello.fake.steps("hello:dev", "print:  Session\\n\\n  Total cost:            $0.25", "hang")
     assert hello.run("up", "dev", "--backend", "process")[0] == 0
     wait_for(lambda: hello.status()["hello:dev"]["cost_today_usd"] >= 0.25, what="cost recorded")
     code, out = hello.run("status")

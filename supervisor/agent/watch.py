@@ -91,6 +91,8 @@ class AgentWatch:
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
         saved = self._install_signals()
+        # a group-mate's hit on another host (PostgreSQL mailbox): check the group now, as a local poke does
+        self.store.listen_for_group(self.group, lambda: os.kill(os.getpid(), signal.SIGUSR2))
         orphans.become_subreaper()
         try:
             with ptyio.raw_mode(self.stdin_fd, self.interactive):

@@ -15,8 +15,8 @@ import click
 
 from ..core.descriptors.loader import runtime_files
 from ..store import layout
+from ..team import hosts, report
 from ..team import ops as ops
-from ..team import report
 from ..team.backends import tmux as tmux_backend
 from ..team.compose import ComposeError, Team, load_team
 from ..team.session_check import session_warnings
@@ -139,7 +139,13 @@ def up(agents: tuple[str, ...], backend: str | None, strict: bool, settle: float
     except ops.NoTeam as exc:
         click.echo(f"teamctl: {exc}", err=True)
         return 2
-    return run_up(team, selected, chosen, settle, fresh)
+    local, remote = hosts.by_host(team, selected)
+    code = run_up(team, local, chosen, settle, fresh) if local or not remote else 0
+    if remote:
+        there = ["up", "--settle", str(settle), *(["--backend", backend] if backend else []),
+                 *(["--fresh"] if fresh else [])]
+        code = max(code, _echo_outcomes(hosts.on_hosts(team, remote, there, check=True)))
+    return code
 
 
 @_command
@@ -162,7 +168,9 @@ def down(agents: tuple[str, ...], timeout: float, root: str | None) -> int:
         for line in ops.down_recorded(tdir, timeout):
             click.echo(line)
         return 0
-    return _echo_outcomes(ops.down(team, team.select(list(agents)), timeout))
+    local, remote = hosts.by_host(team, team.select(list(agents)))
+    outcomes = ops.down(team, local, timeout) if local or not remote else []
+    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["down", "--timeout", str(timeout)]))
 
 
 @_command

@@ -168,6 +168,7 @@ class Agent:
     auto_resume: bool = True
     max_resumes_per_day: int | None = None
     on_event: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: FrozenMap())
+    host: str | None = None  # a name under compose `hosts:`; None: the host that runs the command
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,17 @@ class Project:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """One `hosts:` entry: where its agents run, reached over ssh (docs/hosts.md)."""
+
+    name: str
+    ssh: str  # the ssh destination, [user@]host
+    port: int | None = None
+    root: str | None = None  # the team dir there (default: the same path as here)
+    teamctl: str = "teamctl"  # the command there
+
+
+@dataclass(frozen=True)
 class Team:
     """A validated compose tree."""
 
@@ -205,6 +217,10 @@ class Team:
     projects: tuple[Project, ...]
     agents: tuple[Agent, ...]
     warnings: tuple[Problem, ...] = ()
+    #: broker.type postgres: its URL as written, or the variable that holds it (docs/hosts.md)
+    broker_url: str | None = None
+    broker_url_env: str | None = None
+    hosts: tuple[HostSpec, ...] = ()
 
     def agent(self, ident: str) -> Agent:
         """Resolve `project:agent` or a bare agent name that is unique across the team."""

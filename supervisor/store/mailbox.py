@@ -1,19 +1,13 @@
-"""The team's SQLite mailbox: the shared schema verbatim, our own state table, writes and queries.
+"""The team's mailbox: writes that never lose a row, and the queries the commands need, on SQLite
+(the default, store/backend_sqlite.py) or PostgreSQL (store/backend_postgres.py). The path picks
+the engine (store/broker.py); callers never know which one they talk to.
 
-Many watchers write at once, so the opener sets WAL, a long busy timeout and foreign keys before
-the schema batch runs, and every write is one short `BEGIN IMMEDIATE` transaction (a deferred one
-that upgrades from read to write can fail at once with "database is locked", timeout or not).
-
-A write that still fails (locked past the timeout, read-only file, full disk) is never lost: it goes
-to a spool file under state/spool/ and is replayed, in order, on the next successful write. The
-problem is logged once per episode, not once per line. A spooled row that can never be written
-(malformed, or refused by the schema) is moved to a quarantine file beside the spool, logged once,
-and the rest goes through.
-
-The file at the path is checked before each write: a mailbox deleted or replaced under a running
-team (`rm state/mailbox.db*`, `mv` over it) is reopened, and created with the schema. A damaged one
-("file is not a database") is moved aside to `mailbox.db.corrupt-<time>` and a fresh one started,
-with one log line saying so (see `recover_damaged`).
+A write that fails (locked past the timeout, read-only file, full disk, database down) is never
+lost: it goes to a spool file under state/spool/ and is replayed, in order, on the next successful
+write. The problem is logged once per episode, not once per line. A spooled row that can never be
+written (malformed, or refused by the schema) is moved to a quarantine file beside the spool, logged
+once, and the rest goes through. On PostgreSQL every write takes the spool first and a thread of
+its own commits it (store/remote.py): a watcher's relay never waits on the network.
 """
 
 from __future__ import annotations
@@ -21,158 +15,41 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
+import socket
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .safefs import UnsafeState, open_private, private_dir, read_nofollow
-from .schema import OWN_SCHEMA, OWN_TABLES, SHARED_SCHEMA, SHARED_TABLES
+from . import backend_sqlite, layout
+from .backend_sqlite import RECOVERED, connect, is_damaged, recover_damaged  # noqa: F401  (the store's API)
+from .broker import open_backend
+from .queries import (
+    CLAIM_ALERT,
+    GROUP_LIMITS,
+    REPLAY_INTERVAL,
+    UPSERT_AGENT,
+    UPSERT_PROJECT,
+    WRITES,
+    AgentRow,
+    model_covered,
+    parse_spooled,
+)
+from .safefs import open_private, private_dir, read_nofollow
 
 log = logging.getLogger(__name__)
 
-#: How long a writer waits for a lock before its event goes to the spool (TEAMCTL_BUSY_TIMEOUT_MS).
-BUSY_TIMEOUT_MS = int(os.environ.get("TEAMCTL_BUSY_TIMEOUT_MS", "5000"))
-#: While the mailbox is failing, a replay is tried at most this often, so the relay is not held up.
-REPLAY_INTERVAL = 2.0
+BUSY_TIMEOUT_MS = backend_sqlite.BUSY_TIMEOUT_MS
 #: Events kept in memory when not even the spool file can be written (a full disk).
 MEMORY_EVENTS = 10_000
+#: This host's name, recorded with each watcher's pids: pokes by pid go to this host's watchers only
+#: (another host's are told by NOTIFY, store/remote.py).
+HOST = socket.gethostname()
+#: How long a command's read waits for its own earlier writes to reach a remote mailbox.
+FLUSH_SECONDS = 10.0
 
-#: What SQLite says of a file whose header or pages are not a database's.
-_DAMAGED = ("file is not a database", "database disk image is malformed")
-#: The one-line notices of damaged mailboxes moved aside by this process (the commands print them).
-RECOVERED: list[str] = []
-
-
-def is_damaged(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.DatabaseError) and any(t in str(exc) for t in _DAMAGED)
-
-
-def connect(path: Path, recover: bool = False) -> sqlite3.Connection:
-    """The mailbox, opened; with `recover` (the commands), a damaged file is moved aside and a fresh
-    one created. A watcher does not recover: it spools, and reopens once a command has moved it."""
-    try:
-        return _connect(path)
-    except sqlite3.DatabaseError as exc:
-        if not recover or not is_damaged(exc):
-            raise
-        recover_damaged(path, exc)
-        return _connect(path)
-
-
-def recover_damaged(path: Path, exc: BaseException) -> None:
-    """Move a damaged mailbox (and its -wal, -shm) aside, under a lock so that of many watchers and
-    commands finding it at once exactly one moves it, and none moves the fresh one made after."""
-    import fcntl
-
-    fd = open_private(path.with_name(path.name + ".recover.lock"), os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:  # still damaged? (another process may have moved it aside while we waited)
-            _connect(path).close()
-            return
-        except sqlite3.DatabaseError as again:
-            if not is_damaged(again):
-                raise
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.rename(f"{path}{suffix}", f"{aside}{suffix}")
-            except FileNotFoundError:
-                pass
-        notice = (f"mailbox {path} is damaged ({exc}): moved it aside to {aside.name} and started a fresh"
-                  " one; rows recorded before are in that file")
-        RECOVERED.append(notice)
-        log.error("%s", notice)
-    finally:
-        os.close(fd)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open the mailbox: pragmas first, then the schema batch (idempotent, safe on every open)."""
-    private_dir(path.parent)
-    if os.path.islink(path):
-        raise UnsafeState(f"{path} is a symlink: teamctl will not open a mailbox through it (remove it)")
-    old = os.umask(0o077)
-    try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if not _schema_present(conn):
-                _retry_locked(lambda: conn.executescript(SHARED_SCHEMA + OWN_SCHEMA))
-        except BaseException:
-            conn.close()
-            raise
-    finally:
-        os.umask(old)
-    return conn
-
-
-def _schema_present(conn: sqlite3.Connection) -> bool:
-    """All tables there already: skip the schema batch, which needs the write lock."""
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return {*SHARED_TABLES, *OWN_TABLES} <= names
-
-
-def _retry_locked(fn: Any, attempts: int = 5) -> Any:
-    """Schema and journal-mode changes take an exclusive lock that busy_timeout does not always cover."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
-    return None
-
-
-@dataclass(frozen=True)
-class AgentRow:
-    """One row of supervisor_agent_state."""
-
-    agent_id: str
-    runtime: str
-    state: str
-    until: float | None
-    detail: str | None
-    watcher_pid: int | None
-    pid: int | None
-    started_at: float | None
-    restarts: int
-    last_exit: int | None
-    limit_group: str | None
-    model: str | None
-    updated_at: float
-
-
-_WRITES = {
-    "rate_limit": "INSERT INTO rate_limits (agent_id, runtime, hit_at, resets_at, raw_match) VALUES (?,?,?,?,?)",
-    "handled": "UPDATE rate_limits SET handled_at=? WHERE agent_id=? AND hit_at=? AND handled_at IS NULL",
-    "hit_update": "UPDATE rate_limits SET resets_at=?, raw_match=? WHERE agent_id=? AND hit_at=?",
-    "budget": "INSERT INTO budget (project_id, agent_id, runtime, usd, input_tok, output_tok, observed_at)"
-              " VALUES (?,?,?,?,?,?,?)",
-    "scope": "INSERT OR REPLACE INTO supervisor_limit_scope (agent_id, hit_at, limit_group, model, action, until)"
-             " VALUES (?,?,?,?,?,?)",
-    "message": "INSERT INTO messages (project_id, sender, recipient, text, sent_at) VALUES (?,?,?,?,?)",
-    "state": "INSERT INTO supervisor_agent_state (agent_id, runtime, state, until, detail, watcher_pid, pid,"
-             " started_at, restarts, last_exit, limit_group, model, updated_at)"
-             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET"
-             " runtime=excluded.runtime, state=excluded.state, until=excluded.until, detail=excluded.detail,"
-             " watcher_pid=excluded.watcher_pid, pid=excluded.pid, started_at=excluded.started_at,"
-             " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
-             " model=excluded.model, updated_at=excluded.updated_at",
-}
-#: The same statements by event kind, for writers that commit elsewhere (store.journaled).
-WRITES = _WRITES
+Write = tuple[str, list[Any]]
+__all__ = ["AgentRow", "Store", "connect", "model_covered", "RECOVERED", "WRITES"]
 
 
 class Store:
@@ -183,30 +60,39 @@ class Store:
         self.path = path
         self.recover = recover
         self.spool = (spool_dir or layout.spool_dir(path.parent)) / f"{spool_name}.jsonl"
-        self._conn: sqlite3.Connection | None = None
+        self.quarantine = self.spool.with_name(f"{spool_name}.quarantine.jsonl")
+        self.backend = open_backend(path, recover)
         self._failing = False
         self._next_replay = 0.0
-        self._memory: list[tuple[str, list[Any]]] = []
+        self._memory: list[tuple[str, list[Any], str | None]] = []
         self._dropped = 0
-        self._ident: tuple[int, int] | None = None
-        self.quarantine = self.spool.with_name(f"{spool_name}.quarantine.jsonl")
+        self._remote: Any = None
+        self._listener: Any = None
+        if self.backend.remote:
+            from .remote import RemoteWriter
+
+            self._remote = RemoteWriter(self)
 
     # -- connection ----------------------------------------------------------------------------
-    def conn(self) -> sqlite3.Connection:
-        """The open connection, reopened when the file at the path is no longer the one it has open
-        (deleted or replaced under a running team); one stat, cheap beside the write it guards."""
-        if self._conn is not None and _ident(self.path) != self._ident:
-            log.warning("mailbox %s was deleted or replaced; reopening it", self.path)
-            self.close()  # SQLite neither checkpoints nor deletes the -wal of a moved database
-        if self._conn is None:
-            self._conn = connect(self.path, self.recover)
-            self._ident = _ident(self.path)
-        return self._conn
+    def conn(self) -> Any:
+        """The backend's open connection (reopened when the file under it was replaced)."""
+        return self.backend.conn()
+
+    def listen_for_group(self, group: str, poke: Any) -> None:
+        """Call `poke` when a hit of `group` is recorded by any host. On SQLite, a no-op: the
+        watchers of one host poke each other by pid (and poll)."""
+        if self._remote is not None and self._listener is None:
+            from .remote import GroupListener
+
+            self._listener = GroupListener(self, group, poke)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._remote is not None:
+            self._remote.close()
+        self.backend.close()
 
     def __enter__(self) -> Store:
         return self
@@ -243,14 +129,18 @@ class Store:
                   detail: str | None = None, watcher_pid: int | None = None, pid: int | None = None,
                   started_at: float | None = None, restarts: int = 0, last_exit: int | None = None,
                   limit_group: str | None = None, model: str | None = None, now: float | None = None) -> bool:
+        """The agent's row, with the host its watcher runs on (its pids mean something there only)."""
         return self._write("state", [agent_id, runtime, state, until, detail, watcher_pid, pid, started_at,
-                                     restarts, last_exit, limit_group, model, now or time.time()])
+                                     restarts, last_exit, limit_group, model, now or time.time(), HOST])
 
     def _write(self, kind: str, params: list[Any]) -> bool:
         return self._write_all([(kind, params)])
 
-    def _write_all(self, writes: list[tuple[str, list[Any]]]) -> bool:
+    def _write_all(self, writes: list[Write]) -> bool:
         """Rows written together, in one transaction (or spooled in order, replayed in order)."""
+        if self._remote is not None:
+            self._remote.submit(writes)
+            return False
         if self._failing or self._memory or self.spool.exists():
             for kind, params in writes:
                 self._spool(kind, params)
@@ -260,52 +150,40 @@ class Store:
         try:
             self._execute(writes)
             return True
-        except sqlite3.Error as exc:
+        except self.backend.errors as exc:
             self._enter_failing(exc)
             for kind, params in writes:
                 self._spool(kind, params)
             return False
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taking the write lock up front (see the module docstring)."""
-        conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    def _execute(self, writes: Iterable[tuple[str, list[Any]]]) -> None:
-        with self._transaction() as conn:
+    def _execute(self, writes: Iterable[Write]) -> None:
+        with self.backend.transaction() as conn:
             for kind, params in writes:
-                conn.execute(_WRITES[kind], params)
+                self.backend.execute(conn, WRITES[kind], params)
 
-    def _enter_failing(self, exc: Exception) -> None:
+    def _enter_failing(self, exc: BaseException) -> None:
         self._next_replay = time.monotonic() + REPLAY_INTERVAL
         if not self._failing:
-            log.warning("mailbox %s not writable (%s); keeping events in %s until it is", self.path, exc,
-                        self.spool)
+            log.warning("mailbox %s not writable (%s); keeping events in %s until it is", self.backend.where(),
+                        exc, self.spool)
         self._failing = True
-        self.close()
+        self.backend.close()
 
-    def _spool(self, kind: str, params: list[Any]) -> None:
+    def _spool(self, kind: str, params: list[Any], write_id: str | None = None) -> None:
         """Append to the spool file; if even that fails (a full disk), keep the event in memory."""
+        entry = [kind, params] if write_id is None else [kind, params, write_id]
         if not self._memory:
             try:
                 private_dir(self.spool.parent)
                 fd = open_private(self.spool)  # a planted symlink is replaced, never appended through
                 with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps([kind, params]) + "\n")
+                    fh.write(json.dumps(entry) + "\n")
                 return
             except OSError as exc:
                 log.warning("spool %s not writable either (%s); keeping up to %d events in memory", self.spool,
                             exc, MEMORY_EVENTS)
         if len(self._memory) < MEMORY_EVENTS:
-            self._memory.append((kind, params))
+            self._memory.append((kind, params, write_id))
         else:
             self._dropped += 1
             if self._dropped in (1, 1000, 100000):
@@ -313,10 +191,21 @@ class Store:
 
     def has_backlog(self) -> bool:
         """Events waiting for the mailbox (in the spool file or in memory)."""
+        if self._remote is not None:
+            return self._remote.backlog()
         return bool(self._memory) or self.spool.exists()
+
+    def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
+        """Wait until this store's writes are in the database (at once on SQLite); True if they are."""
+        if self._remote is not None:
+            return self._remote.flush(timeout)
+        return self.replay_spool()
 
     def replay_spool(self) -> bool:
         """Write spooled events in order; True when the spool is empty afterwards."""
+        if self._remote is not None:
+            self._remote.kick()  # its thread does it: never the caller's
+            return not self._remote.backlog()
         if not self.spool.exists() and not self._memory:
             self._failing = False
             return True
@@ -327,21 +216,26 @@ class Store:
         except OSError:
             return False
         lines = raw.decode("utf-8", "replace").splitlines()
-        writes: list[tuple[str, list[Any]]] = []
+        writes: list[Write] = []
         bad: list[str] = []
         for n, line in enumerate(lines):
-            entry = _parse_spooled(line)
+            entry = parse_spooled(line)
             if entry is not None:
-                writes.append(entry)
+                writes.append(entry[:2])
             elif n < len(lines) - 1 or raw.endswith(b"\n"):
                 bad.append(line)  # a torn last line (a crash mid-append) is dropped; others kept aside
-        writes += self._memory  # later than everything in the file: the file stopped taking events first
+        writes += [(kind, params) for kind, params, _ in self._memory]  # memory is later than the file
+        be = self.backend
         try:
-            with self._transaction() as conn:
+            with be.transaction() as conn:
                 for kind, params in writes:
-                    if not _write_one(conn, kind, params):
+                    try:
+                        with be.savepoint(conn):
+                            be.execute(conn, WRITES[kind], params)
+                    except be.row_errors as exc:
+                        log.error("mailbox refused a %s row (%s): kept aside", kind, exc)
                         bad.append(json.dumps([kind, params]))
-        except sqlite3.Error as exc:
+        except be.errors as exc:
             self._enter_failing(exc)
             return False
         if bad:
@@ -367,21 +261,21 @@ class Store:
                   self.quarantine)
 
     # -- queries -------------------------------------------------------------------------------
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        conn = self.conn()
-        conn.row_factory = sqlite3.Row
-        with closing(conn.execute(sql, list(params))) as cur:
-            return cur.fetchall()
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """Rows by name or position; this store's own writes so far are in them."""
+        if self._remote is not None:
+            self._remote.flush(FLUSH_SECONDS)
+        return self.backend.query(sql, list(params))
 
     def agent_states(self) -> dict[str, AgentRow]:
         rows = self.query("SELECT * FROM supervisor_agent_state")
-        return {r["agent_id"]: AgentRow(**dict(r)) for r in rows}
+        return {r["agent_id"]: AgentRow.from_row(r) for r in rows}
 
     def agent_state(self, agent_id: str) -> AgentRow | None:
         rows = self.query("SELECT * FROM supervisor_agent_state WHERE agent_id=?", [agent_id])
-        return AgentRow(**dict(rows[0])) if rows else None
+        return AgentRow.from_row(rows[0]) if rows else None
 
-    def rate_limits(self, agent_id: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
+    def rate_limits(self, agent_id: str | None = None, since: float | None = None) -> list[Any]:
         sql = "SELECT * FROM rate_limits WHERE 1=1"
         params: list[Any] = []
         if agent_id:
@@ -398,114 +292,58 @@ class Store:
         return [row["hit_at"] for row in self.safe_query(
             "SELECT hit_at FROM rate_limits WHERE agent_id=? AND hit_at>=? AND handled_at IS NULL", (agent_id, since))]
 
-    def safe_query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """A read for the watcher's loop: an unreadable mailbox gives no rows, never an exception."""
+    def safe_query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """A read for the watcher's loop: an unreadable mailbox gives no rows, never an exception, and
+        a remote one known to be down is not asked (the loop never waits on the network)."""
+        if self._remote is not None and self._remote.failing:
+            return []
         try:
-            return self.query(sql, params)
-        except sqlite3.Error as exc:
-            self._enter_failing(exc)
+            return self.backend.query(sql, list(params))
+        except self.backend.errors as exc:
+            if self._remote is None:
+                self._enter_failing(exc)
+            else:
+                self.backend.close()
+                self._remote.mark_down(exc)
             return []
 
-    def active_group_limits(self, group: str, model: str | None, now: float) -> list[sqlite3.Row]:
+    def active_group_limits(self, group: str, model: str | None, now: float) -> list[Any]:
         """Unhandled stop/resume hits in `group` whose wait is still ahead and that cover `model`."""
-        rows = self.safe_query(
-            "SELECT l.agent_id, l.hit_at, l.model, l.until, r.resets_at FROM supervisor_limit_scope l"
-            " JOIN rate_limits r ON r.agent_id=l.agent_id AND r.hit_at=l.hit_at"
-            " WHERE l.limit_group=? AND l.action!='record' AND l.until>? AND r.handled_at IS NULL",
-            [group, now])
+        rows = self.safe_query(GROUP_LIMITS, [group, now])
         return [r for r in rows if model_covered(r["model"], model)]
 
     def group_watchers(self, group: str, exclude: str) -> list[int]:
         rows = self.safe_query(
             "SELECT watcher_pid FROM supervisor_agent_state WHERE limit_group=? AND agent_id!=?"
-            " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed')", [group, exclude])
+            " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed') AND (host IS NULL OR host=?)",
+            [group, exclude, HOST])
         return [r["watcher_pid"] for r in rows]
 
     def claim_alert(self, project_id: str, day: str, kind: str, now: float) -> bool:
         """True for the one caller that gets to send this day's `kind` alert for the project."""
         try:
-            conn = self.conn()
-            cur = conn.execute("INSERT OR IGNORE INTO supervisor_budget_alerts (project_id, day, kind, sent_at)"
-                               " VALUES (?,?,?,?)", [project_id, day, kind, now])
-            return cur.rowcount == 1
-        except sqlite3.Error as exc:
+            return self.backend.autocommit(CLAIM_ALERT, [project_id, day, kind, now]) == 1
+        except self.backend.errors as exc:
             log.warning("cannot record budget alert: %s", exc)
             return False
 
     def live_watchers(self, project_id: str | None, exclude: str) -> list[int]:
         """Watcher pids of the project's agents (all agents when project_id is None)."""
         sql = ("SELECT watcher_pid FROM supervisor_agent_state WHERE agent_id!=? AND watcher_pid IS NOT NULL"
-               " AND state NOT IN ('stopped', 'failed')")
-        params: list[Any] = [exclude]
+               " AND state NOT IN ('stopped', 'failed') AND (host IS NULL OR host=?)")
+        params: list[Any] = [exclude, HOST]
         if project_id is not None:
             sql += " AND substr(agent_id, 1, ?)=?"
             params += [len(project_id) + 1, project_id + ":"]
         return [r["watcher_pid"] for r in self.safe_query(sql, params)]
 
-    def budget_rows(self, since: float | None = None) -> Iterator[sqlite3.Row]:
+    def budget_rows(self, since: float | None = None) -> Iterator[Any]:
         sql = "SELECT * FROM budget" + (" WHERE observed_at>=?" if since is not None else "")
         return iter(self.query(sql + " ORDER BY observed_at, id", [since] if since is not None else []))
 
     def register(self, projects: Iterable[tuple[str, str]],
                  agents: Iterable[tuple[str, str, str, str, bool, str | None]]) -> None:
         """Register projects and agents as teamctl does (upsert, never delete)."""
-        with self._transaction() as conn:
-            conn.executemany("INSERT INTO projects (id, name) VALUES (?,?) ON CONFLICT(id) DO UPDATE SET"
-                             " name=excluded.name", list(projects))
-            conn.executemany(
-                "INSERT INTO agents (id, project_id, role, runtime, is_manager, reports_to) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, role=excluded.role,"
-                " runtime=excluded.runtime, is_manager=excluded.is_manager, reports_to=excluded.reports_to",
-                [(a[0], a[1], a[2], a[3], int(a[4]), a[5]) for a in agents])
-
-
-def _ident(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _parse_spooled(line: str) -> tuple[str, list[Any]] | None:
-    """One spool line as (kind, params), or None when it is not one we wrote."""
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None
-    if (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and entry[0] in _WRITES
-            and isinstance(entry[1], list)):
-        return entry[0], entry[1]
-    return None
-
-
-#: A row's own fault: it will fail the same way every time, so it is set aside, not retried.
-_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, ValueError,
-               TypeError, OverflowError)
-
-
-def _write_one(conn: sqlite3.Connection, kind: str, params: list[Any]) -> bool:
-    """One spooled row inside the replay's transaction; False (rolled back) when the row is bad."""
-    conn.execute("SAVEPOINT spooled")
-    try:
-        conn.execute(_WRITES[kind], params)
-    except _ROW_ERRORS:
-        conn.execute("ROLLBACK TO spooled")
-        conn.execute("RELEASE spooled")
-        return False
-    conn.execute("RELEASE spooled")
-    return True
-
-
-def model_covered(scope: str | None, model: str | None) -> bool:
-    """A hit scoped to a model ("Opus", "claude-opus-4-7") covers agents whose model names it."""
-    if not scope:
-        return True
-    if not model:
-        return False
-    a, b = _norm_model(scope), _norm_model(model)
-    return a in b or b in a
-
-
-def _norm_model(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+        with self.backend.transaction() as conn:
+            self.backend.executemany(conn, UPSERT_PROJECT, list(projects))
+            self.backend.executemany(conn, UPSERT_AGENT, [(a[0], a[1], a[2], a[3], int(a[4]), a[5]) for a in agents])

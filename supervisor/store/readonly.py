@@ -49,7 +49,7 @@ class ReadOnlyMailbox:
             raise
 
     def agent_states(self) -> dict[str, AgentRow]:
-        return {r["agent_id"]: AgentRow(**dict(r)) for r in self.query("SELECT * FROM supervisor_agent_state")}
+        return {r["agent_id"]: AgentRow.from_row(r) for r in self.query("SELECT * FROM supervisor_agent_state")}
 
     def close(self) -> None:
         if self._conn is not None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..core.compose_model import (
     COMPOSE_FILE,
@@ -39,9 +41,10 @@ from ..core.compose_model import (
 )
 from ..core.descriptors.loader import runtime_files
 from ..store import layout
+from ..store.broker import POINTER, write_pointer
 from . import compose_unserved
 from .compose_cache import ParseCache
-from .compose_checker import MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
+from .compose_checker import ENV_NAME_RE, MISSING, PREFIX_RE, Checker, index, join, resolve, type_name
 from .compose_projects import RESTART_POLICIES, RawAgent, parse_project
 from .compose_sections import (
     HOOK_ACTIONS,
@@ -50,6 +53,7 @@ from .compose_sections import (
     parse_budget,
     parse_rate_limits,
 )
+from .hosts import check_agent_hosts, parse_hosts
 
 __all__ = [
     "COMPOSE_FILE",
@@ -78,9 +82,9 @@ DEFAULT_MAILBOX = str(layout.DEFAULT_MAILBOX)
 # Keys we read or knowingly pass through. Anything else gets a did-you-mean warning.
 _TOP_KEYS = (
     "version", "broker", "supervisor", "budget", "hitl", "interfaces", "projects", "rate_limits",
-    "telegram", "attachments",
+    "telegram", "attachments", "hosts",
 )
-_BROKER_KEYS = ("type", "path")
+_BROKER_KEYS = ("type", "path", "url", "url_env")
 _SUPERVISOR_KEYS = ("type", "tmux_prefix", "drain_timeout_secs")
 _PROJECT_REF_KEYS = ("file",)
 
@@ -112,10 +116,13 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
     broker = c.mapping(data, "broker", "")
     c.keys(broker, _BROKER_KEYS, "broker")
     btype = c.string(broker, "type", "broker", default="sqlite")
-    if btype != "sqlite":
-        c.error("broker.type", f"unsupported broker {btype!r}; only 'sqlite' is supported")
+    if btype not in ("sqlite", "postgres"):
+        c.error("broker.type", f"unsupported broker {btype!r}; 'sqlite' (the default) or 'postgres'")
     mailbox_raw = c.string(broker, "path", "broker", default=DEFAULT_MAILBOX) or DEFAULT_MAILBOX
     mailbox_path = resolve(team_dir, mailbox_raw)
+    broker_url, broker_url_env = parse_postgres_broker(c, broker, btype)
+    if btype == "postgres":
+        mailbox_path = team_dir / "state" / POINTER  # a pointer to the database (store/broker.py)
     sup = c.mapping(data, "supervisor", "")
     c.keys(sup, _SUPERVISOR_KEYS, "supervisor")
     c.string(sup, "type", "supervisor")
@@ -215,6 +222,8 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         elif resolved != h.to:
             hooks[i] = dataclasses.replace(h, to=resolved)
     rate_limits = dataclasses.replace(rate_limits, hooks=tuple(hooks))
+    hosts = parse_hosts(c, data)
+    check_agent_hosts(c, [(ra.agent, ra.path, ra.file) for ra in raw_agents], hosts)
 
     ordered = _ordered(c.problems)
     if c.has_errors:
@@ -233,7 +242,31 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
         projects=tuple(projects),
         agents=agents,
         warnings=tuple(ordered),
+        broker_url=broker_url,
+        broker_url_env=broker_url_env,
+        hosts=hosts,
     )
+
+
+def parse_postgres_broker(c: Checker, broker: dict[str, Any], btype: str | None) -> tuple[str | None, str | None]:
+    """broker.url / broker.url_env: exactly one for 'postgres', neither for 'sqlite'."""
+    url = c.string(broker, "url", "broker")
+    url_env = c.string(broker, "url_env", "broker")
+    if btype != "postgres":
+        for key in ("url", "url_env"):
+            if key in broker:
+                c.error(f"broker.{key}", "only for broker.type postgres (SQLite's mailbox is broker.path)")
+        return None, None
+    if "path" in broker:
+        c.error("broker.path", "not for broker.type postgres: the mailbox is the database at broker.url")
+    if bool(url) == bool(url_env):
+        c.error("broker", "broker.type postgres needs one of 'url' (postgresql://...) or 'url_env' (a variable"
+                          " holding it, so that no password sits in this file)")
+    if url and not re.match(r"postgres(ql)?://", url):
+        c.error("broker.url", f"must start with postgresql://, got {url[:40]!r}")
+    if url_env and not ENV_NAME_RE.fullmatch(url_env):
+        c.error("broker.url_env", f"{url_env!r} is not an environment variable name")
+    return url, url_env
 
 
 def _ordered(problems: Sequence[Problem]) -> list[Problem]:
@@ -258,4 +291,13 @@ def load_compose(root: str | None, cwd: Path | None = None) -> Team | None:
     team_dir = find_root(root, os.environ, cwd or Path.cwd())
     if team_dir is None:
         return None
-    return load_team(team_dir, set(runtime_files(team_dir)), cache=True)
+    return broker_selected(load_team(team_dir, set(runtime_files(team_dir)), cache=True))
+
+
+def broker_selected(team: Team) -> Team:
+    """A PostgreSQL team's mailbox path is a pointer to its database (store/broker.py): written here,
+    so that watchers, hooks and `down` open `Store(team.mailbox_path)` as on SQLite. It holds the URL
+    as compose gives it (or the variable's name), never the variable's value."""
+    if team.broker_url or team.broker_url_env:
+        write_pointer(team.mailbox_path, team.broker_url, team.broker_url_env)
+    return team

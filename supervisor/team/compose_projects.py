@@ -30,7 +30,7 @@ _CHANNEL_KEYS = ("name", "members")
 _AGENT_KEYS = (
     # read by this supervisor
     "runtime", "model", "role_prompt", "permission_mode", "effort", "on_rate_limit", "restart", "tz",
-    "env", "limit_group", "reports_to", "auto_resume", "max_resumes_per_day", "on_event",
+    "env", "limit_group", "reports_to", "auto_resume", "max_resumes_per_day", "on_event", "host",
     # upstream teamctl keys we pass through (mailbox, HITL, interfaces, TUI, Claude Code extras)
     "autonomy", "can_dm", "can_broadcast", "interfaces", "telegram", "telegram_inbox",
     "reports_to_user", "display_name", "hooks", "mcps", "subagents", "skills", "ultracode",
@@ -139,6 +139,7 @@ def parse_agent(c: Checker, name: object, a: object, path: str, *, project: str,
         display_name=display_name,
         mcps=mcps,
         **_parse_resume_keys(c, a, path),
+        host=c.string(a, "host", path),
     )
     return RawAgent(agent, path, c.file)
 

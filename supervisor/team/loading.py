@@ -11,7 +11,7 @@ from ..agent.launch import find_binary
 from ..core.descriptors.loader import DescriptorError, Runtime, load_runtime, runtime_files
 from ..store import layout
 from ..store.mailbox import Store
-from .compose import Agent, ComposeError, Problem, Team, find_root, load_team
+from .compose import Agent, ComposeError, Problem, Team, broker_selected, find_root, load_team
 
 
 class NoTeam(Exception):
@@ -41,12 +41,12 @@ def load(root: str | None, strict: bool = True) -> Team:
     """
     tdir = team_dir(root)
     if not strict:
-        return load_team(tdir, None, cache=True)
+        return broker_selected(load_team(tdir, None, cache=True))
     team = load_team(tdir, set(runtime_files(tdir)), cache=True)
     problems = runtime_problems(team)
     if problems:
         raise ComposeError([*problems, *team.warnings])
-    return team
+    return broker_selected(team)
 
 
 def runtime_problems(team: Team) -> list[Problem]:
@@ -141,7 +141,7 @@ def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = No
 
 
 def store(team: Team) -> Store:
-    return Store(team.mailbox_path, layout.spool_dir(team.state_dir), "teamctl", recover=True)
+    return Store(broker_selected(team).mailbox_path, layout.spool_dir(team.state_dir), "teamctl", recover=True)
 
 
 def register(team: Team, st: Store) -> None:

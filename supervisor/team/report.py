@@ -20,7 +20,7 @@ from ..agent.sessions import last_turn
 from ..core.controls import printable
 from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
-from ..store.mailbox import Store
+from ..store.mailbox import HOST, Store
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
@@ -50,6 +50,7 @@ class Status:
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
     windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
     last_turn: float | None = None  # the model's last turn seen (issue 22: evidence, not our keys)
+    host: str | None = None  # where its watcher runs, when that is another host (a PostgreSQL mailbox)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -61,6 +62,7 @@ class Status:
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
             "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
             "last_model_turn_at": self.last_turn,
+            "host": self.host,
         }
 
 
@@ -107,6 +109,9 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         # `up` leaves a marker for a tmux agent and only `down` removes it: a marker with no tmux
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
         server_gone = found is None and tmux_marker_file(team, agent).exists()
+        if row.host not in (None, HOST):  # its pids mean something on that host only: the row says
+            s.host, s.text = row.host, f"{s.text} (on {row.host})"
+            continue
         if row.state in LIVE_STATE_NAMES:
             if watcher_process(agent.id, row) is None:
                 s.state, s.text = "stale", "stale"

@@ -60,6 +60,8 @@ def watcher_env(team: Team, agent: Agent, base: dict[str, str] | None = None) ->
     """What the watcher must see whatever server starts it; compose `env` is applied by the watcher."""
     env = dict(base if base is not None else {k: os.environ[k] for k in PASS_ENV if k in os.environ})
     env["TEAMCTL_ROOT"] = str(team.team_dir)
+    if team.broker_url_env and os.environ.get(team.broker_url_env):  # the watcher opens the database too
+        env[team.broker_url_env] = os.environ[team.broker_url_env]
     env["TEAMCTL_AGENT"] = agent.id
     return env
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -22,6 +21,7 @@ from ..store import layout
 from ..store.mailbox import AgentRow
 from .backends import tmux as tmux_backend
 from .compose import DEFAULT_TMUX_PREFIX, LEGACY_TMUX_PREFIX, Agent, Team
+from .outcome import Outcome  # noqa: F401 (the team operations' result, named here too)
 
 LIVE_STATE_NAMES = {s.value for s in LIVE_STATES}
 
@@ -178,11 +178,3 @@ def end_leftovers(team: Team, agent_ids: set[str]) -> dict[str, int]:
         ended[agent_id] = ended.get(agent_id, 0) + 1
     procs.end_all(found, grace=procs.LEFTOVER_GRACE)  # all at once: one grace period, not one each
     return ended
-
-
-@dataclass
-class Outcome:
-    agent: Agent
-    status: str  # started | running | failed | stopped | killed | not-running
-    message: str
-    ok: bool = True

@@ -1,0 +1,241 @@
+"""Agents on other hosts, reached over ssh the way Ansible and pm2 reach theirs.
+
+Compose names each host once (`hosts: {b: {ssh: user@host-b, root: /srv/team/.team}}`) and an agent
+says where it runs (`host: b`). A command that concerns agents of another host runs `teamctl` there
+with those agents named, over one ssh connection per host (ControlMaster: the first call opens it,
+the others reuse it), all hosts in parallel. The remote side is told which host it is
+(TEAMCTL_HOST) and then starts them as local agents. A host that cannot be reached never fails the
+command for the others: its agents get an outcome saying so.
+
+Nothing from a runtime's output goes into an ssh command line: only compose's names and paths,
+each quoted for the remote shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.compose_model import Agent, HostSpec, Team
+from .compose_checker import Checker, join
+from .outcome import Outcome
+
+#: The environment variable that tells a `teamctl` run over ssh which host it is.
+HOST_ENV = "TEAMCTL_HOST"
+#: The ssh command (like GIT_SSH_COMMAND), e.g. `ssh -F ~/.ssh/teamctl_config`; default `ssh`.
+SSH_ENV = "TEAMCTL_SSH"
+#: Seconds to wait for a host's ssh connection before its agents are "host unreachable".
+CONNECT_TIMEOUT = 5
+#: How long a remote command may take (an `up` waits for its watchers' first rows).
+COMMAND_TIMEOUT = 120.0
+_HOST_KEYS = ("ssh", "port", "root", "teamctl")
+_DEST_RE = re.compile(r"[A-Za-z0-9_.@:\[\]-]+")
+
+
+def parse_hosts(c: Checker, data: dict[str, Any]) -> tuple[HostSpec, ...]:
+    """The compose `hosts:` map, checked (each problem names its key)."""
+    raw = c.mapping(data, "hosts", "")
+    found = []
+    for name, spec in raw.items():
+        path = join("hosts", str(name))
+        if not isinstance(spec, dict):
+            spec = {"ssh": spec} if isinstance(spec, str) else {}
+            if not spec:
+                c.error(path, "must be an ssh destination or a mapping with 'ssh'")
+                continue
+        c.keys(spec, _HOST_KEYS, path)
+        if not c.name_ok(str(name), path, "host name"):
+            continue
+        dest = c.string(spec, "ssh", path, required=True) or ""
+        if dest and (dest.startswith("-") or not _DEST_RE.fullmatch(dest)):
+            c.error(join(path, "ssh"), f"{dest!r} is not an ssh destination ([user@]host)")
+        port = c.number(spec, "port", path, None, positive=True, maximum=65535)
+        found.append(HostSpec(name=str(name), ssh=dest, port=int(port) if port else None,
+                              root=c.string(spec, "root", path), teamctl=c.string(spec, "teamctl", path)
+                              or "teamctl"))
+    return tuple(found)
+
+
+def check_agent_hosts(c: Checker, agents: Iterable[tuple[Agent, str, Path]], hosts: Sequence[HostSpec]) -> None:
+    names = {h.name for h in hosts}
+    for agent, path, file in agents:
+        if agent.host is not None and agent.host not in names:
+            c.error(join(path, "host"), f"no host {agent.host!r} under hosts: (known: "
+                                        f"{', '.join(sorted(names)) or 'none'})", file)
+
+
+def here() -> str | None:
+    """The host this command runs on, when another host's `teamctl` started it over ssh."""
+    return os.environ.get(HOST_ENV) or None
+
+
+def is_local(agent: Agent) -> bool:
+    return agent.host is None or agent.host == here()
+
+
+def by_host(team: Team, agents: Sequence[Agent]) -> tuple[list[Agent], dict[HostSpec, list[Agent]]]:
+    """The agents of this host, and the others' grouped by host."""
+    specs = {h.name: h for h in team.hosts}
+    local: list[Agent] = []
+    remote: dict[HostSpec, list[Agent]] = {}
+    for agent in agents:
+        if is_local(agent):
+            local.append(agent)
+        else:
+            remote.setdefault(specs[agent.host or ""], []).append(agent)
+    return local, remote
+
+
+@dataclass(frozen=True)
+class Reply:
+    host: HostSpec
+    ok: bool  # ssh reached the host and the command ran (its own exit status is `status`)
+    status: int
+    out: str
+    err: str
+
+
+class Ssh:
+    """One master connection per host for this command, closed by `close`."""
+
+    def __init__(self) -> None:
+        import tempfile  # (the commands only: a watcher loads compose, never ssh)
+
+        self.dir = Path(tempfile.mkdtemp(prefix="teamctl-ssh-"))  # 0700: the control sockets
+
+    def argv(self, host: HostSpec, remote: Sequence[str]) -> list[str]:
+        opts = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.dir}/%C", "-o", "ControlPersist=60",
+                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", "-o", "ServerAliveInterval=5"]
+        if host.port:
+            opts += ["-p", str(host.port)]
+        return [*_ssh(), *opts, host.ssh, "--", " ".join(shlex.quote(a) for a in remote)]
+
+    def run(self, host: HostSpec, remote: Sequence[str], timeout: float = COMMAND_TIMEOUT) -> Reply:
+        try:
+            done = subprocess.run(self.argv(host, remote), capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Reply(host, False, 255, "", f"no answer within {timeout:g} s")
+        except OSError as exc:
+            return Reply(host, False, 255, "", str(exc))
+        # 255 is ssh's own failure (refused, timed out, denied); anything else is the command's
+        return Reply(host, done.returncode != 255, done.returncode, done.stdout, done.stderr.strip())
+
+    def teamctl(self, host: HostSpec, team: Team, *args: str) -> Reply:
+        """`teamctl ARGS --root ROOT` on the host, told which host it is."""
+        root = host.root or str(team.team_dir)
+        return self.run(host, ["env", f"{HOST_ENV}={host.name}", *shlex.split(host.teamctl), *args, "--root", root])
+
+    def each(self, work: dict[HostSpec, Sequence[str]], team: Team) -> list[Reply]:
+        """The same kind of command on several hosts at once, one reply per host."""
+        if not work:
+            return []
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(16, len(work))) as pool:
+            return list(pool.map(lambda item: self.teamctl(item[0], team, *item[1]), work.items()))
+
+    def close(self) -> None:
+        for sock in self.dir.iterdir():
+            subprocess.run([*_ssh(), "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=10)
+        for sock in self.dir.iterdir():
+            sock.unlink(missing_ok=True)
+        self.dir.rmdir()
+
+    def __enter__(self) -> Ssh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ssh() -> list[str]:
+    return shlex.split(os.environ.get(SSH_ENV) or "ssh")
+
+
+def unreachable_text(reply: Reply) -> str:
+    return f"host {reply.host.name} ({reply.host.ssh}) unreachable: {reply.err.splitlines()[-1] if reply.err else ''}"
+
+
+def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[str],
+             check: bool = False) -> list[Any]:
+    """`teamctl COMMAND AGENT...` on each host for its agents, in parallel; one Outcome per agent.
+    An agent the host's answer does not mention, or of a host not reached, is not ok. `check` (up):
+    each host is checked first, over the same connection, and a host with a problem starts nothing."""
+
+    outcomes = []
+    remote = dict(remote)
+    with Ssh() as ssh:
+        for host, (reached, problem) in (preflight(ssh, team, list(remote)) if check else {}).items():
+            for a in remote.pop(host):
+                outcomes.append(Outcome(a, "failed", f"{a.id}: not started: {problem}", ok=False) if reached
+                                else Outcome(a, "unknown", f"{a.id}: unknown ({problem})", ok=False))
+        replies = ssh.each({host: [*command, *(a.id for a in agents)] for host, agents in remote.items()}, team)
+    for reply in replies:
+        lines = [_printable(line) for line in reply.out.splitlines()]
+        for agent in remote[reply.host]:
+            if not reply.ok:
+                outcomes.append(Outcome(agent, "unknown", f"{agent.id}: unknown ({unreachable_text(reply)})", ok=False))
+                continue
+            said = next((line for line in lines if line.startswith(f"{agent.id}:")), None)
+            outcomes.append(Outcome(agent, "remote", f"{said or agent.id + ': no answer'} [host {reply.host.name}]",
+                                    ok=said is not None and reply.status == 0))
+    return outcomes
+
+
+#: What `up` asks each host first: its clock, tmux, the team root, and teamctl's version.
+_PROBE = ('date +%s; command -v tmux >/dev/null && echo tmux=yes || echo tmux=no; '
+          'if [ -f "$1/team-compose.yaml" ]; then echo root=yes; else echo root=no; fi; shift; '
+          '"$@" --version 2>&1 | head -n 1')
+#: A host whose clock is further off than this gets a warning (limit resets are wall-clock instants).
+CLOCK_SKEW_SECONDS = 10.0
+
+
+def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec, tuple[bool, str]]:
+    """Every host's problem at once (in parallel), as (reached, text); warnings (tmux, clock) are
+    logged, not fatal."""
+    import logging
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import __version__
+
+    def probe(host: HostSpec) -> tuple[HostSpec, tuple[bool, str] | None]:
+        before = time.time()
+        reply = ssh.run(host, ["sh", "-c", _PROBE, "sh", host.root or str(team.team_dir), *shlex.split(host.teamctl)])
+        now = (before + time.time()) / 2
+        if not reply.ok:
+            return host, (False, unreachable_text(reply))
+        lines = [_printable(line) for line in reply.out.splitlines()] + ["", "", "", ""]
+        where = f"host {host.name} ({host.ssh})"
+        if lines[2] != "root=yes":
+            return host, (True, f"{where}: no team-compose.yaml in {host.root or team.team_dir}"
+                                f" (hosts.{host.name}.root)")
+        if not lines[3].startswith("teamctl, version "):
+            return host, (True, f"{where}: {host.teamctl!r} does not run there (hosts.{host.name}.teamctl):"
+                                f" {lines[3][:200]}")
+        theirs = lines[3].rsplit(" ", 1)[-1]
+        if theirs.split(".")[:2] != __version__.split(".")[:2]:
+            return host, (True, f"{where}: teamctl {theirs} there, {__version__} here: use the same release")
+        if lines[1] != "tmux=yes":
+            logging.getLogger(__name__).warning("%s: no tmux there; its watchers run as detached processes", where)
+        if lines[0].isdigit() and abs(int(lines[0]) - now) > CLOCK_SKEW_SECONDS:
+            logging.getLogger(__name__).warning("%s: its clock is %+.0f s off this host's (limit resets are"
+                                                " wall-clock times: run NTP)", where, int(lines[0]) - now)
+        return host, None
+
+    if not hosts:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
+        return {host: problem for host, problem in pool.map(probe, hosts) if problem}
+
+
+def _printable(text: str) -> str:
+    """A line from another host, without terminal controls (C0 and C1)."""
+    return "".join(ch for ch in text if ch.isprintable())

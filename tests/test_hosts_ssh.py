@@ -1,0 +1,125 @@
+"""Agents on another host, reached over a real sshd on 127.0.0.1: `up` starts them there over one
+ssh connection per host, `down` stops them, and a host that cannot be reached fails only its own
+agents (`unknown (host ... unreachable)`), never the command for the others."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pgcluster
+import psutil
+import pytest
+from sshhost import SshHost
+from teamctl_supervisor.store.broker import POINTER, write_pointer
+from teamctl_supervisor.store.mailbox import Store
+from watchkit import FAKES, fake_env, make_team, wait_for
+
+pg = pgcluster.pg
+
+
+@pytest.fixture
+def host_b(tmp_path: Path) -> Iterator[SshHost]:
+    host = SshHost({"PATH": f"{FAKES}:{Path(sys.executable).parent}:/usr/bin:/bin",
+                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b")})
+    host.start()
+    yield host
+    host.destroy()
+
+
+def _teams(tmp_path: Path, host: SshHost) -> tuple[Path, Path]:
+    """The team's tree on 'host a' and its copy on 'host b' (another root, as on another disk)."""
+    b_root = tmp_path / "b" / "proj" / ".team"
+    hosts = (f"hosts:\n  b: {{ssh: root@127.0.0.1, port: {host.port}, root: '{b_root}',"
+             f" teamctl: '{sys.executable} -m teamctl_supervisor'}}\n")
+    team_a = make_team(tmp_path / "a", {"near": "", "far": "    host: b\n"}, compose_extra=hosts)
+    compose = team_a / "team-compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        "broker: {type: sqlite, path: state/mailbox.db}", "broker: {type: postgres, url_env: TEAMCTL_PG_URL}"))
+    shutil.copytree(team_a.parent, b_root.parent)
+    return team_a, b_root
+
+
+def _teamctl(team: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "--root", str(team)],
+                          capture_output=True, text=True, timeout=180, env=env, cwd=team.parent)
+
+
+def test_up_and_down_reach_an_agent_on_another_host_over_ssh(pg: pgcluster.Cluster, host_b: SshHost,
+                                                              tmp_path: Path) -> None:
+    url = pg.fresh_url()
+    team_a, team_b = _teams(tmp_path, host_b)
+    (host_b.dir / "sshd_config").write_text((host_b.dir / "sshd_config").read_text().replace(
+        "SetEnv ", f'SetEnv "TEAMCTL_PG_URL={url}" '))
+    host_b.stop()
+    host_b.start()
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    write_pointer(tmp_path / "desk" / POINTER, url, None)
+    desk = Store(tmp_path / "desk" / POINTER)
+    pids: list[int] = []
+    try:
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert any(line.startswith("p:far:") and line.endswith("[host b]") for line in up.stdout.splitlines())
+        rows = desk.agent_states()
+        assert set(rows) == {"p:near", "p:far"}  # both hosts' watchers write to the one database
+        pids = [r.watcher_pid for r in rows.values() if r.watcher_pid]
+        far = psutil.Process(rows["p:far"].watcher_pid)
+        assert far.environ().get("TEAMCTL_ROOT") == str(team_b)  # started by host b's teamctl, in its root
+        down = _teamctl(team_a, env, "down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                 for p in pids), timeout=30, what="no watcher left on either host")
+        assert {r.state for r in desk.agent_states().values()} == {"stopped"}
+        assert not [p for p in psutil.process_iter(["cmdline"])  # each command's ssh master was closed
+                    if any("teamctl-ssh-" in part for part in p.info["cmdline"] or ())]
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        desk.close()
+
+
+def test_an_unreachable_host_fails_only_its_own_agents(host_b: SshHost, tmp_path: Path,
+                                                         pg: pgcluster.Cluster) -> None:
+    url = pg.fresh_url()
+    team_a, _ = _teams(tmp_path, host_b)
+    host_b.stop()  # host b is down
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    try:
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0")
+        lines = up.stdout.splitlines()
+        assert up.returncode == 1
+        assert any(line.startswith("p:near:") and "started" in line for line in lines), up.stdout
+        assert any(line.startswith("p:far: unknown (host b (root@127.0.0.1) unreachable") for line in lines)
+    finally:
+        _teamctl(team_a, env, "down", "p:near")
+
+
+def test_up_checks_each_host_first_and_reports_every_problem(host_b: SshHost, tmp_path: Path,
+                                                              pg: pgcluster.Cluster) -> None:
+    url = pg.fresh_url()
+    team_a, team_b = _teams(tmp_path, host_b)
+    compose = team_a / "team-compose.yaml"
+    compose.write_text(compose.read_text().replace(f"root: '{team_b}'", f"root: '{tmp_path / 'nowhere'}'"))
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    try:
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0")
+        assert up.returncode == 1
+        expected = (f"p:far: not started: host b (root@127.0.0.1): no team-compose.yaml in {tmp_path / 'nowhere'}"
+                    " (hosts.b.root)")
+        assert expected in up.stdout.splitlines()
+        assert any(line.startswith("p:near:") and "started" in line for line in up.stdout.splitlines())
+        compose.write_text(compose.read_text().replace(f"root: '{tmp_path / 'nowhere'}'", f"root: '{team_b}'")
+                           .replace(f"teamctl: '{sys.executable} -m teamctl_supervisor'", "teamctl: /no/teamctl"))
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0", "p:far")
+        assert up.returncode == 1
+        assert "p:far: not started: host b (root@127.0.0.1): '/no/teamctl' does not run there" in up.stdout
+    finally:
+        _teamctl(team_a, env, "down", "p:near")
