@@ -45,10 +45,12 @@ START_SLACK = 2.0
 
 @dataclass(frozen=True)
 class SessionChoice:
-    """What one spawn does: resume the session `id`, or start it (`id` None: the CLI picks one)."""
+    """What one spawn does: resume the session `id`, or start it (`id` None: the CLI picks one).
+    `home`: the session's folder under state/ (`{session_home}`), made when the descriptor uses it."""
 
     id: str | None
     resume: bool
+    home: str = ""
 
 
 @dataclass
@@ -77,6 +79,12 @@ def last_turn(state_dir: Path, log_name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def session_home(state_dir: Path, log_name: str, session_id: str) -> Path:
+    """`{session_home}`: the session's own folder, for a CLI that keeps its history in files we name
+    (aider's chat and input history). A new id (`--fresh`, a broken session) is a new, empty folder."""
+    return state_dir / "sessions" / log_name / session_id
+
+
 def forget(state_dir: Path, log_name: str) -> bool:
     """Drop the agent's session (`--fresh`): its next spawn starts a new conversation."""
     try:
@@ -86,16 +94,16 @@ def forget(state_dir: Path, log_name: str) -> bool:
         return False
 
 
-def expand(template: str, env: Mapping[str, str], session_id: str) -> str | None:
-    """`{VAR}` from the runtime's env, `{session_id}` and `{session_id_prefix}` (its first 8 characters,
-    as Gemini CLI names its file); None when a VAR is unset or empty."""
+def expand(template: str, env: Mapping[str, str], session_id: str, home: str = "") -> str | None:
+    """`{VAR}` from the runtime's env, `{session_id}`, `{session_id_prefix}` (its first 8 characters,
+    as Gemini CLI names its file) and `{session_home}`; None when one of them is unset or empty."""
     missing = False
 
     def sub(m: re.Match[str]) -> str:
         nonlocal missing
         name = m.group(1)
         value = session_id if name == "session_id" else session_id[:8] if name == "session_id_prefix" \
-            else env.get(name, "")
+            else home if name == "session_home" else env.get(name, "")
         missing = missing or not value
         return value
 
@@ -149,10 +157,16 @@ class SessionKeeper:
         return self._rec.id if self._rec else None
 
     # -- the session's file ----------------------------------------------------------------------
+    def _home(self, session_id: str | None) -> str:
+        assert self.keys is not None
+        uses = any("{session_home}" in part for part in (*self.keys.start, *self.keys.resume, *self.keys.files))
+        return str(session_home(self.state_dir, self.log_name, session_id)) if uses and session_id else ""
+
     def _file(self, session_id: str) -> Path | None:
         assert self.keys is not None
+        home = self._home(session_id)
         for template in self.keys.files:
-            pattern = expand(template, self.env, glob.escape(session_id))
+            pattern = expand(template, self.env, glob.escape(session_id), glob.escape(home))
             if pattern is None:
                 continue
             for hit in sorted(glob.glob(pattern)):
@@ -191,7 +205,10 @@ class SessionKeeper:
                 rec = self._new()
             self._rec = rec
             self._save(rec)
-            self._choice = SessionChoice(rec.id, exists)
+            home = self._home(rec.id)
+            if home:
+                private_dir(Path(home))
+            self._choice = SessionChoice(rec.id, exists, home)
             log.info("session %s: %s", rec.id or "(the CLI picks its id)", "resuming it" if exists else "starting it")
             return self._choice
 

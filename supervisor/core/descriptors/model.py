@@ -61,7 +61,8 @@ class Signature:
 @dataclass(frozen=True)
 class SessionKeys:
     """How the CLI names one conversation, so every respawn of an agent resumes its own and no other
-    (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment."""
+    (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment,
+    `{session_home}` a private folder of that session under state/ (aider keeps its history there)."""
 
     #: starts a conversation under an id we chose (Claude Code `--session-id <uuid>`); empty: the CLI
     #: picks the id and `capture` learns it

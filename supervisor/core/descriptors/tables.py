@@ -159,8 +159,9 @@ def _parse_session(path: Path, raw: dict[str, Any]) -> SessionKeys | None:
     capture = optional_str(path, "launch.session_capture", raw.get("session_capture")) or ""
     for key, fragment in [("session_start", start), ("session_resume", resume),
                           *((f"session_resume_for.{k}", v) for k, v in resume_for.items())]:
-        if fragment and not any("{session_id}" in part for part in fragment):
-            raise DescriptorError(path, f"launch.{key}", 'must hold "{session_id}" (the agent\'s session id)')
+        if fragment and not any(m in part for part in fragment for m in ("{session_id}", "{session_home}")):
+            raise DescriptorError(path, f"launch.{key}", 'must hold "{session_id}" (the agent\'s session id) '
+                                  'or "{session_home}" (its own folder under state/)')
     if not resume:
         raise DescriptorError(path, "launch.session_resume", "missing: how the CLI resumes a named session")
     if not start and not capture:
