@@ -1,10 +1,10 @@
-"""One conversation per agent (issue 22) for droid, Copilot CLI and aider, real CLIs against the fake API.
+"""One conversation per agent (issue 22) for opencode, droid, Copilot CLI and aider, real CLIs against the fake API.
 
 Two agents of one runtime share one HOME and one working folder, as the agents of a project do, and
 run headless under `teamctl rl-watch` one after the other: alpha, bravo, then alpha and bravo again
 (as after `down` and `up`, or a reboot). The second run of each must carry its own first turn (its
 prompt twice: the earlier turn and the new one) and never the other agent's. Without session keys a
-second run starts a new conversation (droid `exec`, Copilot `-p`), and aider's resume restores the
+second run starts a new conversation (opencode `run`, droid `exec`, Copilot `-p`), and aider's resume restores the
 chat history the whole folder shares.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from realcli import aider, copilot, droid
+from realcli import aider, copilot, droid, opencode
 from realcli.fakeapi import FakeAPI
 
 PROMPTS = {"alpha": "alpha-prompt-7731", "bravo": "bravo-prompt-4402"}
@@ -61,6 +61,15 @@ def _two_agents(tmp_path: Path, runtime: str, argv: Callable[[str], list[str]], 
 def api() -> FakeAPI:
     with FakeAPI(reply_text="Hello from the fake API.") as started:
         yield started
+
+
+def test_two_opencode_run_agents_in_one_folder_each_resume_their_own(api: FakeAPI, tmp_path: Path) -> None:
+    """opencode 1.18.34 picks the id and keeps its sessions in one SQLite database per user: the keeper
+    reads the agent's new session from it and resumes with `run --session <id>`."""
+    home = tmp_path / "home"
+    env = opencode.prepare(home, api.base_url)
+    sessions = _two_agents(tmp_path, "opencode", lambda p: opencode.argv("run", p), env, home / "work", api)
+    assert all(sid.startswith("ses_") for sid in sessions.values())
 
 
 def test_two_droid_exec_agents_in_one_folder_each_resume_their_own(api: FakeAPI, tmp_path: Path) -> None:

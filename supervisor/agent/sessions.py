@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from ..store.safefs import private_dir, read_nofollow, write_private
+from . import session_db
 from .evidence import Turn, TurnWatch
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,8 @@ class SessionKeeper:
         with self._lock:
             if rec.id is None and self.keys.capture:
                 self._capture_files(rec)
+            if rec.id is None and self.keys.capture_db:
+                self._capture_db(rec, final=True)
         self.poll_turns()  # what a short run wrote after the last poll
         with self._lock:
             if choice is None or not choice.resume or not self.keys.files:
@@ -265,6 +268,9 @@ class SessionKeeper:
         """While the runtime runs: learn the id it chose, then read its session file for model turns."""
         if self.keys is not None and self.keys.capture and self._rec is not None and self._rec.id is None:
             self._capture_open(pid)
+        if self.keys is not None and self.keys.capture_db and self._rec is not None and self._rec.id is None:
+            while not self._capture_db(self._rec) and not self._stop.wait(CAPTURE_POLL_SECONDS * 4):
+                pass
         while not self._stop.wait(EVIDENCE_POLL_SECONDS):
             self.poll_turns()
 
@@ -352,6 +358,23 @@ class SessionKeeper:
             self._adopt(rec, found.pop(), "its one new session file")
         elif found:
             log.warning("session of %s not learned: %d new session files could be its own", self.log_name, len(found))
+
+    def _capture_db(self, rec: _Record, final: bool = False) -> bool:
+        """The one session started since the spawn, in the CLI's database, that no other agent holds.
+        While it runs, two such sessions are waited out; at its end they are logged (not learned)."""
+        assert self.keys is not None
+        patterns = [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
+        found = session_db.new_ids(patterns, self.keys.capture_query, self._started - START_SLACK)
+        mine, count = session_db.pick(found, self._other_ids())
+        with self._lock:
+            if rec.id is not None:
+                return True
+            if mine is not None:
+                self._adopt(rec, mine, "its one new session in the CLI's database")
+                return True
+        if final and count:
+            log.warning("session of %s not learned: %d new sessions could be its own", self.log_name, count)
+        return False
 
     def _other_ids(self) -> set[str]:
         ids: set[str] = set()

@@ -76,6 +76,10 @@ class SessionKeys:
     files: tuple[str, ...] = ()
     #: a regex over the paths the runtime's processes hold open; its group `id` is the id the CLI chose
     capture: str = ""
+    #: or the SQLite databases (path templates, as `files`) where the CLI keeps its sessions (opencode),
+    #: and the read-only query that lists the ids of the sessions started since `:since` (epoch seconds)
+    capture_db: tuple[str, ...] = ()
+    capture_query: str = ""
 
 
 @dataclass(frozen=True)
