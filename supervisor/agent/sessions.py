@@ -65,6 +65,7 @@ class _Record:
     last_turn_source: str | None = None
     resume_day: str = ""  # automatic resumes counted on this local day (compose max_resumes_per_day)
     resumes_today: int = 0
+    capturing_since: float | None = None  # spawned, its CLI's id not learned yet (opencode's database)
 
 
 def session_path(state_dir: Path, log_name: str) -> Path:
@@ -223,6 +224,9 @@ class SessionKeeper:
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on
             self._save(rec)
+        if rec.id is None and self.keys.capture_db:
+            rec.capturing_since = self._started  # other agents wait while this one may claim a new session
+            self._save(rec)
         self.turns.arm(self._started, self._file(rec.id) if rec.id else None)
         self._stop.clear()
         self._capture = threading.Thread(target=self._follow, args=(pid,), daemon=True, name="session")
@@ -240,8 +244,12 @@ class SessionKeeper:
         with self._lock:
             if rec.id is None and self.keys.capture:
                 self._capture_files(rec)
-            if rec.id is None and self.keys.capture_db:
-                self._capture_db(rec, final=True)
+        if rec.id is None and self.keys.capture_db:
+            self._capture_db(rec, final=True)
+        with self._lock:
+            if rec.capturing_since is not None:
+                rec.capturing_since = None
+                self._save(rec)
         self.poll_turns()  # what a short run wrote after the last poll
         with self._lock:
             if choice is None or not choice.resume or not self.keys.files:
@@ -260,7 +268,7 @@ class SessionKeeper:
 
     # -- learning an id the CLI chose ------------------------------------------------------------
     def _adopt(self, rec: _Record, session_id: str, how: str) -> None:
-        rec.id, rec.seen = session_id, True
+        rec.id, rec.seen, rec.capturing_since = session_id, True, None
         self._save(rec)
         log.info("session of %s is %s (%s)", self.log_name, session_id, how)
 
@@ -360,12 +368,16 @@ class SessionKeeper:
             log.warning("session of %s not learned: %d new session files could be its own", self.log_name, len(found))
 
     def _capture_db(self, rec: _Record, final: bool = False) -> bool:
-        """The one session started since the spawn, in the CLI's database, that no other agent holds.
-        While it runs, two such sessions are waited out; at its end they are logged (not learned)."""
+        """The one session started since the spawn, in the CLI's database, that no other agent holds,
+        while no other agent is still learning its own (agents started together could take each other's).
+        Otherwise it waits while the CLI runs; at its end the id is not learned (logged): no guess."""
         assert self.keys is not None
         patterns = [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
         found = session_db.new_ids(patterns, self.keys.capture_query, self._started - START_SLACK)
-        mine, count = session_db.pick(found, self._other_ids())
+        others, pending = self._others()
+        mine, count = session_db.pick(found, others)
+        if pending:
+            mine, count = None, max(count, pending + 1)
         with self._lock:
             if rec.id is not None:
                 return True
@@ -377,14 +389,7 @@ class SessionKeeper:
         return False
 
     def _other_ids(self) -> set[str]:
-        ids: set[str] = set()
-        for path in self.path.parent.glob("*.json"):
-            if path == self.path:
-                continue
-            try:
-                value = json.loads(read_nofollow(path)).get("id")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(value, str):
-                ids.add(value)
-        return ids
+        return self._others()[0]
+
+    def _others(self) -> tuple[set[str], int]:
+        return session_db.others(self.path, self.runtime.name, time.time())
