@@ -156,3 +156,17 @@ def test_validate_warns_for_a_runtime_still_resuming_the_latest_conversation(tmp
     assert main(["validate", "-C", str(team)]) == 0
     out = capsys.readouterr()
     assert "cannot name a session" not in out.out + out.err
+
+
+def test_opencode_session_deleted_in_its_database_falls_back_to_a_fresh_one(tmp_path: Path, caplog) -> None:
+    con = _db(tmp_path / "home")
+    keeper = _opencode_keeper(tmp_path, "p-a")
+    keeper.choose()
+    keeper.spawned(os.getpid() + 10**6)
+    con.execute("INSERT INTO session VALUES (?, NULL, ?)", (SES, int(time.time() * 1000)))
+    keeper.ended(0, 30.0)
+    assert keeper.choose() == SessionChoice(SES, True)
+    con.execute("DELETE FROM session WHERE id = ?", (SES,))  # `opencode session delete`
+    with caplog.at_level(logging.WARNING):
+        assert keeper.choose() == SessionChoice(None, False)  # no "Session not found" loop
+    assert f"session {SES} of p-a can no longer be resumed" in caplog.text

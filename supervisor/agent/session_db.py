@@ -24,20 +24,26 @@ log = logging.getLogger(__name__)
 PENDING_MAX = 600.0
 
 
-def new_ids(patterns: Iterable[str], query: str, since: float) -> set[str]:
+def new_ids(patterns: Iterable[str], query: str, since: float, strict: bool = False) -> set[str] | None:
     """Ids the query finds (`:since`: the spawn, seconds since the epoch) in every database that the
-    expanded `patterns` match; a database that cannot be read counts as none."""
+    expanded `patterns` match; a database that cannot be read counts as none, or (`strict`) makes
+    the answer None: unknown, not "no session"."""
     found: set[str] = set()
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
             try:
                 con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
             except sqlite3.Error:
+                if strict:
+                    return None
                 continue
             try:
                 found.update(str(row[0]) for row in con.execute(query, {"since": since}) if row and row[0])
             except sqlite3.Error as exc:
                 log.debug("session database %s not read: %s", path, exc)
+                if strict:
+                    con.close()
+                    return None
             finally:
                 con.close()
     return found

@@ -179,6 +179,9 @@ class SessionKeeper:
     def _exists(self, rec: _Record) -> tuple[bool, int | None]:
         if rec.id is None:
             return False, None
+        if self.keys and self.keys.capture_db and rec.seen:  # no file: is it still in the CLI's database?
+            ids = session_db.new_ids(self._db_patterns(), self.keys.capture_query, 0.0, strict=True)
+            return (rec.seen if ids is None else rec.id in ids), None
         if not self.keys or not self.keys.files:
             return rec.seen, None
         path = self._file(rec.id)
@@ -350,7 +353,7 @@ class SessionKeeper:
         """After a run too short to catch: its one new session file that no other agent holds."""
         assert self.keys is not None
         rx = re.compile(self.keys.capture)
-        others = self._other_ids()
+        others = self._others()[0]
         found: set[str] = set()
         for template in self.keys.files:
             pattern = expand(template, self.env, "*")
@@ -372,8 +375,7 @@ class SessionKeeper:
         while no other agent is still learning its own (agents started together could take each other's).
         Otherwise it waits while the CLI runs; at its end the id is not learned (logged): no guess."""
         assert self.keys is not None
-        patterns = [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
-        found = session_db.new_ids(patterns, self.keys.capture_query, self._started - START_SLACK)
+        found = session_db.new_ids(self._db_patterns(), self.keys.capture_query, self._started - START_SLACK) or set()
         others, pending = self._others()
         mine, count = session_db.pick(found, others)
         if pending:
@@ -388,8 +390,9 @@ class SessionKeeper:
             log.warning("session of %s not learned: %d new sessions could be its own", self.log_name, count)
         return False
 
-    def _other_ids(self) -> set[str]:
-        return self._others()[0]
+    def _db_patterns(self) -> list[str]:
+        assert self.keys is not None
+        return [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
 
     def _others(self) -> tuple[set[str], int]:
         return session_db.others(self.path, self.runtime.name, time.time())
