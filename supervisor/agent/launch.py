@@ -66,7 +66,7 @@ def argv(runtime: Runtime, base_argv: list[str], session: SessionChoice | None, 
         return [*base_argv, *runtime.launch.resume_argv(base_argv)] if resume else list(base_argv)
     if session.id is None:  # the CLI picks the id at its first run; the keeper learns it then
         return list(base_argv)
-    values = {"session_id": session.id}
+    values = {"session_id": session.id, "session_home": session.home}
     if session.resume:
         sub = next((a for a in base_argv[1:] if a in keys.resume_for), None)
         if sub is not None:

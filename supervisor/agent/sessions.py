@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from ..store.safefs import private_dir, read_nofollow, write_private
+from . import session_db
 from .evidence import Turn, TurnWatch
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,12 @@ START_SLACK = 2.0
 
 @dataclass(frozen=True)
 class SessionChoice:
-    """What one spawn does: resume the session `id`, or start it (`id` None: the CLI picks one)."""
+    """What one spawn does: resume the session `id`, or start it (`id` None: the CLI picks one).
+    `home`: the session's folder under state/ (`{session_home}`), made when the descriptor uses it."""
 
     id: str | None
     resume: bool
+    home: str = ""
 
 
 @dataclass
@@ -62,6 +65,7 @@ class _Record:
     last_turn_source: str | None = None
     resume_day: str = ""  # automatic resumes counted on this local day (compose max_resumes_per_day)
     resumes_today: int = 0
+    capturing_since: float | None = None  # spawned, its CLI's id not learned yet (opencode's database)
 
 
 def session_path(state_dir: Path, log_name: str) -> Path:
@@ -77,6 +81,12 @@ def last_turn(state_dir: Path, log_name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def session_home(state_dir: Path, log_name: str, session_id: str) -> Path:
+    """`{session_home}`: the session's own folder, for a CLI that keeps its history in files we name
+    (aider's chat and input history). A new id (`--fresh`, a broken session) is a new, empty folder."""
+    return state_dir / "sessions" / log_name / session_id
+
+
 def forget(state_dir: Path, log_name: str) -> bool:
     """Drop the agent's session (`--fresh`): its next spawn starts a new conversation."""
     try:
@@ -86,16 +96,16 @@ def forget(state_dir: Path, log_name: str) -> bool:
         return False
 
 
-def expand(template: str, env: Mapping[str, str], session_id: str) -> str | None:
-    """`{VAR}` from the runtime's env, `{session_id}` and `{session_id_prefix}` (its first 8 characters,
-    as Gemini CLI names its file); None when a VAR is unset or empty."""
+def expand(template: str, env: Mapping[str, str], session_id: str, home: str = "") -> str | None:
+    """`{VAR}` from the runtime's env, `{session_id}`, `{session_id_prefix}` (its first 8 characters,
+    as Gemini CLI names its file) and `{session_home}`; None when one of them is unset or empty."""
     missing = False
 
     def sub(m: re.Match[str]) -> str:
         nonlocal missing
         name = m.group(1)
         value = session_id if name == "session_id" else session_id[:8] if name == "session_id_prefix" \
-            else env.get(name, "")
+            else home if name == "session_home" else env.get(name, "")
         missing = missing or not value
         return value
 
@@ -149,10 +159,16 @@ class SessionKeeper:
         return self._rec.id if self._rec else None
 
     # -- the session's file ----------------------------------------------------------------------
+    def _home(self, session_id: str | None) -> str:
+        assert self.keys is not None
+        uses = any("{session_home}" in part for part in (*self.keys.start, *self.keys.resume, *self.keys.files))
+        return str(session_home(self.state_dir, self.log_name, session_id)) if uses and session_id else ""
+
     def _file(self, session_id: str) -> Path | None:
         assert self.keys is not None
+        home = self._home(session_id)
         for template in self.keys.files:
-            pattern = expand(template, self.env, glob.escape(session_id))
+            pattern = expand(template, self.env, glob.escape(session_id), glob.escape(home))
             if pattern is None:
                 continue
             for hit in sorted(glob.glob(pattern)):
@@ -163,6 +179,9 @@ class SessionKeeper:
     def _exists(self, rec: _Record) -> tuple[bool, int | None]:
         if rec.id is None:
             return False, None
+        if self.keys and self.keys.capture_db and rec.seen:  # no file: is it still in the CLI's database?
+            ids = session_db.new_ids(self._db_patterns(), self.keys.capture_query, 0.0, strict=True)
+            return (rec.seen if ids is None else rec.id in ids), None
         if not self.keys or not self.keys.files:
             return rec.seen, None
         path = self._file(rec.id)
@@ -191,7 +210,10 @@ class SessionKeeper:
                 rec = self._new()
             self._rec = rec
             self._save(rec)
-            self._choice = SessionChoice(rec.id, exists)
+            home = self._home(rec.id)
+            if home:
+                private_dir(Path(home))
+            self._choice = SessionChoice(rec.id, exists, home)
             log.info("session %s: %s", rec.id or "(the CLI picks its id)", "resuming it" if exists else "starting it")
             return self._choice
 
@@ -204,6 +226,9 @@ class SessionKeeper:
             return
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on
+            self._save(rec)
+        if rec.id is None and self.keys.capture_db:
+            rec.capturing_since = self._started  # other agents wait while this one may claim a new session
             self._save(rec)
         self.turns.arm(self._started, self._file(rec.id) if rec.id else None)
         self._stop.clear()
@@ -222,6 +247,12 @@ class SessionKeeper:
         with self._lock:
             if rec.id is None and self.keys.capture:
                 self._capture_files(rec)
+        if rec.id is None and self.keys.capture_db:
+            self._capture_db(rec, final=True)
+        with self._lock:
+            if rec.capturing_since is not None:
+                rec.capturing_since = None
+                self._save(rec)
         self.poll_turns()  # what a short run wrote after the last poll
         with self._lock:
             if choice is None or not choice.resume or not self.keys.files:
@@ -240,7 +271,7 @@ class SessionKeeper:
 
     # -- learning an id the CLI chose ------------------------------------------------------------
     def _adopt(self, rec: _Record, session_id: str, how: str) -> None:
-        rec.id, rec.seen = session_id, True
+        rec.id, rec.seen, rec.capturing_since = session_id, True, None
         self._save(rec)
         log.info("session of %s is %s (%s)", self.log_name, session_id, how)
 
@@ -248,6 +279,9 @@ class SessionKeeper:
         """While the runtime runs: learn the id it chose, then read its session file for model turns."""
         if self.keys is not None and self.keys.capture and self._rec is not None and self._rec.id is None:
             self._capture_open(pid)
+        if self.keys is not None and self.keys.capture_db and self._rec is not None and self._rec.id is None:
+            while not self._capture_db(self._rec) and not self._stop.wait(CAPTURE_POLL_SECONDS * 4):
+                pass
         while not self._stop.wait(EVIDENCE_POLL_SECONDS):
             self.poll_turns()
 
@@ -319,7 +353,7 @@ class SessionKeeper:
         """After a run too short to catch: its one new session file that no other agent holds."""
         assert self.keys is not None
         rx = re.compile(self.keys.capture)
-        others = self._other_ids()
+        others = self._others()[0]
         found: set[str] = set()
         for template in self.keys.files:
             pattern = expand(template, self.env, "*")
@@ -336,15 +370,29 @@ class SessionKeeper:
         elif found:
             log.warning("session of %s not learned: %d new session files could be its own", self.log_name, len(found))
 
-    def _other_ids(self) -> set[str]:
-        ids: set[str] = set()
-        for path in self.path.parent.glob("*.json"):
-            if path == self.path:
-                continue
-            try:
-                value = json.loads(read_nofollow(path)).get("id")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(value, str):
-                ids.add(value)
-        return ids
+    def _capture_db(self, rec: _Record, final: bool = False) -> bool:
+        """The one session started since the spawn, in the CLI's database, that no other agent holds,
+        while no other agent is still learning its own (agents started together could take each other's).
+        Otherwise it waits while the CLI runs; at its end the id is not learned (logged): no guess."""
+        assert self.keys is not None
+        found = session_db.new_ids(self._db_patterns(), self.keys.capture_query, self._started - START_SLACK) or set()
+        others, pending = self._others()
+        mine, count = session_db.pick(found, others)
+        if pending:
+            mine, count = None, max(count, pending + 1)
+        with self._lock:
+            if rec.id is not None:
+                return True
+            if mine is not None:
+                self._adopt(rec, mine, "its one new session in the CLI's database")
+                return True
+        if final and count:
+            log.warning("session of %s not learned: %d new sessions could be its own", self.log_name, count)
+        return False
+
+    def _db_patterns(self) -> list[str]:
+        assert self.keys is not None
+        return [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
+
+    def _others(self) -> tuple[set[str], int]:
+        return session_db.others(self.path, self.runtime.name, time.time())

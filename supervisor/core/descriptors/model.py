@@ -68,7 +68,8 @@ class Signature:
 @dataclass(frozen=True)
 class SessionKeys:
     """How the CLI names one conversation, so every respawn of an agent resumes its own and no other
-    (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment."""
+    (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment,
+    `{session_home}` a private folder of that session under state/ (aider keeps its history there)."""
 
     #: starts a conversation under an id we chose (Claude Code `--session-id <uuid>`); empty: the CLI
     #: picks the id and `capture` learns it
@@ -82,6 +83,10 @@ class SessionKeys:
     files: tuple[str, ...] = ()
     #: a regex over the paths the runtime's processes hold open; its group `id` is the id the CLI chose
     capture: str = ""
+    #: or the SQLite databases (path templates, as `files`) where the CLI keeps its sessions (opencode),
+    #: and the read-only query that lists the ids of the sessions started since `:since` (epoch seconds)
+    capture_db: tuple[str, ...] = ()
+    capture_query: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
 _LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env",
-                "session_start", "session_resume", "session_resume_for", "session_files", "session_capture"}
+                "session_start", "session_resume", "session_resume_for", "session_files", "session_capture",
+                "session_capture_db", "session_capture_query"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
@@ -157,13 +158,22 @@ def _parse_session(path: Path, raw: dict[str, Any]) -> SessionKeys | None:
     resume_for = _fragments(path, "launch.session_resume_for", raw.get("session_resume_for", {}))
     files = tuple(str_list(path, "launch.session_files", raw.get("session_files", [])))
     capture = optional_str(path, "launch.session_capture", raw.get("session_capture")) or ""
+    capture_db = tuple(str_list(path, "launch.session_capture_db", raw.get("session_capture_db", [])))
+    capture_query = optional_str(path, "launch.session_capture_query", raw.get("session_capture_query")) or ""
+    if bool(capture_db) != bool(capture_query):
+        raise DescriptorError(path, "launch.session_capture_query" if capture_db else "launch.session_capture_db",
+                              "missing: session_capture_db and session_capture_query go together")
+    if capture_query and ":since" not in capture_query:
+        raise DescriptorError(path, "launch.session_capture_query",
+                              'must use ":since" (the spawn\'s time): only sessions started since are the agent\'s')
     for key, fragment in [("session_start", start), ("session_resume", resume),
                           *((f"session_resume_for.{k}", v) for k, v in resume_for.items())]:
-        if fragment and not any("{session_id}" in part for part in fragment):
-            raise DescriptorError(path, f"launch.{key}", 'must hold "{session_id}" (the agent\'s session id)')
+        if fragment and not any(m in part for part in fragment for m in ("{session_id}", "{session_home}")):
+            raise DescriptorError(path, f"launch.{key}", 'must hold "{session_id}" (the agent\'s session id) '
+                                  'or "{session_home}" (its own folder under state/)')
     if not resume:
         raise DescriptorError(path, "launch.session_resume", "missing: how the CLI resumes a named session")
-    if not start and not capture:
+    if not start and not capture and not capture_db:
         raise DescriptorError(path, "launch.session_capture",
                               "missing: without session_start the CLI picks the id, and a regex must learn it")
     if capture:
@@ -173,7 +183,7 @@ def _parse_session(path: Path, raw: dict[str, Any]) -> SessionKeys | None:
         except re.error as exc:
             raise DescriptorError(path, "launch.session_capture", f"not a valid regex: {exc}") from None
     return SessionKeys(start=start, resume=resume, resume_for=MappingProxyType(resume_for), files=files,
-                       capture=capture)
+                       capture=capture, capture_db=capture_db, capture_query=capture_query)
 
 
 def _fragments(path: Path, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
