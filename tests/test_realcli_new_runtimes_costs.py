@@ -5,7 +5,8 @@ private tmux panes, against the fake API on 127.0.0.1.
 Each agent answers a prompt and shows its cost (opencode's footer, Copilot's `/usage`; droid draws none,
 its session file is read); then its
 limit group is rate-limited for a few seconds (a hit of another agent in the mailbox), so the watcher
-stops it and respawns it with its resume flag (`--continue`), where the old totals are shown again; a
+stops it and respawns it into its own session (`--session ID`, `--session-id ID`, `--resume ID`), where the
+old totals are shown again; a
 second prompt, the cost screen again. The budget rows must add up to what the CLI shows at the end:
 each answer counted once, the reprinted totals never. The agents run at the same time (threads);
 every wait is a deadline on a condition.
@@ -184,7 +185,7 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 def test_opencode_footer_total_after_a_respawn_and_resume_is_what_the_budget_rows_add_up_to(runs) -> None:
     run = runs["opencode"]
     run.check()
-    assert "--continue" in run.resumed_argv  # respawned with its resume flag
+    assert "--session" in run.resumed_argv  # respawned into its own session (never "--continue": the latest)
     # one answer, the same total shown again by the resumed session, then the second answer's
     assert run.screens == ["$0.34", "$0.34", "$0.68"]
     rows = run.budget()
@@ -196,7 +197,7 @@ def test_opencode_footer_total_after_a_respawn_and_resume_is_what_the_budget_row
 def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows_add_up_to(runs) -> None:
     run = runs["copilot"]
     run.check()
-    assert "--continue" in run.resumed_argv
+    assert "--session-id" in run.resumed_argv and "--continue" not in run.resumed_argv
     # `/usage`: the resumed session goes on from the old totals (1,234 input with cache reads per answer)
     assert run.screens == ["↑ 1.2k (200 cached) • ↓ 56", "↑ 1.2k (200 cached) • ↓ 56",
                            "↑ 2.5k (400 cached) • ↓ 112"]
@@ -214,7 +215,7 @@ def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows
 def test_droid_tui_session_file_after_a_respawn_and_resume_counts_each_request_once(runs) -> None:
     run = runs["droid"]
     run.check()
-    assert "--resume" in run.resumed_argv and "--last" in run.resumed_argv
+    assert "--resume" in run.resumed_argv and "--last" not in run.resumed_argv  # its own session, by id
     u = run.api.usage
     n = len(run.api.answered_ok())  # every model request droid made in both runs (answers and side requests)
     total = f"{n * (u['input'] + u['cache_read'])}/{n * u['output']}"

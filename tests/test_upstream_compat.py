@@ -57,8 +57,9 @@ def yaml_runtime(tmp_path: Path, text: str, name: str = "claude-code") -> Path:
 
 def hits(team: Path, data: bytes, name: str = "claude-code") -> list:
     rt = load_runtime(name, team, generic=False)
-    return [e for e in Scanner(rt, tz=ZoneInfo("UTC"), clock=lambda: NOW).feed(data)
-            if e.kind == EventKind.RATE_LIMIT]
+    scanner = Scanner(rt, tz=ZoneInfo("UTC"), clock=lambda: NOW)
+    # finish(): the input ends there (a hit whose reset may come on the next row waits for one)
+    return [e for e in scanner.feed(data) + scanner.finish() if e.kind == EventKind.RATE_LIMIT]
 
 
 def test_doc_example_clock_capture_is_its_own_regex(tmp_path: Path) -> None:

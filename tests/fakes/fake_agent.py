@@ -48,7 +48,9 @@ def count_run() -> int:
 
 #: a real CLI's session options (Claude Code's `--session-id ID`, `--resume ID`), which a watcher adds
 #: to the argv of a runtime that names sessions: taken, and left out of the steps
-SESSION_OPTIONS = ("--session-id", "--resume")
+SESSION_OPTIONS = ("--session-id", "--resume", "--session", "--chat-history-file", "--input-history-file")
+#: ... and the flags among them that take no value (aider's, on a resume)
+SESSION_FLAGS = ("--restore-chat-history",)
 
 
 def without_session_options(args: list[str]) -> list[str]:
@@ -58,7 +60,7 @@ def without_session_options(args: list[str]) -> list[str]:
             skip = False
         elif arg in SESSION_OPTIONS:
             skip = True
-        else:
+        elif arg not in SESSION_FLAGS:
             out.append(arg)
     return out
 
