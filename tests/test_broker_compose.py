@@ -41,15 +41,15 @@ def test_status_reads_a_postgres_teams_state_with_the_url_from_the_environment(
     write_pointer(other_host, url, None)
     monkeypatch.setattr(mailbox, "HOST", "host-b")
     with Store(other_host) as s:  # the agent's watcher on another host wrote its state
-        s.set_state("p:a", "claude-code", "rate_limited", until=4_000_000_000.0, now=1.0)
+        s.set_state("p:a", "claude-code", "rate_limited", until=4_000_000_000.0)
         assert s.flush()
     done = _teamctl(team, "status", "--json", TEAMCTL_TEST_PG_URL=url)
     assert done.returncode in (0, 1), done.stderr
     rows = {r["id"]: r for r in json.loads(done.stdout)}
     assert rows["p:a"]["until"] is not None and rows["p:a"]["runtime"] == "claude-code"
     assert rows["p:a"]["state"] == "rate_limited"  # as its row says: its pid means something on host-b only
-    assert rows["p:a"]["host"] == "host-b" and rows["p:a"]["text"].endswith("(on host-b)")
-    assert rows["p:b"]["state"] == "not-started" and rows["p:b"]["host"] is None
+    assert rows["p:a"]["host"] == "host-b" and rows["p:a"]["remote"] is True
+    assert rows["p:b"]["state"] == "not-started" and rows["p:b"]["host"] == mailbox.socket.gethostname()
     pointer = (team / "state" / POINTER).read_text()
     assert "TEAMCTL_TEST_PG_URL" in pointer and url not in pointer  # the variable's name, never its value
     assert not (team / "state" / "mailbox.db").exists()

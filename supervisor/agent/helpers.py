@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from ..store import layout
-from ..store.mailbox import Store
-from .hooks import HookRunner, event_of
+from ..store.mailbox import Store, heartbeat_seconds
+from .hooks import HookRunner, event_of, split_chain
 from .hookthread import HookQueue
 from .records import Records
 from .report_trigger import KIND as REPORT_KIND
@@ -36,13 +36,34 @@ class AgentHooks:
         self.daily_report = ReportTrigger(
             settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
             lambda day, now: store.claim_alert(TEAM_KEY, day, REPORT_KIND, now), self.report_launcher)
+        self.store = store
+        self.group = settings.limit_group or settings.runtime.name  # as the watcher's group
+        self.on_hit = tuple(split_chain(settings.chain)[0])
+        self.beat_every = heartbeat_seconds()
+        self._next_beat = 0.0
 
     def submit(self, names: Iterable[str], values: Mapping[str, object]) -> None:
+        names = tuple(names)
+        if names and self._hit_alert(names, values) and not self.store.claim_hit_alert(
+                self.group, values.get("resets_at"), self.clock.wall()):  # type: ignore[arg-type]
+            log.info("limit group %s: its hit's alert was sent by another watcher; not again", self.group)
+            return
         self.queue.submit(names, values)
 
+    def _hit_alert(self, names: tuple[str, ...], values: Mapping[str, object]) -> bool:
+        """The on-hit chain of a limit hit (not a budget cap's, not the resume chain after the reset):
+        one per group hit, whichever host's watcher claims it first."""
+        resets = values.get("resets_at")
+        return (names == self.on_hit and "reason" not in values and "hit_at" in values
+                and (not isinstance(resets, int | float) or resets > self.clock.wall()))
+
     def poll_report(self) -> None:
-        """Start the daily report when its time of day has come (the mailbox decides which watcher)."""
+        """Start the daily report when its time of day has come (the mailbox decides which watcher),
+        and beat for the other hosts: called by the group poll and the wait's ticks, no wakeup of its own."""
         self.daily_report.poll(self.clock.wall())
+        if self.store.backend.remote and self.clock.mono() >= self._next_beat:
+            self._next_beat = self.clock.mono() + self.beat_every
+            self.store.heartbeat(self.s.agent_id, self.clock.wall())
 
     def state_changed(self, state: str, detail: str | None) -> None:
         """A state that names an event (failed, stalled, blocked, stuck) runs its hooks."""

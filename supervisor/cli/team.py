@@ -187,10 +187,16 @@ def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle
     team = _load_for_start(root)
     if team is None:
         return 2
-    selected = team.select(list(agents))
-    stopped = _echo_outcomes(ops.down(team, selected, timeout))
-    started = run_up(team, selected, ops.choose_backend(backend), settle, fresh)
-    return max(stopped, started)
+    local, remote = hosts.by_host(team, team.select(list(agents)))
+    code = 0
+    if local or not remote:
+        stopped = _echo_outcomes(ops.down(team, local, timeout))
+        code = max(stopped, run_up(team, local, ops.choose_backend(backend), settle, fresh))
+    if remote:  # the same restart on each host for its agents, over ssh
+        there = ["restart", "--timeout", str(timeout), "--settle", str(settle),
+                 *(["--backend", backend] if backend else []), *(["--fresh"] if fresh else [])]
+        code = max(code, _echo_outcomes(hosts.on_hosts(team, remote, there)))
+    return code
 
 
 @_command
@@ -200,7 +206,9 @@ def restart(agents: tuple[str, ...], timeout: float, backend: str | None, settle
 def wake(agents: tuple[str, ...], root: str | None) -> int:
     """End a rate-limit wait, a crash backoff or a budget pause now (no name: every agent)."""
     team = team_for_command(root, solo=True)
-    return _echo_outcomes(ops.wake(team, team.select(list(agents))))
+    local, remote = hosts.by_host(team, team.select(list(agents)))
+    outcomes = ops.wake(team, local) if local or not remote else []
+    return _echo_outcomes(outcomes + hosts.on_hosts(team, remote, ["wake"]))
 
 
 @_command

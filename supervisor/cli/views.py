@@ -11,16 +11,18 @@ import json
 import os
 import queue
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
+from ..core.controls import printable
 from ..store import layout
-from ..team import mailbox_trouble, report
+from ..team import hosts, mailbox_trouble, report
 from ..team import ops as ops
 from ..team.compose import Agent, ComposeError, Team
 from ..team.solo import MAILBOX, mailbox_team
@@ -29,8 +31,8 @@ from .team import root_option, team_for_command
 
 #: Colour of a state in `status` (ANSI SGR): green runs, yellow waits, red needs you, dim is idle.
 _STATE_COLOURS = {"running": "32", "starting": "36", "rate_limited": "33", "backing_off": "33",
-                  "paused_budget": "33", "stopping": "36", "failed": "31;1", "stale": "31", "stopped": "2",
-                  "not-started": "2"}
+                  "paused_budget": "33", "stopping": "36", "failed": "31;1", "stale": "31", "lost": "31",
+                  "stopped": "2", "not-started": "2"}
 #: Colours of agent name prefixes in `logs` of several agents, in turn.
 _NAME_COLOURS = ("36", "33", "32", "35", "34", "91", "96", "93", "92", "95")
 
@@ -137,6 +139,32 @@ def _follow_all(paths: dict[str, Path], starts: dict[str, int], out: queue.Queue
         threading.Thread(target=pump, args=(agent_id, path), daemon=True, name=f"logs {agent_id}").start()
 
 
+def _remote_logs(there: dict[str, tuple[hosts.HostSpec, subprocess.Popen[str]]],
+                 show: Callable[[str, str], None]) -> int:
+    """Each remote agent's lines, as its host's `teamctl logs` printed them (controls removed)."""
+    code = 0
+    for agent_id, (host, proc) in there.items():
+        out, err = proc.communicate(timeout=hosts.COMMAND_TIMEOUT)
+        for line in out.splitlines():
+            show(agent_id, printable(line))
+        if proc.returncode:
+            why = (f"unknown ({hosts.unreachable_text(hosts.Reply(host, False, 255, '', err.strip()))})"
+                   if proc.returncode == 255 else printable(err.strip().splitlines()[-1] if err.strip() else ""))
+            click.echo(f"{agent_id}: {why} [host {host.name}]", err=True)
+            code = 1
+    return code
+
+
+def _follow_remote(there: dict[str, tuple[hosts.HostSpec, subprocess.Popen[str]]],
+                   out: queue.Queue[tuple[str, str]]) -> None:
+    def pump(agent_id: str, proc: subprocess.Popen[str]) -> None:
+        for line in proc.stdout or ():
+            out.put((agent_id, printable(line.rstrip("\n"))))
+
+    for agent_id, (_, proc) in there.items():
+        threading.Thread(target=pump, args=(agent_id, proc), daemon=True, name=f"logs {agent_id}").start()
+
+
 @click.command("logs")
 @click.argument("targets", nargs=-1, metavar="[AGENT|PROJECT]...", shell_complete=complete_agents)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output (Ctrl-C ends).")
@@ -162,21 +190,35 @@ def logs(targets: tuple[str, ...], follow: bool, lines: int, raw: bool, own: boo
         sys.stdout.write(prefixes[agent_id] + text + "\n")
         sys.stdout.flush()
 
-    paths = {m.id: _log_path(team, m, own) for m in members}
-    if single and not paths[members[0].id].exists() and not follow:
+    local, remote = hosts.by_host(team, members)
+    paths = {m.id: _log_path(team, m, own) for m in local}
+    if single and local and not paths[members[0].id].exists() and not follow:
         click.echo(f"{members[0].id}: no output yet ({paths[members[0].id]})", err=True)
         return 0
     starts: dict[str, int] = {}
-    for m in members:
+    for m in local:
         shown, starts[m.id] = report.tail(paths[m.id], lines, partial=not follow)
         for line in shown:
             show(m.id, line)
-    if not follow:
-        return 0
     lines_in: queue.Queue[tuple[str, str]] = queue.Queue()
-    _follow_all(paths, starts, lines_in)
-    try:
-        while True:
-            show(*lines_in.get())
-    except KeyboardInterrupt:
+    if not remote and not follow:
         return 0
+    with hosts.Ssh() as ssh:
+        there = {a.id: (host, ssh.stream(host, team, "logs", a.id, "--lines", str(lines),
+                                         *(["--follow"] if follow else []), *(["--supervisor"] if own else [])))
+                 for host, agents in remote.items() for a in agents}
+        try:
+            code = 0 if follow else _remote_logs(there, show)
+            if not follow:
+                return code
+            _follow_all(paths, starts, lines_in)
+            _follow_remote(there, lines_in)
+            while True:
+                show(*lines_in.get())
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            for _, proc in there.values():
+                if proc.poll() is None:
+                    proc.terminate()
+                proc.wait()

@@ -18,6 +18,7 @@ class AgentState(StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"  # waits on a person (billing, an organisation pause): never respawned in a loop
     STUCK = "stuck"  # no evidence of work after every escalation
+    LOST = "lost"  # shown by `status` only: its watcher's host has not beaten for three intervals
 
 
 class WaitEnd(StrEnum):

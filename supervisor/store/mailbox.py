@@ -43,8 +43,22 @@ BUSY_TIMEOUT_MS = backend_sqlite.BUSY_TIMEOUT_MS
 #: Events kept in memory when not even the spool file can be written (a full disk).
 MEMORY_EVENTS = 10_000
 #: This host's name, recorded with each watcher's pids: pokes by pid go to this host's watchers only
-#: (another host's are told by NOTIFY, store/remote.py).
-HOST = socket.gethostname()
+#: (another host's are told by NOTIFY, store/remote.py). TEAMCTL_HOST names it instead: a `teamctl`
+#: run over ssh is told the compose name of its host, and tests name two "hosts" on one machine.
+HOST = os.environ.get("TEAMCTL_HOST") or socket.gethostname()
+#: A watcher on a remote mailbox beats this often (TEAMCTL_HEARTBEAT_SECONDS overrides it); another
+#: host's `status` calls its agent lost after LOST_AFTER_BEATS silent intervals.
+HEARTBEAT_SECONDS = 30.0
+LOST_AFTER_BEATS = 3
+
+
+def heartbeat_seconds() -> float:
+    """HEARTBEAT_SECONDS, or TEAMCTL_HEARTBEAT_SECONDS when that is a positive number."""
+    try:
+        value = float(os.environ.get("TEAMCTL_HEARTBEAT_SECONDS", ""))
+    except ValueError:
+        return HEARTBEAT_SECONDS
+    return value if 0 < value < 86400 else HEARTBEAT_SECONDS
 #: How long a command's read waits for its own earlier writes to reach a remote mailbox.
 FLUSH_SECONDS = 10.0
 
@@ -132,6 +146,16 @@ class Store:
         """The agent's row, with the host its watcher runs on (its pids mean something there only)."""
         return self._write("state", [agent_id, runtime, state, until, detail, watcher_pid, pid, started_at,
                                      restarts, last_exit, limit_group, model, now or time.time(), HOST])
+
+    def heartbeat(self, agent_id: str, now: float) -> None:
+        """The watcher's sign of life for the other hosts; through the spool like every write."""
+        self._write("heartbeat", [agent_id, HOST, now])
+
+    def heartbeats(self) -> dict[str, float]:
+        """Each agent's last heartbeat (none on a SQLite mailbox: one host reads pids instead)."""
+        if not self.backend.remote:
+            return {}
+        return {r["agent_id"]: r["beat_at"] for r in self.query("SELECT agent_id, beat_at FROM supervisor_heartbeats")}
 
     def _write(self, kind: str, params: list[Any]) -> bool:
         return self._write_all([(kind, params)])
@@ -318,6 +342,18 @@ class Store:
             " AND watcher_pid IS NOT NULL AND state NOT IN ('stopped', 'failed') AND (host IS NULL OR host=?)",
             [group, exclude, HOST])
         return [r["watcher_pid"] for r in rows]
+
+    def claim_hit_alert(self, group: str, resets_at: float | None, now: float) -> bool:
+        """True for the one watcher, on whichever host, that sends the alert of this group hit (the
+        group's hits of one reset are one hit: each agent's own reset may differ by seconds)."""
+        key = f"resets {round(resets_at / 600)}" if resets_at else f"at {round(now / 600)}"  # 10-min buckets
+        if self._remote is not None and self._remote.failing:
+            return True  # a mailbox known to be down: an alert twice beats none, and no wait on it
+        try:
+            return self.backend.autocommit(CLAIM_ALERT, [f"group:{group}", key, "limit-hit", now]) == 1
+        except self.backend.errors as exc:
+            log.warning("cannot claim the limit-hit alert (%s): sending it", exc)
+            return True
 
     def claim_alert(self, project_id: str, day: str, kind: str, now: float) -> bool:
         """True for the one caller that gets to send this day's `kind` alert for the project."""

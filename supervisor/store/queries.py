@@ -43,6 +43,8 @@ WRITES = {
              " watcher_pid=excluded.watcher_pid, pid=excluded.pid, started_at=excluded.started_at,"
              " restarts=excluded.restarts, last_exit=excluded.last_exit, limit_group=excluded.limit_group,"
              " model=excluded.model, updated_at=excluded.updated_at, host=excluded.host",
+    "heartbeat": "INSERT INTO supervisor_heartbeats (agent_id, host, beat_at) VALUES (?,?,?)"
+                 " ON CONFLICT(agent_id) DO UPDATE SET host=excluded.host, beat_at=excluded.beat_at",
 }
 
 CLAIM_ALERT = ("INSERT INTO supervisor_budget_alerts (project_id, day, kind, sent_at) VALUES (?,?,?,?)"

@@ -197,12 +197,20 @@ CREATE TABLE IF NOT EXISTS supervisor_usage_windows (
 );
 CREATE INDEX IF NOT EXISTS supervisor_usage_windows_agent_idx
     ON supervisor_usage_windows(agent_id, window, seen_at);
+
+-- A watcher's sign of life for the other hosts (its pid means nothing there): `status` elsewhere
+-- shows its agent `lost` after three silent intervals. Written on a PostgreSQL mailbox only.
+CREATE TABLE IF NOT EXISTS supervisor_heartbeats (
+    agent_id    TEXT PRIMARY KEY,
+    host        TEXT,
+    beat_at     REAL NOT NULL
+);
 """
 
 SHARED_TABLES = ("projects", "agents", "messages", "channels", "channel_members", "agent_acls", "bridges",
                  "approvals", "budget", "rate_limits")
 OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts",
-              "supervisor_usage_windows")
+              "supervisor_usage_windows", "supervisor_heartbeats")
 
 #: Our own table of writes already applied to a PostgreSQL mailbox: a replay after a timeout (the
 #: commit may have landed, its answer did not) skips them instead of adding a second row.

@@ -129,8 +129,13 @@ class Ssh:
 
     def teamctl(self, host: HostSpec, team: Team, *args: str) -> Reply:
         """`teamctl ARGS --root ROOT` on the host, told which host it is."""
-        root = host.root or str(team.team_dir)
-        return self.run(host, ["env", f"{HOST_ENV}={host.name}", *shlex.split(host.teamctl), *args, "--root", root])
+        return self.run(host, teamctl_argv(host, team, args))
+
+    def stream(self, host: HostSpec, team: Team, *args: str) -> subprocess.Popen[str]:
+        """`teamctl ARGS` on the host with its output as it comes (`logs -f`); the caller ends it.
+        What it prints is another host's, runtime-made text: print it through `printable` only."""
+        return subprocess.Popen(self.argv(host, teamctl_argv(host, team, args)), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
 
     def each(self, work: dict[HostSpec, Sequence[str]], team: Team) -> list[Reply]:
         """The same kind of command on several hosts at once, one reply per host."""
@@ -153,6 +158,11 @@ class Ssh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def teamctl_argv(host: HostSpec, team: Team, args: Sequence[str]) -> list[str]:
+    root = host.root or str(team.team_dir)
+    return ["env", f"{HOST_ENV}={host.name}", *shlex.split(host.teamctl), *args, "--root", root]
 
 
 def _ssh() -> list[str]:

@@ -20,7 +20,7 @@ from ..agent.sessions import last_turn
 from ..core.controls import printable
 from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
-from ..store.mailbox import HOST, Store
+from ..store.mailbox import HOST, LOST_AFTER_BEATS, AgentRow, Store, heartbeat_seconds
 from .backends import tmux as tmux_backend
 from .compose import Agent, Team
 from .loading import store
@@ -50,7 +50,8 @@ class Status:
     stopped_by_signal: list[str] = field(default_factory=list)  # "watcher", "runtime": SIGSTOPped
     windows: list[dict[str, object]] = field(default_factory=list)  # usage before the hit, newest per window
     last_turn: float | None = None  # the model's last turn seen (issue 22: evidence, not our keys)
-    host: str | None = None  # where its watcher runs, when that is another host (a PostgreSQL mailbox)
+    host: str = HOST  # where its watcher runs (compose `host:`, else this host's name)
+    remote: bool = False  # its watcher runs on another host: liveness from its heartbeat, not pids
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -62,7 +63,7 @@ class Status:
             "rss_bytes": self.rss, "cost_today_usd": round(self.cost_today, 6), "session": self.session,
             "stopped_by_signal": list(self.stopped_by_signal), "usage_windows": list(self.windows),
             "last_model_turn_at": self.last_turn,
-            "host": self.host,
+            "host": self.host, "remote": self.remote,
         }
 
 
@@ -83,12 +84,13 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
     """One Status per agent: one query for states, one for costs, psutil once per process."""
     now = now or time.time()
     agents = list(agents if agents is not None else team.agents)
-    rows, costs, windows = {}, {}, {}
+    rows, costs, windows, beats = {}, {}, {}, {}
     if team.mailbox_path.exists():  # a team never started has no mailbox, and status makes none
         with store(team) as st:
             rows = st.agent_states()
             costs = costs_today(team, st, now)
             windows = usage_windows(st)
+            beats = st.heartbeats()
     found = tmux_backend.listing()
     sessions = team_sessions(team, found) if found else {}
     ppids = _ppid_map() if any(r.pid for r in rows.values()) else {}
@@ -98,7 +100,8 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         row = rows.get(agent.id)
         s = Status(agent.id, agent.runtime, "not-started", "not started", cost_today=costs.get(agent.id, 0.0),
                    session=sessions.get(agent.id),
-                   windows=windows.get(agent.id, []), last_turn=last_turn(team.state_dir, log_name(agent)))
+                   windows=windows.get(agent.id, []), last_turn=last_turn(team.state_dir, log_name(agent)),
+                   host=agent.host or HOST)
         out.append(s)
         if row is None:
             if s.session:
@@ -110,7 +113,8 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         # server means the server died under the agent (its watcher got SIGHUP, or was killed).
         server_gone = found is None and tmux_marker_file(team, agent).exists()
         if row.host not in (None, HOST):  # its pids mean something on that host only: the row says
-            s.host, s.text = row.host, f"{s.text} (on {row.host})"
+            s.host, s.remote = agent.host or row.host, True
+            _mark_lost(s, row, beats.get(agent.id), now)
             continue
         if row.state in LIVE_STATE_NAMES:
             if watcher_process(agent.id, row) is None:
@@ -133,6 +137,16 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
         report.notices.append(f"tmux server not running: {stale_in_tmux} agent{'s' if many else ''}"
                               f" it ran {'are' if many else 'is'} down; run `teamctl up`")
     return report
+
+
+def _mark_lost(s: Status, row: AgentRow, beat: float | None, now: float) -> None:
+    """Another host's live agent whose watcher has not beaten (nor changed state) for three intervals."""
+    if row.state not in LIVE_STATE_NAMES:
+        return
+    last = max(row.updated_at or 0.0, beat or 0.0)
+    if now - last > LOST_AFTER_BEATS * heartbeat_seconds():
+        s.state = AgentState.LOST.value
+        s.text = f"lost (host {s.host} silent for {human_uptime(now - last)}; was {s.text})"
 
 
 def _mark_signal_stopped(s: Status) -> None:
@@ -232,12 +246,13 @@ def window_text(w: dict[str, object]) -> str:
 
 
 def status_table(report: Report) -> list[str]:
-    header = ("AGENT", "RUNTIME", "STATE", "LAST TURN", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "COST TODAY",
-              "USAGE")
+    header = ("AGENT", "HOST", "RUNTIME", "STATE", "LAST TURN", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS",
+              "COST TODAY", "USAGE")
     rows = [header]
     now = time.time()
     for s in report.agents:
-        rows.append((s.id, s.runtime, s.text, f"{human_uptime(max(now - s.last_turn, 0))} ago" if s.last_turn else "-",
+        turn = f"{human_uptime(max(now - s.last_turn, 0))} ago" if s.last_turn else "-"
+        rows.append((s.id, s.host, s.runtime, s.text, turn,
                      str(s.pid) if s.pid else "-",
                      human_uptime(s.uptime) if s.pid else "-", str(s.restarts),
                      "-" if s.cpu_percent is None else f"{s.cpu_percent:.1f}", human_bytes(s.rss),

@@ -36,7 +36,7 @@ from .watchers import (
 START_WAIT_SECONDS = 5.0
 #: Environment handed to a watcher in tmux: the tmux server's own environment may be older than ours.
 PASS_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV",
-            tmux_backend.SOCKET_ENV)
+            "TEAMCTL_HOST", tmux_backend.SOCKET_ENV)
 
 
 @dataclass
