@@ -95,6 +95,18 @@ class Journal:
                 self._queued.append(Entry(self._next, kind, list(params)))
                 self._next += 1
 
+    def unsent(self) -> list[Entry]:
+        """Events not yet known to be in the mailbox, oldest first (reads add them: read-your-writes)."""
+        with self._lock:
+            return self._on_disk + self._queued
+
+    def sync(self) -> bool:
+        """Flush now, on the caller's thread (events moved in from an older spool, before it goes);
+        True when every event is on disk."""
+        with self._lock:
+            self._flush_locked()
+            return not self._queued
+
     def pending(self) -> int:
         """Events not yet known to be in the mailbox."""
         with self._lock:
@@ -144,7 +156,7 @@ class Journal:
         while True:
             with self._lock:
                 if not self._on_disk:
-                    if self._closing:
+                    if self._closing and not self._queued:  # the flusher's last batch is committed too
                         return
                     self._wake.wait(self._retry_every)
                     continue
