@@ -67,6 +67,7 @@ class Journal:
         self._on_disk: list[Entry] = []  # fsync'd, not yet known to be committed
         self._closing = False
         self._closed = False
+        self._unwritable = False  # the last flush failed (a full disk): logged once per episode
         self._committed = threading.Condition(self._lock)
         private_dir(path.parent)
         self._base, self._on_disk = _read(path)
@@ -144,9 +145,14 @@ class Journal:
             os.write(self._fd, data.encode("utf-8"))
             os.fsync(self._fd)
         except OSError as exc:  # a full disk: kept in memory, tried again at the next flush
-            log.warning("journal %s not writable (%s); %d events kept in memory", self.path, exc, len(batch))
+            if not self._unwritable:
+                log.warning("journal %s not writable (%s); events kept in memory", self.path, exc)
+            self._unwritable = True
             self._queued = batch + self._queued
             return
+        if self._unwritable:
+            log.warning("journal %s writable again; %d events kept in memory are on disk", self.path, len(batch))
+            self._unwritable = False
         self._on_disk.extend(batch)
         self._wake.notify_all()
 
@@ -172,6 +178,8 @@ class Journal:
                         return
                     self._wake.wait(self._retry_every)
                 continue
+            if failing:
+                log.warning("mailbox writable again; %d events of %s went in", len(batch), self.path)
             failing = False
             with self._lock:
                 done = batch[-1].seq
