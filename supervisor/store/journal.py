@@ -68,6 +68,7 @@ class Journal:
         self._closing = False
         self._closed = False
         self._unwritable = False  # the last flush failed (a full disk): logged once per episode
+        self._after: list[tuple[int, Callable[[], None]]] = []  # (last seq it waits for, callback)
         self._committed = threading.Condition(self._lock)
         private_dir(path.parent)
         self._base, self._on_disk = _read(path)
@@ -95,6 +96,13 @@ class Journal:
             for kind, params in writes:
                 self._queued.append(Entry(self._next, kind, list(params)))
                 self._next += 1
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call `fn` on the committer's thread once every event appended so far is in the mailbox
+        (tell the others to read it only when it is there to read); never if it never is."""
+        with self._lock:
+            self._after.append((self._next - 1, fn))
+            self._wake.notify_all()
 
     def unsent(self) -> list[Entry]:
         """Events not yet known to be in the mailbox, oldest first (reads add them: read-your-writes)."""
@@ -160,6 +168,7 @@ class Journal:
     def _committer(self) -> None:
         failing = False
         while True:
+            self._run_after()
             with self._lock:
                 if not self._on_disk:
                     if self._closing and not self._queued:  # the flusher's last batch is committed too
@@ -187,6 +196,16 @@ class Journal:
                 self._base = max(self._base, done)
                 self._compact_locked()
                 self._committed.notify_all()
+
+    def _run_after(self) -> None:
+        with self._lock:
+            ready = [fn for seq, fn in self._after if seq <= self._base]
+            self._after = [(seq, fn) for seq, fn in self._after if seq > self._base]
+        for fn in ready:
+            try:
+                fn()
+            except Exception:  # a poke that fails must not stop the commits
+                log.exception("after-commit callback failed")
 
     def _compact_locked(self) -> None:
         """The file again with only what is not committed (one rename: never half of it)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,15 @@ class JournaledStore(Store):
         if self.journal is None:
             return super().flush(timeout)
         return self.journal.wait_committed(timeout)
+
+    def when_committed(self, fn: Callable[[Store], None]) -> None:
+        """`fn(store)` once this store's writes so far are in the mailbox (on the committer's thread,
+        with its connection): a poke that makes others read them waits for them, the caller not."""
+        if self.journal is None:
+            fn(self)
+            return
+        committer = self._committer
+        self.journal.after_commit(lambda: fn(committer))
 
     # -- reads of our own writes ----------------------------------------------------------------
     def _snapshot(self, sql: str, params: Iterable[Any]) -> tuple[list[Any], list[Entry]]:
