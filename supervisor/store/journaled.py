@@ -79,10 +79,19 @@ class JournaledStore(Store):
         except OSError:
             return False
         lines = raw.decode("utf-8", "replace").splitlines()
-        writes = [entry[:2] for entry in map(parse_spooled, lines) if entry is not None]
-        self.journal.append_all(writes)  # a torn or malformed line is left out, as the old replay did
+        writes: list[tuple[str, list[Any]]] = []
+        bad: list[str] = []
+        for n, line in enumerate(lines):
+            entry = parse_spooled(line)
+            if entry is not None and entry[0] in WRITES and WRITES[entry[0]].count("?") == len(entry[1]):
+                writes.append((entry[0], entry[1]))
+            elif n < len(lines) - 1 or raw.endswith(b"\n"):
+                bad.append(line)  # kept aside, as the old replay did; a torn last line was never promised
+        self.journal.append_all(writes)
         if not self.journal.sync():
             return False  # the spool stays; its events are in memory only: appended again next time
+        if bad:
+            self._quarantine(bad)
         self.spool.unlink(missing_ok=True)
         log.info("moved %d spooled events into the journal %s", len(writes), self.journal.path)
         return False
