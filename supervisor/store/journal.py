@@ -89,13 +89,16 @@ class Journal:
             self._queued.append(entry)
             return entry.seq
 
-    def append_all(self, writes: Sequence[tuple[str, list[Any]]]) -> None:
+    def append_all(self, writes: Sequence[tuple[str, list[Any]]], *, soon: bool = False) -> None:
         """Queue events that belong together (a hit and its scope): they are flushed in one batch,
-        so they are committed in one transaction."""
+        so they are committed in one transaction. `soon`: flush now, not at the next tick (rare
+        events others read at once, such as an agent's state)."""
         with self._lock:
             for kind, params in writes:
                 self._queued.append(Entry(self._next, kind, list(params)))
                 self._next += 1
+            if soon:
+                self._wake.notify_all()
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Call `fn` on the committer's thread once every event appended so far is in the mailbox

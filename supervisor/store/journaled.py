@@ -53,7 +53,8 @@ class JournaledStore(Store):
     def _write_all(self, writes: list[tuple[str, list[Any]]]) -> bool:
         if self.journal is None:
             return super()._write_all(writes)
-        self.journal.append_all(writes)
+        # a state change is read by `status`, `up` and `down` at once, and is rare: on disk now
+        self.journal.append_all(writes, soon=any(kind == "state" for kind, _ in writes))
         return True
 
     def _set_aside(self, entry: Entry, exc: Exception) -> None:
