@@ -58,6 +58,8 @@ def test_sigkill_of_the_whole_team_under_a_held_lock_loses_nothing_and_duplicate
         duplicated = sum(n - 1 for a in agents for n in _recorded(team, a, cut).values() if n > 1)
         unprinted = sum(len(set(_recorded(team, a, cut)) - set(printed[a])) for a in agents)
         total = sum(len(p) for p in promised.values())
+        print(f"power cut: {total} lines printed >{PROMISE:.0f} s before the kill ({sum(under_lock.values())} under"
+              f" the lock), {lost} lost, {duplicated} duplicated")
         assert (lost, duplicated, unprinted) == (0, 0, 0), f"{total} promised lines: {lost} lost, {duplicated} twice"
     finally:
         if holder is not None:
