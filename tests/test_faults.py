@@ -20,6 +20,8 @@ def test_sigkilled_watcher_takes_its_runtime_along_and_escaped_grandchildren_are
                                "hang"])
     wait_for(lambda: len(pidfile.read_text().split()) == 2 if pidfile.exists() else False, what="pids")
     runtime_pid, grandchild = (int(p) for p in pidfile.read_text().split())
+    # its state row is in the mailbox (the journal commits within a flush and a commit)
+    wait_for(lambda: (st := state(root)) and st["state"] == "running", what="state row")
     w.signal(signal.SIGKILL)
     w.proc.wait(10)
     wait_for(lambda: runtime_pid not in pids_alive(pidfile), what="runtime ended with its watcher")
@@ -31,7 +33,21 @@ def test_sigkilled_watcher_takes_its_runtime_along_and_escaped_grandchildren_are
     assert st["state"] == "running" and not procs.alive(st["watcher_pid"])  # what `status` reports as stale
 
 
-def test_locked_mailbox_spools_events_and_writes_them_when_free(root, watchers, tmp_path):
+def _journaled(journal, kind: str) -> list[list]:
+    """The params of the `kind` events a journal file holds (committed or not)."""
+    import json
+
+    if not journal.exists():
+        return []
+    out = []
+    for line in journal.read_text().splitlines():
+        item = json.loads(line)
+        if item.get("kind") == kind:
+            out.append(item["params"])
+    return out
+
+
+def test_locked_mailbox_keeps_events_in_the_journal_and_writes_them_when_free(root, watchers, tmp_path):
     env = fake_env(root, TEAMCTL_BUSY_TIMEOUT_MS="200")
     cost = "print:session cost: ${} (1k in, 10 out)"
     w = start(watchers, root, ["print:up", "sleep:1.5", cost.format("0.10"), "print:still-relaying", "sleep:3",
@@ -39,21 +55,23 @@ def test_locked_mailbox_spools_events_and_writes_them_when_free(root, watchers, 
     wait_for(lambda: state(root) and state(root)["state"] == "running", what="running")
     locker = sqlite3.connect(root / "state" / "mailbox.db", timeout=5, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
-    spool = root / "state" / "spool" / "solo-dev.jsonl"
+    journal = root / "state" / "spool" / "solo-dev.journal"
+    supervisor_log = root / "state" / "logs" / "solo-dev.supervisor.log"
     try:
-        wait_for(lambda: spool.exists(), what="the spool", timeout=20)
+        # the cost line is on disk (fsync'd) while the mailbox refuses it
+        wait_for(lambda: _journaled(journal, "budget"), what="the cost event in the journal", timeout=20)
         wait_for(lambda: "still-relaying" in w.output(), what="output goes on while the mailbox is locked")
-        assert oct(spool.stat().st_mode & 0o777) == "0o600"
+        assert oct(journal.stat().st_mode & 0o777) == "0o600"
         assert rows(root, "SELECT * FROM budget") == []
+        wait_for(lambda: "mailbox refuses" in supervisor_log.read_text(), what="the refusal logged", timeout=20)
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    # The next write (the second cost line) replays the spool first, in order.
+    # Once free, the journal's events land, in order, each once.
     got = wait_for(lambda: len(r := rows(root, "SELECT usd FROM budget ORDER BY id")) == 2 and r, what="rows")
     assert [round(r["usd"], 2) for r in got] == [0.10, 0.20]
-    assert not spool.exists()
-    log = (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
-    assert log.count("not writable") == 1  # logged once, not per event
+    wait_for(lambda: not _journaled(journal, "budget"), what="the journal emptied of committed events")
+    assert supervisor_log.read_text().count("mailbox refuses") == 1  # once, not per event or per retry
 
 
 def test_unusable_mailbox_keeps_the_agent_running_and_loses_nothing(root, watchers):
@@ -65,13 +83,17 @@ def test_unusable_mailbox_keeps_the_agent_running_and_loses_nothing(root, watche
                                "print:more-work", "exit:0"], "--restart", "never")
     assert w.wait(20) == 0
     assert "more-work" in w.output()
-    spool = state_dir / "spool" / "solo-dev.jsonl"
-    assert spool.exists() and oct(spool.stat().st_mode & 0o777) == "0o600"
-    db.unlink()  # the mailbox is usable again
-    from teamctl_supervisor.store.mailbox import Store
+    journal = state_dir / "spool" / "solo-dev.journal"
+    assert journal.exists() and oct(journal.stat().st_mode & 0o777) == "0o600"
+    assert [p[3] for p in _journaled(journal, "budget")] == [0.10]
+    db.unlink()  # the mailbox is usable again: the next watcher's journal commits what waits
+    from teamctl_supervisor.store.journaled import JournaledStore
 
-    with Store(db, state_dir / "spool", "solo-dev") as store:
-        assert store.replay_spool()
+    store = JournaledStore(db, state_dir / "spool", "solo-dev")
+    try:
+        assert store.journal is not None and store.journal.wait_committed(20)
+    finally:
+        store.finish()
     budget = rows(root, "SELECT usd, input_tok FROM budget")
     assert [(r["usd"], r["input_tok"]) for r in budget] == [(0.10, 1000)]
     assert rows(root, "SELECT state FROM supervisor_agent_state")[0]["state"] == "stopped"

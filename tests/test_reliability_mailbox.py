@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 
 import pytest
 from reliakit import hanging_team, kill_all, team_procs, teamctl
@@ -34,7 +35,13 @@ def test_a_damaged_mailbox_is_moved_aside_with_one_line_and_down_still_stops_the
     try:
         assert teamctl(team, "up", "--backend", "process").returncode == 0
         wait_for(lambda: len(team_procs(team)) == 6, what="three watchers and runtimes")
+        # the watchers' journals committed (a commit after the damage may checkpoint over it)
+        wait_for(lambda: not any('"seq"' in j.read_text() for j in (team / "state" / "spool").glob("*.journal")),
+                 what="journals committed")
         db = team / "state" / "mailbox.db"
+        conn = sqlite3.connect(db)  # the damage is to the file: no copy of its first pages left in the WAL
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
         with open(db, "r+b") as fh:
             fh.write(b"\xa5" * 8192)
         for command in (["status"], ["rate-limits"]):

@@ -19,10 +19,15 @@ from zoneinfo import ZoneInfo
 from ..core.costs import Spend
 from ..core.descriptors.loader import DescriptorError, package_data_dir
 from ..core.lazyre import LazyPattern
+from ..store.journaled import SPEND_TODAY, JournaledStore
 from ..store.mailbox import Store
 from .waiting import time_with_zone
 
 log = logging.getLogger(__name__)
+
+#: How long a watcher that reached a cap waits for its cost lines to reach the mailbox before it
+#: tells the others to check theirs.
+CAP_FLUSH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,11 @@ class CapCheck:
 def check_caps(store: Store, caps: Caps, project_id: str, now: float) -> CapCheck:
     """Has the project (or the whole team) reached its limit for today?"""
     start = day_start(now, caps.tz)
-    rows = store.query("SELECT project_id, SUM(usd) AS usd FROM budget WHERE observed_at>=? GROUP BY project_id",
-                       [start])
-    per = {r["project_id"]: r["usd"] or 0.0 for r in rows}
+    if isinstance(store, JournaledStore):  # this watcher's cost lines still in its journal count too
+        per = store.spend_by_project(start)
+    else:
+        rows = store.query(SPEND_TODAY, [start])
+        per = {r["project_id"]: r["usd"] or 0.0 for r in rows}
     project_spend = per.get(project_id, 0.0)
     team_spend = sum(per.values())
     capped = warn = None
@@ -254,5 +261,9 @@ class BudgetGuard:
         if self.store.claim_alert(self.project_id, str(today), "cap", now):
             self.notice(f"budget cap: {check.capped}")
             self.run_chain(caps.on_cap, values)
+            # the others read the cap from the mailbox: our cost lines must be in it first (the
+            # agent pauses now, so this short wait holds up no output)
+            if not self.store.flush(CAP_FLUSH_SECONDS):
+                log.warning("cost lines not yet in the mailbox; the other agents see the cap when they are")
             self.tell_others(check.capped.startswith("team"))
         return check.until

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from ..store import layout
+from ..store.journaled import JournaledStore
 from ..store.mailbox import Store, heartbeat_seconds
 from .hooks import HookRunner, event_of, split_chain
 from .hookthread import HookQueue
@@ -32,6 +33,7 @@ class AgentHooks:
         self.clock = clock
         self.records = records
         self.queue = HookQueue(self._runner)  # hooks run on their own thread and mailbox connection
+        self._hook_store: JournaledStore | None = None
         self.report_launcher = ReportLauncher(settings.state_dir.parent, settings.env)
         self.daily_report = ReportTrigger(
             settings.caps.report_at if settings.caps.on_report else None, settings.caps.tz,
@@ -91,10 +93,14 @@ class AgentHooks:
 
     def close(self, stopping: bool) -> None:
         self.queue.close(0.5 if stopping else HOOK_DRAIN_SECONDS)
+        if self._hook_store is not None:
+            self._hook_store.finish()  # its last messages on disk, and one last try at the mailbox
 
     def _runner(self) -> HookRunner:
         """The hook thread's runner; its `send` hooks write through a mailbox connection of its own."""
-        store = Store(self.s.mailbox, layout.spool_dir(self.s.state_dir), f"{self.s.log_name}.hooks")
+        store = self._hook_store = JournaledStore(self.s.mailbox, layout.spool_dir(self.s.state_dir),
+                                                  f"{self.s.log_name}.hooks")
+        store.replay_spool()
 
         def send(recipient: str, text: str) -> None:
             store.send_message(self.s.project_id, "cli", recipient, text, self.clock.wall())

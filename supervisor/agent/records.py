@@ -9,6 +9,7 @@ import logging
 from ..core import reactor as r
 from ..core.costs import CostLedger
 from ..core.scan.scanner import Event
+from ..store.journaled import JournaledStore
 from ..store.mailbox import Store
 from .budget import Pricer
 from .orphans import poke_watchers
@@ -51,7 +52,12 @@ class Records:
         return min(max(row["until"] for row in rows), self.clock.wall() + max_wait)
 
     def poke_group(self) -> None:
-        poke_watchers(self.store.group_watchers(self.group, exclude=self.s.agent_id))
+        """Group-mates check the group's limits: once our hit is in the mailbox for them to read."""
+        group, me = self.group, self.s.agent_id
+        if isinstance(self.store, JournaledStore):
+            self.store.when_committed(lambda store: poke_watchers(store.group_watchers(group, exclude=me)))
+        else:
+            poke_watchers(self.store.group_watchers(group, exclude=me))
 
     def record_cost(self, event: Event) -> None:
         spend = self.ledger.observe(event)

@@ -25,7 +25,7 @@ from ..core import reactor as r
 from ..core.scan.scanner import Scanner
 from ..core.states import AgentState
 from ..store import layout
-from ..store.mailbox import Store
+from ..store.journaled import JournaledStore
 from ..store.safefs import private_dir
 from . import launch, orphans, ptyio
 from .budget import BudgetGuard
@@ -64,7 +64,9 @@ class AgentWatch:
         self.interactive = ptyio.is_tty(stdin_fd)
         self._keys_open = self.interactive  # False once our terminal reports end of input
         private_dir(settings.state_dir)
-        self.store = Store(settings.mailbox, layout.spool_dir(settings.state_dir), settings.log_name)
+        # writes go to a journal and return at once; a thread commits them (issue 23 item 2)
+        self.store = JournaledStore(settings.mailbox, layout.spool_dir(settings.state_dir), settings.log_name)
+        self.store.replay_spool()  # events an older version spooled move into the journal
         self.output_log = RotatingLog(layout.output_log(settings.state_dir, settings.log_name),
                                       settings.log_max_bytes, settings.log_backups, hold=LOG_HOLD)
         self.scanner = Scanner(settings.runtime, tz=settings.tz, count_lines=False)
@@ -383,7 +385,7 @@ class AgentWatch:
             self.child.finish(self.s.stop_timeout, self.hooks.pids())
         self.hooks.close(self._stop_requested())
         self.output_log.close()
-        self.store.close()
+        self.store.finish()
 
 
 def _poke(fd: int) -> None:

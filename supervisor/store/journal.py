@@ -67,6 +67,8 @@ class Journal:
         self._on_disk: list[Entry] = []  # fsync'd, not yet known to be committed
         self._closing = False
         self._closed = False
+        self._unwritable = False  # the last flush failed (a full disk): logged once per episode
+        self._after: list[tuple[int, Callable[[], None]]] = []  # (last seq it waits for, callback)
         self._committed = threading.Condition(self._lock)
         private_dir(path.parent)
         self._base, self._on_disk = _read(path)
@@ -87,13 +89,35 @@ class Journal:
             self._queued.append(entry)
             return entry.seq
 
-    def append_all(self, writes: Sequence[tuple[str, list[Any]]]) -> None:
+    def append_all(self, writes: Sequence[tuple[str, list[Any]]], *, soon: bool = False) -> None:
         """Queue events that belong together (a hit and its scope): they are flushed in one batch,
-        so they are committed in one transaction."""
+        so they are committed in one transaction. `soon`: flush now, not at the next tick (rare
+        events others read at once, such as an agent's state)."""
         with self._lock:
             for kind, params in writes:
                 self._queued.append(Entry(self._next, kind, list(params)))
                 self._next += 1
+            if soon:
+                self._wake.notify_all()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call `fn` on the committer's thread once every event appended so far is in the mailbox
+        (tell the others to read it only when it is there to read); never if it never is."""
+        with self._lock:
+            self._after.append((self._next - 1, fn))
+            self._wake.notify_all()
+
+    def unsent(self) -> list[Entry]:
+        """Events not yet known to be in the mailbox, oldest first (reads add them: read-your-writes)."""
+        with self._lock:
+            return self._on_disk + self._queued
+
+    def sync(self) -> bool:
+        """Flush now, on the caller's thread (events moved in from an older spool, before it goes);
+        True when every event is on disk."""
+        with self._lock:
+            self._flush_locked()
+            return not self._queued
 
     def pending(self) -> int:
         """Events not yet known to be in the mailbox."""
@@ -132,9 +156,14 @@ class Journal:
             os.write(self._fd, data.encode("utf-8"))
             os.fsync(self._fd)
         except OSError as exc:  # a full disk: kept in memory, tried again at the next flush
-            log.warning("journal %s not writable (%s); %d events kept in memory", self.path, exc, len(batch))
+            if not self._unwritable:
+                log.warning("journal %s not writable (%s); events kept in memory", self.path, exc)
+            self._unwritable = True
             self._queued = batch + self._queued
             return
+        if self._unwritable:
+            log.warning("journal %s writable again; %d events kept in memory are on disk", self.path, len(batch))
+            self._unwritable = False
         self._on_disk.extend(batch)
         self._wake.notify_all()
 
@@ -142,9 +171,10 @@ class Journal:
     def _committer(self) -> None:
         failing = False
         while True:
+            self._run_after()
             with self._lock:
                 if not self._on_disk:
-                    if self._closing:
+                    if self._closing and not self._queued:  # the flusher's last batch is committed too
                         return
                     self._wake.wait(self._retry_every)
                     continue
@@ -160,6 +190,8 @@ class Journal:
                         return
                     self._wake.wait(self._retry_every)
                 continue
+            if failing:
+                log.warning("mailbox writable again; %d events of %s went in", len(batch), self.path)
             failing = False
             with self._lock:
                 done = batch[-1].seq
@@ -167,6 +199,16 @@ class Journal:
                 self._base = max(self._base, done)
                 self._compact_locked()
                 self._committed.notify_all()
+
+    def _run_after(self) -> None:
+        with self._lock:
+            ready = [fn for seq, fn in self._after if seq <= self._base]
+            self._after = [(seq, fn) for seq, fn in self._after if seq > self._base]
+        for fn in ready:
+            try:
+                fn()
+            except Exception:  # a poke that fails must not stop the commits
+                log.exception("after-commit callback failed")
 
     def _compact_locked(self) -> None:
         """The file again with only what is not committed (one rename: never half of it)."""

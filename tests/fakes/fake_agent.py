@@ -12,6 +12,8 @@ Each argument is one step, run in order:
   pidfile:PATH      append our pid (and forked grandchildren's) to PATH
   echo-input        read one line from the terminal and print "got: LINE"
   hang              sleep until killed
+  costs:N:SECONDS   N cost lines, one every SECONDS; line k adds k cents (its total is k(k+1)/2 cents)
+                    and is followed by "tick k EPOCH" (when it was printed), so a row names its line
   N@STEP            run STEP only on run N (runs are counted in $FAKE_RUNS_FILE)
   !N@STEP           run STEP on every run except N
 """
@@ -111,6 +113,11 @@ def main(steps: list[str]) -> int:
         elif kind == "echo-input":
             line = sys.stdin.readline()
             out(f"got: {line.strip()}\n")
+        elif kind == "costs":
+            count, every = arg.split(":")
+            for k in range(1, int(count) + 1):
+                out(f"session cost: ${k * (k + 1) / 200:.2f} (1k in, 10 out)\ntick {k} {time.time():.3f}\n")
+                time.sleep(float(every))
         elif kind == "hang":
             while True:
                 time.sleep(3600)
