@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ..agent.sessions import last_turn
 from ..core.history import Transition, parse_transitions
 from ..store import layout
 from .compose import Agent, Team
@@ -94,3 +95,8 @@ def last_output_at(team: Team, agent: Agent) -> float | None:
         return os.stat(output_log(team, agent)).st_mtime
     except OSError:
         return None
+
+
+def last_model_turn(team: Team, agent: Agent) -> float | None:
+    """When the model last took a turn in the agent's own session (evidence, not our keys)."""
+    return last_turn(team.state_dir, log_name(agent))

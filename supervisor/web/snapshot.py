@@ -20,7 +20,7 @@ from ..core.resets.parse import resolve_zone
 from ..core.states import LIVE_STATES, state_text
 from ..store.readonly import ReadOnlyMailbox
 from ..team import report
-from ..team.agent_history import FileCache, last_output_at, output_tail, transitions
+from ..team.agent_history import FileCache, last_model_turn, last_output_at, output_tail, transitions
 from ..team.compose import Agent, Team
 from ..team.watchers import watcher_process
 
@@ -62,6 +62,7 @@ def _agent(team: Team, agent: Agent, row: Any, now: float, costs: dict[str, floa
         "cpu_percent": None, "rss_bytes": None, "uptime_seconds": None,
         "cost_today_usd": round(costs.get(agent.id, 0.0), 4), "usage_windows": windows.get(agent.id, []),
         "last_output_at": last_output_at(team, agent), "updated_at": None, "hits": hits[:HITS_SHOWN],
+        "last_turn_at": last_model_turn(team, agent),  # evidence: the model's own turn
         "log_tail": output_tail(team, agent, TAIL_LINES, cache),
         "timeline": [s.as_dict() for s in segments(transitions(team, agent, cache), now - DAY, now)],
     }

@@ -111,7 +111,9 @@ function row(agent, now) {
   const cd = el("td", "", "countdown");
   if (agent.until) cd.dataset.until = String(agent.until);
   tr.appendChild(cd);
-  tr.appendChild(el("td", agent.last_output_at ? span(now - agent.last_output_at) + " ago" : "-"));
+  // last activity: the model's own last turn where its session file tells, else the last output
+  tr.appendChild(el("td", agent.last_turn_at ? `turn ${span(now - agent.last_turn_at)} ago`
+    : agent.last_output_at ? `output ${span(now - agent.last_output_at)} ago` : "-"));
   tr.appendChild(el("td", agent.restarts));
   tr.appendChild(el("td", agent.cpu_percent === null ? "-" : `${agent.cpu_percent}%`));
   tr.appendChild(el("td", bytes(agent.rss_bytes)));
