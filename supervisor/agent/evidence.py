@@ -79,6 +79,10 @@ class TurnWatch:
         self._quiet = {w for text in typed for w in words_of(f" {text} ".encode())}
         self._skip_to_end(session_file)
 
+    def rearm(self, now: float, typed: Iterable[str] = ()) -> None:
+        """arm() again on the file found so far (after a resume in place, or keys typed)."""
+        self.arm(now, self._file, typed)
+
     def _skip_to_end(self, path: Path | None) -> None:
         self._file, self._rest = path, b""
         try:
