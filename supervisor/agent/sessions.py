@@ -220,6 +220,7 @@ class SessionKeeper:
         self._started = time.time()
         rec = self._rec
         if rec is None or self.keys is None:
+            self.turns.arm(self._started, None)  # the screen is its only evidence
             return
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on

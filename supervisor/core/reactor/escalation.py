@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..resets.clocktext import human_duration
 from ..states import AgentState
-from .commands import ArmTurns, Command, Log, Notice, Now, RunEvent, SendKeys, SetState, Stop
+from .commands import ArmTurns, Command, Notice, Now, RunEvent, SendKeys, SetState, Stop
 from .limits import LimitRules
 from .phases import Phase
 from .session import Session
@@ -52,7 +52,7 @@ class Escalation:
             else self.settings.continue_keys
         if self.level == 0 and keys:
             self.level = 1
-            return KEYS, [Log(f"no model turn {waited} after the resume: typing the continue keys", "warning"),
+            return KEYS, [Notice(f"no model turn {waited} after the resume: typing the continue keys"),
                           SendKeys(keys), *self.begin(s, now, keys)]
         if self.level <= 1:
             self.level, s.proof_due, s.respawn = 2, None, True
