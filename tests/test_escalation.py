@@ -142,3 +142,14 @@ def test_a_new_limit_while_resuming_after_a_respawn_is_its_own_hit_not_a_crash()
     reactor.readout(now(165), [limit(Action.STOP, T0 + 20000, raw="weekly limit reached")])
     out = reactor.exited(now(166), 1)
     assert isinstance(out[-1], r.Wait) and out[-1].kind is r.WaitKind.HIT
+
+
+def test_status_shows_resuming_and_stuck_with_its_reason() -> None:
+    from types import SimpleNamespace
+
+    from teamctl_supervisor.core.states import state_text
+
+    reason = "stuck: no model turn after typing continue and a respawn (2m each)"
+    assert state_text(SimpleNamespace(state="stuck", detail=reason, until=None), T0) == reason
+    assert state_text(SimpleNamespace(state="running", detail="resuming", until=None), T0) == "resuming"
+    assert state_text(SimpleNamespace(state="running", detail=None, until=None), T0) == "running"
