@@ -153,3 +153,20 @@ def test_status_shows_resuming_and_stuck_with_its_reason() -> None:
     assert state_text(SimpleNamespace(state="stuck", detail=reason, until=None), T0) == reason
     assert state_text(SimpleNamespace(state="running", detail="resuming", until=None), T0) == "resuming"
     assert state_text(SimpleNamespace(state="running", detail=None, until=None), T0) == "running"
+
+
+def test_the_deadline_is_a_launch_key_of_the_descriptor(tmp_path) -> None:
+    from teamctl_supervisor.agent.turn_feed import escalation_settings
+    from teamctl_supervisor.core.descriptors.loader import load_runtime
+    from teamctl_supervisor.core.descriptors.tables import parse_launch
+    from teamctl_supervisor.core.errors import DescriptorError
+
+    path = tmp_path / "x.toml"
+    assert parse_launch(path, {"binary": "x"}).resume_deadline is None
+    assert parse_launch(path, {"binary": "x", "resume_deadline_seconds": 15}).resume_deadline == 15.0
+    for bad in ("soon", -1, True, 10**6):
+        with pytest.raises(DescriptorError, match="launch.resume_deadline_seconds"):
+            parse_launch(path, {"binary": "x", "resume_deadline_seconds": bad})
+    claude = escalation_settings(load_runtime("claude-code"))
+    assert claude == {"resume_deadline": 120.0, "continue_keys": "continue\r"}
+    assert escalation_settings(load_runtime("gemini"))["resume_deadline"] == 120.0  # evidence's default
