@@ -170,3 +170,24 @@ def test_the_deadline_is_a_launch_key_of_the_descriptor(tmp_path) -> None:
     claude = escalation_settings(load_runtime("claude-code"))
     assert claude == {"resume_deadline": 120.0, "continue_keys": "continue\r"}
     assert escalation_settings(load_runtime("gemini"))["resume_deadline"] == 120.0  # evidence's default
+
+
+def test_the_screen_feeds_a_turn_only_for_new_model_text_and_once() -> None:
+    from types import SimpleNamespace
+
+    from teamctl_supervisor.agent.evidence import TurnWatch
+    from teamctl_supervisor.agent.turn_feed import TurnFeed
+
+    reactor = in_place()
+    resumed_at(reactor, 161)
+    watch = TurnWatch(None)  # a runtime without a session file: its screen is the evidence
+    feed = TurnFeed(SimpleNamespace(turns=watch), hooks=None)  # type: ignore[arg-type]
+    assert feed.turns(reactor, now(162), b" old banner text drawn earlier \r\n") == []  # not armed yet
+    watch.arm(T0 + 163, None, typed=["continue\r"])
+    assert feed.turns(reactor, now(164), b" continue \r\n") == []  # our own keys, echoed
+    assert feed.turns(reactor, now(165), b" old banner text drawn earlier \r\n") == []  # a redraw
+    line = limit(Action.RESUME, T0 + 9000, raw="session limit hit again")
+    assert feed.turns(reactor, now(166), b" session limit hit again tomorrow \r\n", [line]) == []
+    out = feed.turns(reactor, now(167), b" Refactored the parser module as asked \r\n")
+    assert kinds(out) == ["SetState", "Notice", "RunEvent"] and out[2].detail == "model turn seen (screen)"
+    assert feed.turns(reactor, now(168), b" Another answer entirely different \r\n") == []  # said once

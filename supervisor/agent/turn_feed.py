@@ -30,16 +30,18 @@ def escalation_settings(runtime: Runtime) -> dict[str, Any]:
 class TurnPty(PtySession):
     """A PtySession that keeps what it read since the last `take()`: the screen's evidence."""
 
-    _read: list[bytes]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read: list[bytes] = []
 
     def _read_burst(self) -> bytes | None:
         data = super()._read_burst()
         if data:
-            self.__dict__.setdefault("_read", []).append(data)
+            self._read.append(data)
         return data
 
     def take(self) -> bytes:
-        parts = self.__dict__.pop("_read", [])
+        parts, self._read = self._read, []
         return b"".join(parts)
 
 
