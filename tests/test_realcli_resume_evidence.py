@@ -30,7 +30,7 @@ def _override(root: Path) -> None:
     """The team's own claude-code descriptor: the built-in one with a short resume deadline."""
     builtin = Path(teamctl_supervisor.__file__).parent / "runtimes" / "claude-code.toml"
     text = builtin.read_text()
-    text, n = re.subn(r"(?m)^\[launch\]\n", f"[launch]\nresume_deadline_seconds = {DEADLINE}\n", text, count=1)
+    text, n = re.subn(r"(?m)^resume_deadline_seconds = \d+$", f"resume_deadline_seconds = {DEADLINE}", text)
     assert n == 1
     (root / "runtimes").mkdir(parents=True, exist_ok=True)
     (root / "runtimes" / "claude-code.toml").write_text(text)
