@@ -136,11 +136,12 @@ def test_a_resume_hit_keeps_the_session_types_the_keys_at_the_reset_and_says_res
     assert out[3].state is AgentState.RATE_LIMITED and out[3].detail == "resume at reset"
     assert reactor.tick(clock.advance(100)) == []
     out = reactor.tick(clock.advance(81))  # reset + margin passed
-    assert kinds(out) == ["SetState", "SendKeys", "MarkHandled", "RunHooks"]
-    assert out[1] == r.SendKeys("continue\r") and out[0].detail == "resuming"
-    assert reactor.tick(clock.advance(5)) == []  # not yet confirmed
-    out = [c for c in reactor.tick(clock.advance(r.RESUME_CONFIRM_SECONDS)) if not isinstance(c, r.CheckLimits)]
-    assert out == [r.SetState(AgentState.RUNNING), r.Notice("limit reset: resumed the session")]
+    assert kinds(out) == ["SetState", "SendKeys", "ArmTurns", "MarkHandled", "RunHooks"]
+    assert out[1] == r.SendKeys("continue\r") and out[0].detail == "resuming" and out[2] == r.ArmTurns("continue\r")
+    assert reactor.tick(clock.advance(r.RESUME_CONFIRM_SECONDS + 5)) == []  # no model turn: not yet resumed
+    out = reactor.turn(clock.advance(1), "claude-transcript")  # "resumed" only on evidence
+    assert out == [r.SetState(AgentState.RUNNING), r.Notice("resumed the session: model turn seen (claude-transcript)"),
+                   r.RunEvent("resumed", "model turn seen (claude-transcript)")]
 
 
 def test_a_cli_that_waits_in_place_gets_no_keys_and_is_watched() -> None:

@@ -68,6 +68,7 @@ _ARGS = {
     r.Input.WAKE: lambda: (now(),),
     r.Input.STOP_SIGNAL: lambda: (15,),
     r.Input.EXITED: lambda: (now(), 0),
+    r.Input.TURN: lambda: (now(), "claude-transcript"),
 }
 
 
@@ -194,7 +195,7 @@ def test_a_resumed_tui_redrawing_its_old_line_is_still_history() -> None:
     reactor.limits(now(200), None, None)
     reactor.spawned(now(200), True)
     assert kinds(reactor.readout(now(201), [line])) == ["Log"]
-    assert reactor.tick(now(205)) == [] and reactor.phase is r.Phase.RUNNING  # it goes on working
+    assert reactor.tick(now(205)) == [] and reactor.phase is r.Phase.RESUMING  # going on, not yet proven
 
 
 # -- blocked ---------------------------------------------------------------------------------------------

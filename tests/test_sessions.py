@@ -276,7 +276,7 @@ def test_status_shows_the_last_model_turn_seen_in_the_session_file(claude_keeper
     seen = last_turn(tmp_path / "state", "p-a")
     assert seen is not None
     lines = status_table(Report([Status("p:a", "claude-code", "running", "running", last_turn=seen - 125)]))
-    assert lines[0].split()[3:5] == ["LAST", "TURN"]
+    assert lines[0].split()[4:6] == ["LAST", "TURN"]
     assert "2m05s ago" in lines[1] or "2m06s ago" in lines[1]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,13 +72,20 @@ class TurnWatch:
         self._file: Path | None = None
         self._offset = 0
         self._rest = b""
+        self._lock = threading.RLock()  # the keeper's thread polls; the watcher's loop arms and reads the screen
 
     def arm(self, now: float, session_file: Path | None, typed: Iterable[str] = ()) -> None:
         """Look for a new turn from now on: what the file holds so far, and the words we type or give
         on the command line, are not one."""
-        self.armed_at, self.proof = now, None
-        self._quiet = {w for text in typed for w in words_of(f" {text} ".encode())}
-        self._skip_to_end(session_file)
+        with self._lock:
+            self.armed_at, self.proof = now, None
+            self._quiet = {w for text in typed for w in words_of(f" {text} ".encode())}
+            self._skip_to_end(session_file)
+
+    def rearm(self, now: float, typed: Iterable[str] = ()) -> None:
+        """arm() again on the file found so far (after a resume in place, or keys typed)."""
+        with self._lock:
+            self.arm(now, self._file, typed)
 
     def _skip_to_end(self, path: Path | None) -> None:
         self._file, self._rest = path, b""
@@ -102,10 +110,15 @@ class TurnWatch:
         fresh = self._words.is_new(b" " + b" ".join(words) + b" ") if words else False
         if not fresh or limit_line:
             return None
-        return self._seen(Turn(now, "screen"))
+        with self._lock:
+            return self._seen(Turn(now, "screen"))
 
     def poll(self, now: float, session_file: Path | None = None) -> Turn | None:
         """Read what the session file gained; a model row is a turn (the first since `arm()` returned)."""
+        with self._lock:
+            return self._poll(now, session_file)
+
+    def _poll(self, now: float, session_file: Path | None) -> Turn | None:
         if session_file is not None and session_file != self._file:
             self._file, self._offset, self._rest = session_file, 0, b""  # found after arm(): all of it is new
         if self._file is None or self.kind is None:

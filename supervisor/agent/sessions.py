@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,9 +130,6 @@ class SessionKeeper:
         self._stop = threading.Event()
         kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
         self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
-        #: called (on the session thread) with the first model turn after a spawn that resumed work
-        self.on_resumed: Callable[[Turn], None] | None = None
-        self._resumed = False
 
     # -- the store -------------------------------------------------------------------------------
     def _load(self) -> _Record | None:
@@ -220,9 +217,10 @@ class SessionKeeper:
     def spawned(self, pid: int, resumed: bool = False) -> None:
         """The runtime runs: where it picks the id itself, learn it from the file it holds open.
         `resumed`: it was respawned to go on after a limit or a pause (its first turn is proof)."""
-        self._started, self._resumed = time.time(), resumed
+        self._started = time.time()
         rec = self._rec
         if rec is None or self.keys is None:
+            self.turns.arm(self._started, None)  # the screen is its only evidence
             return
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on
@@ -298,10 +296,8 @@ class SessionKeeper:
             with self._lock:
                 rec.last_turn_at, rec.last_turn_source = last.at, last.source
                 self._save(rec)
-        if proof is not None:
+        if proof is not None:  # "resumed" is the reactor's to say (agent/turn_feed.py tells it)
             log.info("model turn seen (%s): session %s of %s is working", proof.source, rec.id, self.log_name)
-            if self._resumed and self.on_resumed is not None:
-                self.on_resumed(proof)
         return proof
 
     def refuse_auto_resume(self, allowed: bool, per_day: int | None, now: float | None = None) -> str | None:

@@ -34,10 +34,11 @@ from .child import Child
 from .helpers import AgentHooks
 from .hooks import split_chain
 from .logfile import RotatingLog
-from .pty_session import LOG_HOLD, PtySession
+from .pty_session import LOG_HOLD
 from .records import Records
 from .sessions import SessionKeeper
 from .settings import WatchSettings
+from .turn_feed import TurnFeed, TurnPty, escalation_settings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class AgentWatch:
         stall = settings.runtime.stall
         self.reactor = r.Reactor(replace(settings.reactor, tz=settings.tz, pre_hooks=tuple(pre),
                                          post_hooks=tuple(post), limit_group=self.group,
-                                         stall_seconds=stall.seconds, stall_restart=stall.restart))
+                                         stall_seconds=stall.seconds, stall_restart=stall.restart,
+                                         **escalation_settings(settings.runtime)))
         self.child: Child | None = None
         self.child_started: float | None = None
         self._signals: deque[tuple[str, int]] = deque()  # queued by the handlers, handled in the loop by name
@@ -88,7 +90,7 @@ class AgentWatch:
         self.channels = ChannelTailer(settings, self.store, lambda: self.child_started)
         # the agent's own conversation, resumed by every spawn (issue 22)
         self.sessions = SessionKeeper(settings.runtime, settings.state_dir, settings.log_name, settings.env)
-        self.sessions.on_resumed = lambda turn: self.hooks.event("resumed", f"model turn seen ({turn.source})")
+        self.turn_feed = TurnFeed(self.sessions, self.hooks)  # "resumed" on evidence of a model turn
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -149,7 +151,7 @@ class AgentWatch:
         began = time.monotonic()
         try:
             self._execute(self.reactor.spawned(self._now(), resume))
-            self._relay(PtySession(child, self.scanner, self.output_log, self.stdout_fd))
+            self._relay(TurnPty(child, self.scanner, self.output_log, self.stdout_fd))
             code = child.exit_code(self.s.stop_timeout)
         finally:
             self.output_log.flush()
@@ -174,7 +176,7 @@ class AgentWatch:
         self.records.ledger.new_session(resumed=resume)
         return child
 
-    def _relay(self, pty: PtySession) -> None:
+    def _relay(self, pty: TurnPty) -> None:
         """Wait for I/O or a signal; hand the readout to the reactor; execute; until the output ends."""
         while not pty.eof:
             ready = self._select(pty)
@@ -186,13 +188,14 @@ class AgentWatch:
             if readout is None:
                 continue  # a flood in mid-stream: the reactor hears of it within REPORT_SECONDS
             self._execute(self.reactor.readout(self._now(), readout.events, readout.new_content, readout.wrote))
+            self._execute(self.turn_feed.turns(self.reactor, self._now(), pty.take(), readout.events))
             self._handle_signals()
             self._execute(self.reactor.tick(self._now()))
             events = self.channels.poll(self.clock.wall(), final=pty.eof)  # they poll at most once a second
             if events:
                 self._execute(self.reactor.readout(self._now(), events, False, False))
 
-    def _select(self, pty: PtySession) -> list[int]:
+    def _select(self, pty: TurnPty) -> list[int]:
         watch = [pty.fd, self._wake_r] + ([self.stdin_fd] if self._keys_open else [])
         timeout = min(pty.timeout(), TICK_SECONDS if self.reactor.busy() else IDLE_TICK_SECONDS)
         if self.reactor.answer_due():
@@ -298,6 +301,8 @@ class AgentWatch:
             self.records.mark_handled(cmd)
         elif isinstance(cmd, r.PokeGroup):
             self.records.poke_group()
+        elif isinstance(cmd, r.ArmTurns | r.RunEvent):
+            self.turn_feed.do(cmd)
         elif isinstance(cmd, r.BudgetWoken):
             self.budget.woken(self.clock.wall())
         else:  # pragma: no cover - a command the shell does not know is a bug

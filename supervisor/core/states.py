@@ -54,6 +54,10 @@ def state_text(row: Any, now: float) -> str:
         return f"rate-limited{until}{waiting}"
     if row.state == AgentState.RUNNING.value and row.detail and row.detail.startswith("stalled"):
         return f"running, {row.detail}"
+    if row.state == AgentState.RUNNING.value and row.detail == "resuming":
+        return "resuming"  # respawned to go on: no model turn seen yet (issue 22)
+    if row.state == AgentState.STUCK.value:
+        return row.detail or "stuck"  # "stuck: no model turn after ...": the reason is the point
     if row.state == AgentState.BACKING_OFF.value:
         return f"{row.detail or 'backing off'}{until}"
     if row.state == AgentState.BLOCKED.value:

@@ -104,6 +104,8 @@ class Launch:
     resume_for: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     #: the CLI's own way to name a conversation; None: `resume_args` ("the latest") is all it has
     session: SessionKeys | None = None
+    #: seconds after a resume with no model turn before escalating (issue 22); None: the default
+    resume_deadline: float | None = None
 
     def resume_argv(self, argv: list[str]) -> list[str]:
         """What a resumed session adds to `argv`: the flags of its subcommand (the first word after

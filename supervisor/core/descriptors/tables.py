@@ -41,7 +41,7 @@ _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
 _LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env",
                 "session_start", "session_resume", "session_resume_for", "session_files", "session_capture",
-                "session_capture_db", "session_capture_query"}
+                "session_capture_db", "session_capture_query", "resume_deadline_seconds"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
@@ -146,7 +146,18 @@ def parse_launch(path: Path, raw: Any) -> Launch:
         role_prompt_env=optional_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
         resume_for=MappingProxyType(_fragments(path, "launch.resume_for", raw.get("resume_for", {}))),
         session=_parse_session(path, raw),
+        resume_deadline=_resume_deadline(path, raw.get("resume_deadline_seconds")),
     )
+
+
+def _resume_deadline(path: Path, value: Any) -> float | None:
+    """`resume_deadline_seconds`: no model turn this long after a resume escalates (0: never)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+        raise DescriptorError(path, "launch.resume_deadline_seconds",
+                              f"must be a number of seconds from 0 to 86400, not {value!r}")
+    return float(value)
 
 
 def _parse_session(path: Path, raw: dict[str, Any]) -> SessionKeys | None:

@@ -5,6 +5,7 @@ the settings and constants; limits.py and rows.py the rate-limit and one-row rul
 the Reactor and its TABLE. Import from here."""
 
 from .commands import (
+                       ArmTurns,
                        BudgetWoken,
                        CheckLimits,
                        Command,
@@ -18,6 +19,7 @@ from .commands import (
                        PokeGroup,
                        RecordCost,
                        RecordHit,
+                       RunEvent,
                        RunHooks,
                        SendKeys,
                        SetState,
@@ -38,12 +40,14 @@ from .settings import (
                        REPLAY_WINDOW_SECONDS,
                        RESIZE_REPLAY_SECONDS,
                        RESUME_CONFIRM_SECONDS,
+                       RESUME_DEADLINE_SECONDS,
                        SAME_HIT_SECONDS,
                        SAME_RESET_SECONDS,
                        ReactorSettings,
 )
 
 __all__ = [
+    "ArmTurns", "RunEvent", "RESUME_DEADLINE_SECONDS",
     "BudgetWoken", "CheckLimits", "Command", "Exit", "FindRows", "Hit", "Log", "MarkHandled", "Notice", "Now",
     "PokeGroup", "RecordCost", "RecordHit", "RunHooks", "SendKeys", "SetState", "Spawn", "Stop", "Wait",
     "TABLE", "Reactor", "SESSION_PHASES", "Input", "Pause", "Phase", "UnexpectedInput", "WaitKind",

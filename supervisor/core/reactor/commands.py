@@ -132,9 +132,24 @@ class BudgetWoken:
 
 
 @dataclass(frozen=True)
+class ArmTurns:
+    """Look for a model turn from now on (evidence.TurnWatch.arm); the `typed` keys are not one."""
+
+    typed: str = ""
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Run the agent's on_event hooks for `event` ("resumed", proven by a model turn)."""
+
+    event: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Exit:
     code: int
 
 
 Command = (Spawn | Stop | SendKeys | FindRows | RecordHit | RecordCost | MarkHandled | RunHooks | PokeGroup
-           | CheckLimits | SetState | Notice | Log | Wait | BudgetWoken | Exit)
+           | CheckLimits | SetState | Notice | Log | Wait | BudgetWoken | ArmTurns | RunEvent | Exit)

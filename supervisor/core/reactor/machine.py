@@ -32,6 +32,8 @@ from .commands import (
     Stop,
     Wait,
 )
+from .escalation import RESPAWN, Escalation
+from .inputs import Inputs
 from .limits import LimitRules
 from .phases import SESSION_PHASES, Input, Pause, Phase, UnexpectedInput, WaitKind
 from .rows import adopted_row
@@ -41,7 +43,6 @@ from .settings import (
     GROUP_POLL_SECONDS,
     REPLAY_WINDOW_SECONDS,
     RESIZE_REPLAY_SECONDS,
-    RESUME_CONFIRM_SECONDS,
     ReactorSettings,
 )
 
@@ -49,7 +50,7 @@ _BEFORE_WAITS = {WaitKind.GROUP_BEFORE: (AgentState.RATE_LIMITED, "rate-limited 
                  WaitKind.BUDGET_BEFORE: (AgentState.PAUSED_BUDGET, "paused (budget)")}
 
 
-class Reactor:
+class Reactor(Inputs):
     """The rules of one agent's life. Each input method returns the commands to execute, in order."""
 
     def __init__(self, settings: ReactorSettings, policy: CrashPolicy | None = None) -> None:
@@ -59,64 +60,13 @@ class Reactor:
         self.restarts = 0
         self.last_exit: int | None = None
         self.limits_rules = LimitRules(settings)
+        self.escalation = Escalation(settings)
         self._session: Session | None = None
         self._resume_next = False
         self._conversation = False  # a session of this agent has started a conversation to resume
         self._woken = False
         self._stop_signal: int | None = None
         self._next_poll = 0.0
-
-    # -- the inputs: each goes through the table -----------------------------------------------
-    def start(self, now: Now) -> list[Command]:
-        """The watcher starts: look before the first spawn (a group's limit, a budget cap)."""
-        return self._dispatch(Input.START, now)
-
-    def limits(self, now: Now, group_until: float | None, budget_until: float | None) -> list[Command]:
-        """The answer to CheckLimits: the group's active limit (None: none) and the budget cap."""
-        return self._dispatch(Input.LIMITS, now, group_until, budget_until)
-
-    def waited(self, kind: WaitKind, end: WaitEnd, now: Now) -> list[Command]:
-        """A Wait ended (its deadline, a wake, or a stop signal)."""
-        return self._dispatch(Input.WAITED, WaitKind(kind), end, now)
-
-    def spawned(self, now: Now, resumed: bool) -> list[Command]:
-        return self._dispatch(Input.SPAWNED, now, resumed)
-
-    def spawn_failed(self, now: Now, message: str) -> list[Command]:
-        return self._dispatch(Input.SPAWN_FAILED, now, message)
-
-    def readout(self, now: Now, events: list[Event], new_content: bool = True, wrote: bool = True) -> list[Command]:
-        """What the pty session (or a structured channel) read: scanner events; `new_content`: the
-        runtime drew something new (not a spinner); `wrote`: it wrote anything since the last one."""
-        return self._dispatch(Input.READOUT, now, events, new_content, wrote)
-
-    def rows(self, now: Now, hit: Hit, until: float, found: Iterable[float]) -> list[Command]:
-        """The answer to FindRows: this agent's unhandled rows just before the hit."""
-        return self._dispatch(Input.ROWS, now, hit, until, list(found))
-
-    def tick(self, now: Now) -> list[Command]:
-        """Time passed in a session: resume at the reset, confirm a resume, poll, notice a stall."""
-        return self._dispatch(Input.TICK, now)
-
-    def resized(self, now: Now) -> list[Command]:
-        """The window changed: the CLI redraws its screen, old limit lines included."""
-        return self._dispatch(Input.RESIZED, now)
-
-    def poke(self, now: Now) -> list[Command]:
-        """SIGUSR2: another watcher of the group hit a limit, or a cap was reached: poll now."""
-        return self._dispatch(Input.POKE, now)
-
-    def wake(self, now: Now) -> list[Command]:
-        """SIGUSR1 (`teamctl wake`) during a session: a pending resume happens now."""
-        return self._dispatch(Input.WAKE, now)
-
-    def stop_signal(self, signum: int) -> list[Command]:
-        """SIGTERM/SIGINT/SIGHUP: stop the runtime (if any) and exit 128+signum."""
-        return self._dispatch(Input.STOP_SIGNAL, signum)
-
-    def exited(self, now: Now, code: int) -> list[Command]:
-        """The runtime's session ended (by itself or stopped)."""
-        return self._dispatch(Input.EXITED, now, code)
 
     def remember(self, hit: Hit) -> None:
         """A hit from an earlier watcher of this agent (the mailbox): its redraw is history too."""
@@ -130,7 +80,9 @@ class Reactor:
     def busy(self) -> bool:
         """Whether something in this session is due within seconds (a reset to resume at, a dialog to
         answer, a resume to confirm): the shell then ticks every second, else seldom."""
-        return self.phase in (Phase.LIMITED, Phase.RESUMING, Phase.STOPPING) or self.answer_due()
+        s = self._session
+        due = self.phase is Phase.RESUMING and s is not None and s.proof_due is not None
+        return self.phase in (Phase.LIMITED, Phase.STOPPING) or due or self.answer_due()
 
     def answer_due(self) -> bool:
         """A dialog waits for the screen to settle: the shell should tick again soon."""
@@ -177,6 +129,7 @@ class Reactor:
             out += self.limits_rules.pending_handled()
         if kind in (WaitKind.HIT, WaitKind.BLOCKED, WaitKind.GROUP, WaitKind.BUDGET):
             self._resume_next = True  # stopped for a limit or a cap: the session goes on
+            self.escalation.await_next = True  # ... and is proven to by a model turn
             self.restarts += 1
         return [*out, CheckLimits(group=True)]
 
@@ -187,6 +140,11 @@ class Reactor:
         self._session = Session(resumed=resumed, started=now.mono, last_content=now.mono,
                                 replay_until=now.mono + REPLAY_WINDOW_SECONDS if resumed else 0.0)
         self._next_poll = now.mono + GROUP_POLL_SECONDS
+        if resumed and self.escalation.await_next:  # respawned to go on: resuming until a model turn
+            self.escalation.await_next = False
+            self.phase = Phase.RESUMING
+            return [SetState(AgentState.RUNNING, detail="resuming"), *self.escalation.begin(self._session, now)]
+        self.escalation.await_next = False
         return [SetState(AgentState.RUNNING)]
 
     def _on_spawn_failed(self, now: Now, message: str) -> list[Command]:
@@ -234,12 +192,12 @@ class Reactor:
             s.answers.clear()
         if self.phase is Phase.LIMITED and s.resume_at is not None and now.wall >= s.resume_at:
             out += self._resume_now(s, now)
-        if self.phase is Phase.RESUMING and s.resuming_since is not None \
-                and now.mono - s.resuming_since >= RESUME_CONFIRM_SECONDS:
-            self.phase = Phase.RUNNING
-            s.hit, s.resuming_since = None, None
-            out += [SetState(AgentState.RUNNING), Notice("limit reset: resumed the session")]
-        if self.phase is Phase.RUNNING and now.mono >= self._next_poll:
+        if self.phase is Phase.RESUMING and s.proof_due is not None and now.mono >= s.proof_due:
+            step, commands = self.escalation.step(s, now)
+            if step == RESPAWN:
+                self.phase = Phase.STOPPING
+            out += commands
+        if self._polls(s) and now.mono >= self._next_poll:
             self._next_poll = now.mono + GROUP_POLL_SECONDS
             out.append(CheckLimits(group=True))
         stall = self.settings.stall_seconds
@@ -260,11 +218,23 @@ class Reactor:
         out: list[Command] = [SetState(AgentState.RATE_LIMITED, detail="resuming")]
         if s.hit.event.resume_keys:
             out.append(SendKeys(s.hit.event.resume_keys))
+        out += self.escalation.begin(s, now, s.hit.event.resume_keys)
         return [*out, *self.limits_rules.handled_hit(s.hit)]
+
+    def _on_turn(self, now: Now, source: str) -> list[Command]:
+        s = self._live()
+        out = self.escalation.proof(self.phase, s, now, source, self.limits_rules)
+        if out is not None:
+            self.phase = Phase.RUNNING
+        return out or []
+
+    def _polls(self, s: Session) -> bool:
+        """A session that polls its group and caps: running, or respawned and not yet proven."""
+        return self.phase is Phase.RUNNING or (self.phase is Phase.RESUMING and s.hit is None)
 
     def _limits_in_session(self, now: Now, group_until: float | None, budget_until: float | None) -> list[Command]:
         s = self._live()
-        if self.phase is not Phase.RUNNING:
+        if not self._polls(s):
             return []  # this session already ends or waits for its own reason
         if budget_until is not None:
             self.phase, s.pause = Phase.STOPPING, Pause(WaitKind.BUDGET, budget_until)
@@ -299,6 +269,11 @@ class Reactor:
         if s.stop_signal is not None:
             return self._stopped()
         self.last_exit = code
+        if s.respawn:  # an escalation step: straight back into its own session
+            self._resume_next, self.escalation.await_next = True, True
+            self.restarts += 1
+            self.phase = Phase.CHECKING
+            return [CheckLimits(group=True)]
         self._conversation = self._conversation or s.drew_content or s.resumed
         hit, note = self.limits_rules.exit_hit(s, code, now)
         if hit is not None:  # its own hit, even when a group poll stopped it a moment before
@@ -383,6 +358,8 @@ _ROWS: list[tuple[Iterable[Phase], Input, Handler]] = [
     (_BETWEEN | {Phase.IDLE}, Input.WAKE, Reactor._nothing),  # a Wait hears a wake as its own end
     (_SESSION | _BETWEEN | {Phase.IDLE}, Input.STOP_SIGNAL, Reactor._on_stop_signal),
     (_SESSION, Input.EXITED, Reactor._on_exited),
+    (_SESSION, Input.TURN, Reactor._on_turn),
+    (_BETWEEN | {Phase.IDLE}, Input.TURN, Reactor._nothing),  # a turn read late: the next spawn looks anew
 ]
 #: The one table of transitions: (phase, input) -> handler. Unlisted pairs raise UnexpectedInput.
 TABLE: dict[tuple[Phase, Input], Handler] = {

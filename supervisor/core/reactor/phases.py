@@ -15,7 +15,7 @@ class Phase(StrEnum):
     SPAWNING = "spawning"  # a Spawn is out
     RUNNING = "running"  # a session, no limit in it
     LIMITED = "limited"  # a session kept at its limit: resume at the reset, or the CLI waits in place
-    RESUMING = "resuming"  # resume keys sent (or the reset passed): not yet confirmed
+    RESUMING = "resuming"  # resumed in place or respawned to go on: no model turn seen yet (escalates)
     BLOCKED = "blocked"  # a session blocked on a person (billing, an org pause) with no stated reset
     STOPPING = "stopping"  # a Stop is out: its `exited` follows
     DONE = "done"  # Exit said
@@ -41,6 +41,7 @@ class Input(StrEnum):
     WAKE = "wake"
     STOP_SIGNAL = "stop_signal"
     EXITED = "exited"
+    TURN = "turn"
 
 
 class WaitKind(StrEnum):

@@ -26,3 +26,5 @@ class Session:
     answers: list[Event] = field(default_factory=list)  # dialogs seen, answered once the screen settles
     history: Hit | None = None  # a limit line taken for history: the limit's, if the runtime exits on it
     drew_content: bool = False  # the runtime drew something new: it has a conversation to resume
+    proof_due: float | None = None  # mono: no model turn by then, the next escalation step
+    respawn: bool = False  # stopped to respawn into its own session (an escalation step)

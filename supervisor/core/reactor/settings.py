@@ -20,8 +20,11 @@ SAME_HIT_SECONDS = 120.0
 GROUP_POLL_SECONDS = 30.0
 #: "Not reset yet" re-checks: first wait, doubled each time, capped.
 RECHECK_FIRST, RECHECK_CAP = 30.0, 600.0
-#: A resumed session that works this long without the limit coming back has really resumed.
+#: Kept for old imports: "resumed" is no longer a time without the limit, it is a model turn seen.
 RESUME_CONFIRM_SECONDS = 15.0
+#: No model turn this long after a resume, a respawn or typed keys: the next escalation step (a
+#: runtime's descriptor sets its own, `[launch] resume_deadline_seconds`).
+RESUME_DEADLINE_SECONDS = 120.0
 #: After a respawn with resume (or a resize), a limit line the CLI redraws from its history in this
 #: window, matching a hit already handled, is history, not a new hit.
 REPLAY_WINDOW_SECONDS = 20.0
@@ -48,6 +51,8 @@ class ReactorSettings:
     stall_seconds: float = 300.0  # 0: never
     stall_restart: bool = False
     crash: CrashSettings = field(default_factory=CrashSettings)
+    resume_deadline: float = RESUME_DEADLINE_SECONDS  # escalate without a model turn by then; 0: never
+    continue_keys: str = "continue\r"  # typed where the CLI waits at its prompt ("" : none, respawn)
 
 
 #: One instance to read defaults from (help text, compose): never a second spelling of a number.
