@@ -5,7 +5,8 @@ private tmux panes, against the fake API on 127.0.0.1.
 Each agent answers a prompt and shows its cost (opencode's footer, Copilot's `/usage`; droid draws none,
 its session file is read); then its
 limit group is rate-limited for a few seconds (a hit of another agent in the mailbox), so the watcher
-stops it and respawns it with its resume flag (`--continue`), where the old totals are shown again; a
+stops it and respawns it with its resume flag (opencode `--continue`, Copilot its own `--session-id`, droid
+`--resume --last`), where the old totals are shown again; a
 second prompt, the cost screen again. The budget rows must add up to what the CLI shows at the end:
 each answer counted once, the reprinted totals never. The agents run at the same time (threads);
 every wait is a deadline on a condition.
@@ -44,6 +45,7 @@ class Run:
         self.api, self.agent, self.ready, self.cost_screen = api, agent, ready, cost_screen
         self.exit_file = exit_file  # the CLI writes a usage file when it exits (a structured channel)
         self.screens: list[str] = []  # the cost screen: after the first answer, after the respawn, after the second
+        self.first_argv: list[str] = []
         self.resumed_argv: list[str] = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -54,17 +56,26 @@ class Run:
         except BaseException as exc:  # re-raised by the tests, with the screen in its message
             self.error = exc
 
-    def prompt(self, text: str) -> None:
+    def prompt(self, text: str, timeout: float = 120.0) -> None:
+        """Type `text` and press Enter until a model request comes. A TUI still restoring a resumed
+        session may clear what was typed, even seconds later on a loaded machine: whenever the text
+        is gone from the screen with no request made, it is typed again."""
         a = self.agent
         a.wait_for(lambda: self.ready in a.screen(), 90, f"the prompt ({self.ready!r})")
-        for _ in range(3):  # a TUI still restoring a resumed session may clear what was typed: type again
-            a.send(text, literal=True)
-            a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
-            if self._stays(text):
-                break
-            a.send("C-u")
-        answered = len(self.api.answered_ok())
-        assert a.press_enter_until(lambda: len(self.api.model_requests()) > answered), a.screen()
+        asked, answered = len(self.api.model_requests()), len(self.api.answered_ok())
+
+        def came() -> bool:
+            return len(self.api.model_requests()) > asked
+        end = time.monotonic() + timeout
+        while not came():
+            assert time.monotonic() < end, f"no model request for {text!r} in {timeout:.0f} s\n{a.screen()}"
+            if text not in a.screen():
+                a.send("C-u")
+                a.send(text, literal=True)
+                a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
+                if not self._stays(text):
+                    continue
+            a.press_enter_until(came, tries=1)
         a.wait_for(lambda: len(self.api.answered_ok()) > answered, 60, "the answer")
 
     def _stays(self, text: str, seconds: float = 1.5) -> bool:
@@ -84,6 +95,7 @@ class Run:
         # the limit group is rate-limited (another agent's hit, 4 s): the watcher stops this one
         state = a.state()
         assert state is not None
+        self.first_argv = _cmdline(state["pid"])
         now = time.time()
         store = Store(a.root / "state" / "mailbox.db")
         store.record_hit("solo:other", state["runtime"], now, now + 4, "a limit of the group", state["limit_group"],
@@ -92,7 +104,7 @@ class Run:
         os.kill(state["watcher_pid"], signal.SIGUSR2)
         a.wait_for(lambda: (a.state()["restarts"] >= 1 and a.state()["state"] == "running"
                             and a.state()["pid"] != state["pid"]), 60, "the respawn")
-        self.resumed_argv = Path(f"/proc/{a.state()['pid']}/cmdline").read_bytes().decode().split("\0")
+        self.resumed_argv = _cmdline(a.state()["pid"])
         if self.exit_file:  # the stopped run's usage file: the exact figures, what they add to the screen's
             def more() -> list[Any]:
                 found = a.rows("SELECT * FROM budget")
@@ -111,6 +123,10 @@ class Run:
         if self.error is not None:
             raise AssertionError(f"{self.agent.agent}: {self.error}\n--- screen:\n{self.agent.screen()}"
                                  f"\n--- supervisor log:\n{self.agent.log()[-3000:]}") from self.error
+
+
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 def opencode_footer(run: Run, answered: bool) -> str:
@@ -196,7 +212,10 @@ def test_opencode_footer_total_after_a_respawn_and_resume_is_what_the_budget_row
 def test_copilot_usage_screen_after_a_respawn_and_resume_is_what_the_budget_rows_add_up_to(runs) -> None:
     run = runs["copilot"]
     run.check()
-    assert "--continue" in run.resumed_argv
+    # Copilot 1.0.102 names its session: `--session-id <id>` started it, the same flag and id resume it
+    started = run.first_argv.index("--session-id")
+    assert run.resumed_argv[run.resumed_argv.index("--session-id") + 1] == run.first_argv[started + 1]
+    assert "--continue" not in run.resumed_argv
     # `/usage`: the resumed session goes on from the old totals (1,234 input with cache reads per answer)
     assert run.screens == ["↑ 1.2k (200 cached) • ↓ 56", "↑ 1.2k (200 cached) • ↓ 56",
                            "↑ 2.5k (400 cached) • ↓ 112"]
