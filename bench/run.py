@@ -163,13 +163,13 @@ def _builtin_templates() -> tuple[tuple[str, ...], tuple[str, ...]] | None:
 
 def record_only_descriptor(src: Path, dst: Path, name: str) -> None:
     """A copy of `src` named `name` whose every rate-limit signature only records (never stops the
-    runtime), so a relay run sees the whole transcript, and which names no sessions."""
+    runtime), so a relay run sees the whole transcript. Its session keys are left out: the bench
+    runs `cat` or a replay under it, not the CLI, and `--session-id ID` would go to that command."""
     text = src.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^session_\w+\s*=\s*(?:\[[^\]]*\]|\{[^}]*\}|.*)$', "", text)
     text = re.sub(r'(?m)^name\s*=.*$', f'name = "{name}"', text, count=1)
     text = re.sub(r'(?m)^aliases\s*=.*$', "", text)
     text = re.sub(r'(?m)^action\s*=.*$', "", text)
-    # a replayed transcript is no CLI: it takes no session options (a value may go on over lines)
-    text = re.sub(r'(?m)^session_\w+\s*=.*(?:\n[ \t]+.*)*$', "", text)
     text = re.sub(r'(?m)^\[\[rate_limit\]\]\s*$', '[[rate_limit]]\naction = "record"', text)
     if not re.search(r'(?m)^name\s*=', text):
         text = f'name = "{name}"\n' + text

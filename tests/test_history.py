@@ -43,3 +43,15 @@ def test_state_lines_become_segments_with_their_reasons():
 def test_spend_falls_into_its_hour():
     assert spend_buckets([(100.0, 1.0), (3700.0, 0.5), (3800.0, 0.25), (99999.0, 9.0), (50.0, 3.0)], 100.0, 3600.0,
                          2) == [1.0, 0.75]
+
+
+def test_a_wait_shorter_than_its_second_keeps_its_milliseconds():
+    """A one-second wait logged late (the runtime was slow to stop) shares its second with the next
+    state: at whole seconds it would last nothing and vanish from the report."""
+    moves = parse_transitions([
+        "2026-12-07 01:00:01,950 INFO teamctl_supervisor.agent.watch: state rate_limited until 01:00 Etc/UTC",
+        "2026-12-07 01:00:02,339 INFO teamctl_supervisor.agent.watch: state starting",
+        "2026-12-07 01:00:02,5 INFO teamctl_supervisor.agent.watch: state running"])
+    assert [round(m.at - ts("01:00:00"), 3) for m in moves] == [1.95, 2.339, 2.5]
+    t = totals(segments(moves, 0, ts("01:00:03")))
+    assert round(t["rate_limited"], 3) == 0.389 and round(t["running"], 3) == 0.5

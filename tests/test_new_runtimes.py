@@ -83,7 +83,7 @@ def audits() -> Iterator[dict[str, dict]]:
 
     class Reports(dict):
         def __missing__(self, key: str) -> dict:
-            out, err = procs[key].communicate(timeout=240)
+            out, err = procs[key].communicate(timeout=360)
             assert procs[key].returncode == 0, err
             reports[key] = json.loads(out)
             return reports[key]
@@ -264,6 +264,7 @@ def _english(text: str) -> bool:
     return '":"' not in text and sum(c.isascii() for c in text) > 0.9 * len(text)
 
 
+@pytest.mark.timeout(400)  # four audits of 100 MB executables at once: past 120 s on a loaded machine
 @pytest.mark.parametrize("key", list(REVIEWED))
 def test_audit_of_the_pinned_package_leaves_no_real_limit_uncovered(audits: dict[str, dict], key: str) -> None:
     report = audits[key]

@@ -138,6 +138,7 @@ def apis() -> Iterator[dict[str, FakeAPI]]:
             api.stop()
 
 
+@pytest.mark.timeout(400)  # two CLIs, a kill -9 and a group pause each: its waits are its deadlines
 def test_two_claude_agents_in_one_folder_each_resume_their_own_conversation(apis, tmp_path: Path) -> None:
     home, root = tmp_path / "home", tmp_path / "team"
     env = claude.prepare(home, apis["alpha"].base_url, trust=True)
@@ -155,6 +156,7 @@ def test_two_claude_agents_in_one_folder_each_resume_their_own_conversation(apis
             a.w.close()
 
 
+@pytest.mark.timeout(400)  # two CLIs, a kill -9 and a group pause each: its waits are its deadlines
 def test_two_codex_agents_in_one_folder_each_resume_their_own_conversation(apis, tmp_path: Path) -> None:
     work, root = tmp_path / "work", tmp_path / "team"
     work.mkdir()

@@ -30,7 +30,7 @@ def _report(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple
 
 def test_report_counts_work_waits_hits_spend_crashes_and_needs(root, watchers, capsys):
     start(watchers, root, [r"1@print:session cost: $0.42 (12k in, 3k out)", f"1@print:{LIMIT}", "1@hang",
-                           "2@exit:3", "hang"], "--margin", "0", "--fallback-wait", "1")
+                           "2@exit:3", "hang"], "--margin", "0", "--fallback-wait", "3")
     wait_for(lambda: runs(root) >= 3 and (state(root) or {"state": ""})["state"] == "running", timeout=60,
              what="the third run (after the limit and a crash)")
     with Store(root / "state" / "mailbox.db") as st:  # a second agent, failed: it needs a person

@@ -15,7 +15,7 @@ from datetime import datetime
 
 #: `2026-12-07 02:42:20,123 INFO teamctl_supervisor.agent.watch: state rate_limited until 03:00 (why)`
 _STATE_LINE = re.compile(
-    r"^(?P<when>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:,\d+)? \w+ [\w.]+: state (?P<state>[a-z_]+)"
+    r"^(?P<when>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:,(?P<ms>\d{1,3}))? \w+ [\w.]+: state (?P<state>[a-z_]+)"
     r"(?: until [^()]*?)?(?: \((?P<detail>.*)\))?\s*$")
 
 #: What a timeline draws, each state (and a stalled run) named for a person.
@@ -48,7 +48,9 @@ class Segment:
 
 
 def parse_transitions(lines: Iterable[str]) -> list[Transition]:
-    """Every `state ...` line of a watcher's log, oldest first (log times are local, as logging writes)."""
+    """Every `state ...` line of a watcher's log, oldest first (log times are local, as logging writes).
+    The milliseconds count: a one-second wait logged late (after a slow stop of the runtime) shares
+    its second with the next state, and would vanish from the report at whole seconds."""
     out = []
     for line in lines:
         m = _STATE_LINE.match(line)
@@ -58,7 +60,8 @@ def parse_transitions(lines: Iterable[str]) -> list[Transition]:
             at = datetime.strptime(m.group("when"), "%Y-%m-%d %H:%M:%S").timestamp()
         except ValueError:
             continue
-        out.append(Transition(at, m.group("state"), m.group("detail")))
+        ms = m.group("ms")
+        out.append(Transition(at + (int(ms.ljust(3, "0")) / 1000 if ms else 0.0), m.group("state"), m.group("detail")))
     return out
 
 
