@@ -63,11 +63,12 @@ def parse_hosts(c: Checker, data: dict[str, Any]) -> tuple[HostSpec, ...]:
 
 
 def check_agent_hosts(c: Checker, agents: Iterable[tuple[Agent, str, Path]], hosts: Sequence[HostSpec]) -> None:
+    """`agents` are (agent, the key that names its host, its file)."""
     names = {h.name for h in hosts}
-    for agent, path, file in agents:
+    for agent, key, file in agents:
         if agent.host is not None and agent.host not in names:
-            c.error(join(path, "host"), f"no host {agent.host!r} under hosts: (known: "
-                                        f"{', '.join(sorted(names)) or 'none'})", file)
+            c.error(key, f"no host {agent.host!r} under hosts: (known: "
+                         f"{', '.join(sorted(names)) or 'none'})", file)
 
 
 def here() -> str | None:
