@@ -123,3 +123,36 @@ def test_up_checks_each_host_first_and_reports_every_problem(host_b: SshHost, tm
         assert "p:far: not started: host b (root@127.0.0.1): '/no/teamctl' does not run there" in up.stdout
     finally:
         _teamctl(team_a, env, "down", "p:near")
+
+
+def test_status_shows_an_unreachable_hosts_agents_as_unknown_not_their_old_rows(
+        host_b: SshHost, tmp_path: Path, pg: pgcluster.Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from teamctl_supervisor.store import mailbox
+
+    url = pg.fresh_url()
+    team_a, _ = _teams(tmp_path, host_b)
+    desk = tmp_path / "desk" / POINTER
+    write_pointer(desk, url, None)
+    monkeypatch.setattr(mailbox, "HOST", "b")
+    with Store(desk) as s:  # far's watcher on b wrote "running", then b went away
+        s.set_state("p:far", "claude-code", "running", watcher_pid=os.getpid(), pid=os.getpid())
+        assert s.flush()
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+
+    seen = _teamctl(team_a, env, "status", "--json")  # b answers: its agent's row stands
+    assert seen.returncode == 0, seen.stderr
+    assert {r["id"]: r["state"] for r in json.loads(seen.stdout)} == {"p:near": "not-started", "p:far": "running"}
+
+    host_b.stop()
+    gone = _teamctl(team_a, env, "status", "--json")
+    rows = {r["id"]: r for r in json.loads(gone.stdout)}
+    assert gone.returncode == 1
+    assert rows["p:far"]["state"] == "unknown" and rows["p:far"]["text"] == "unknown (host unreachable)"
+    assert rows["p:near"]["state"] == "not-started"  # this host's agents are shown as ever
+    assert "host b unreachable" in gone.stderr
+    table = _teamctl(team_a, env, "status")
+    assert table.returncode == 1
+    assert any(line.startswith("p:far ") and "unknown (host unreachable)" in line for line in table.stdout.splitlines())
+    assert any(line.startswith("p:near ") for line in table.stdout.splitlines())

@@ -32,6 +32,8 @@ HOST_ENV = "TEAMCTL_HOST"
 SSH_ENV = "TEAMCTL_SSH"
 #: Seconds to wait for a host's ssh connection before its agents are "host unreachable".
 CONNECT_TIMEOUT = 5
+#: `status` waits this long per host (all at once) before its agents show "host unreachable".
+STATUS_CONNECT_TIMEOUT = 2
 #: How long a remote command may take (an `up` waits for its watchers' first rows).
 COMMAND_TIMEOUT = 120.0
 _HOST_KEYS = ("ssh", "port", "root", "teamctl")
@@ -105,14 +107,15 @@ class Reply:
 class Ssh:
     """One master connection per host for this command, closed by `close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, connect_timeout: int = CONNECT_TIMEOUT) -> None:
         import tempfile  # (the commands only: a watcher loads compose, never ssh)
 
+        self.connect_timeout = connect_timeout
         self.dir = Path(tempfile.mkdtemp(prefix="teamctl-ssh-"))  # 0700: the control sockets
 
     def argv(self, host: HostSpec, remote: Sequence[str]) -> list[str]:
         opts = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.dir}/%C", "-o", "ControlPersist=60",
-                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", "-o", "ServerAliveInterval=5"]
+                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "ServerAliveInterval=5"]
         if host.port:
             opts += ["-p", str(host.port)]
         return [*_ssh(), *opts, host.ssh, "--", " ".join(shlex.quote(a) for a in remote)]
@@ -159,6 +162,19 @@ class Ssh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def unreachable_hosts(team: Team, agents: Sequence[Agent]) -> set[str]:
+    """The names of the hosts of `agents` that ssh cannot reach now (no ssh at all when every agent
+    is local): one `true` each, all at once, over a master connection that `close` ends."""
+    _, remote = by_host(team, agents)
+    if not remote:
+        return set()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Ssh(STATUS_CONNECT_TIMEOUT) as ssh, ThreadPoolExecutor(max_workers=min(16, len(remote))) as pool:
+        replies = list(pool.map(lambda h: ssh.run(h, ["true"], timeout=STATUS_CONNECT_TIMEOUT + 3), remote))
+    return {r.host.name for r in replies if not r.ok}
 
 
 def teamctl_argv(host: HostSpec, team: Team, args: Sequence[str]) -> list[str]:
