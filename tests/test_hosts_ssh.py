@@ -121,6 +121,20 @@ def test_up_checks_each_host_first_and_reports_every_problem(host_b: SshHost, tm
         up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0", "p:far")
         assert up.returncode == 1
         assert "p:far: not started: host b (root@127.0.0.1): '/no/teamctl' does not run there" in up.stdout
+
+        # b lacks the runtime's binary and the project's folder: both said at once, nothing started there
+        compose.write_text(compose.read_text().replace("teamctl: /no/teamctl", f"teamctl: '{sys.executable} -m"
+                                                                                " teamctl_supervisor'"))
+        (team_a.parent / "work").mkdir()
+        pfile = team_a / "projects" / "p.yaml"
+        pfile.write_text(pfile.read_text().replace("cwd: .}", "cwd: ../work}"))
+        desc = team_a / "runtimes" / "claude-code.toml"
+        desc.write_text(desc.read_text().replace('binary = "fake_agent.py"', 'binary = "no-such-cli"'))
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0", "p:far")
+        assert up.returncode == 1
+        assert (f"p:far: not started: host b (root@127.0.0.1): runtime binary 'no-such-cli' not on PATH there"
+                f" (p:far); working folder '{team_b.parent / 'work'}' missing there (p:far)") in up.stdout.splitlines()
+        assert not (tmp_path / "runs-b").exists()  # the fake runtime never ran on b
     finally:
         _teamctl(team_a, env, "down", "p:near")
 

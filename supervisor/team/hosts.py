@@ -199,7 +199,7 @@ def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[
     outcomes = []
     remote = dict(remote)
     with Ssh() as ssh:
-        for host, (reached, problem) in (preflight(ssh, team, list(remote)) if check else {}).items():
+        for host, (reached, problem) in (preflight(ssh, team, remote) if check else {}).items():
             for a in remote.pop(host):
                 outcomes.append(Outcome(a, "failed", f"{a.id}: not started: {problem}", ok=False) if reached
                                 else Outcome(a, "unknown", f"{a.id}: unknown ({problem})", ok=False))
@@ -224,9 +224,9 @@ _PROBE = ('date +%s; command -v tmux >/dev/null && echo tmux=yes || echo tmux=no
 CLOCK_SKEW_SECONDS = 10.0
 
 
-def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec, tuple[bool, str]]:
+def preflight(ssh: Ssh, team: Team, hosts: dict[HostSpec, list[Agent]]) -> dict[HostSpec, tuple[bool, str]]:
     """Every host's problem at once (in parallel), as (reached, text); warnings (tmux, clock) are
-    logged, not fatal."""
+    logged, not fatal. A host's agents' runtime binaries and folders are checked there too."""
     import logging
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -255,12 +255,49 @@ def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec,
         if lines[0].isdigit() and abs(int(lines[0]) - now) > CLOCK_SKEW_SECONDS:
             logging.getLogger(__name__).warning("%s: its clock is %+.0f s off this host's (limit resets are"
                                                 " wall-clock times: run NTP)", where, int(lines[0]) - now)
-        return host, None
+        missing = _missing_there(ssh, team, host, hosts[host])
+        return host, ((True, f"{where}: {missing}") if missing else None)
 
     if not hosts:
         return {}
     with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
         return {host: problem for host, problem in pool.map(probe, hosts) if problem}
+
+
+#: Prints each `b=BINARY` not on PATH and each `d=DIR` that is not a folder, of its arguments.
+_NEEDS = ('for x; do case $x in b=*) command -v "${x#b=}" >/dev/null 2>&1 || echo "$x";; '
+          'd=*) [ -d "${x#d=}" ] || echo "$x";; esac; done')
+
+
+def _missing_there(ssh: Ssh, team: Team, host: HostSpec, agents: Sequence[Agent]) -> str:
+    """What the host lacks for these agents (every runtime binary and working folder, each naming
+    its agents), or "" when nothing."""
+    from ..core.descriptors.loader import load_runtime
+    from ..core.errors import DescriptorError
+
+    needs: dict[str, list[str]] = {}
+    for agent in agents:
+        try:
+            needs.setdefault(f"b={load_runtime(agent.runtime, team.team_dir).launch.binary}", []).append(agent.id)
+        except DescriptorError:
+            pass  # validate reports it
+        needs.setdefault(f"d={remote_cwd(host, team, agent)}", []).append(agent.id)
+    reply = ssh.run(host, ["sh", "-c", _NEEDS, "sh", *needs])
+    lacking = [line for line in reply.out.splitlines() if line in needs]
+    return "; ".join(f"{'runtime binary' if x[0] == 'b' else 'working folder'} {x[2:]!r}"
+                     f" {'not on PATH' if x[0] == 'b' else 'missing'} there ({', '.join(needs[x])})" for x in lacking)
+
+
+def remote_cwd(host: HostSpec, team: Team, agent: Agent) -> str:
+    """The agent's folder on the host: a folder beside or under the team dir is found at the same
+    place relative to the host's `root`; any other stays the absolute path compose names."""
+    import posixpath
+
+    base = team.team_dir.parent
+    if not host.root or not agent.cwd.is_relative_to(base):
+        return str(agent.cwd)
+    return posixpath.normpath(posixpath.join(posixpath.dirname(host.root.rstrip("/")),
+                                             agent.cwd.relative_to(base).as_posix()))
 
 
 def _printable(text: str) -> str:
