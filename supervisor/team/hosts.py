@@ -120,6 +120,13 @@ class Ssh:
             opts += ["-p", str(host.port)]
         return [*_ssh(), *opts, host.ssh, "--", " ".join(shlex.quote(a) for a in remote)]
 
+    def attach_argv(self, host: HostSpec, team: Team, agent: Agent, rw: bool = False) -> list[str]:
+        """`ssh -t HOST teamctl attach AGENT` (over this master): the host's own `attach` finds the
+        session on the tmux server its `up` used and runs `tmux attach-session -r` (no -r with --rw)."""
+        argv = self.argv(host, teamctl_argv(host, team, ["attach", agent.id, *(["--rw"] if rw else [])]))
+        at = argv.index(host.ssh)
+        return [*argv[:at], "-t", *argv[at:]]
+
     def run(self, host: HostSpec, remote: Sequence[str], timeout: float = COMMAND_TIMEOUT) -> Reply:
         try:
             done = subprocess.run(self.argv(host, remote), capture_output=True, text=True, timeout=timeout,
