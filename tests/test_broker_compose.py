@@ -80,3 +80,18 @@ def test_a_bad_hosts_block_is_exit_2_naming_the_key(tmp_path: Path, hosts: str, 
     done = _teamctl(team, "validate")
     assert done.returncode == (2 if "prot" not in hosts else 0), done.stdout + done.stderr
     assert message in done.stderr + done.stdout and "hosts" in done.stderr + done.stdout
+
+
+def test_a_projects_host_places_its_agents_there_unless_an_agent_names_its_own(tmp_path: Path) -> None:
+    from teamctl_supervisor.team.compose import load_team
+
+    team = make_team(tmp_path, {"a": "", "b": "    host: c\n"}, compose_extra="hosts:\n  b: u@h\n  c: u@k\n")
+    pfile = team / "projects" / "p.yaml"
+    pfile.write_text(pfile.read_text().replace("cwd: .}", "cwd: ., host: b}"))
+    loaded = load_team(team)
+    assert {a.id: a.host for a in loaded.agents} == {"p:a": "b", "p:b": "c"}
+
+    pfile.write_text(pfile.read_text().replace("host: b}", "host: z}"))
+    done = _teamctl(team, "validate")
+    assert done.returncode == 2
+    assert "project.host: no host 'z' under hosts:" in done.stderr + done.stdout

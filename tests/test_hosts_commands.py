@@ -107,3 +107,36 @@ def test_wake_restart_and_rate_limits_reach_an_agent_on_another_host(host_b: Ssh
             except OSError:
                 pass
         desk.close()
+
+
+def test_attach_to_an_agent_on_another_host_takes_a_terminal_there_over_the_master(tmp_path: Path) -> None:
+    from teamctl_supervisor.team import hosts
+    from teamctl_supervisor.team.compose import load_team
+
+    team_dir = make_team(tmp_path, {"far": "    host: b\n"},
+                         compose_extra="hosts:\n  b: {ssh: me@host-b, port: 2222, root: /srv/t/.team}\n")
+    team = load_team(team_dir)
+    host, far = team.hosts[0], team.agent("far")
+    with hosts.Ssh() as ssh:
+        argv = ssh.attach_argv(host, team, far)
+        rw = ssh.attach_argv(host, team, far, rw=True)
+        assert argv[0] == "ssh" and argv[argv.index("me@host-b") - 1] == "-t"  # a terminal, for tmux
+        assert f"ControlPath={ssh.dir}/%C" in argv and "ControlMaster=auto" in argv
+        assert argv[-2:] == ["--", "env TEAMCTL_HOST=b teamctl attach p:far --root /srv/t/.team"]
+        assert rw[-1] == "env TEAMCTL_HOST=b teamctl attach p:far --rw --root /srv/t/.team"
+
+
+def test_attach_to_an_agent_of_a_host_ssh_cannot_reach_is_exit_2(host_b: SshHost, url: str,
+                                                                  tmp_path: Path) -> None:
+    team_a, _ = _teams(tmp_path, host_b)
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    there = _teamctl(team_a, env, "attach", "p:far")  # b's own attach answers (no session there)
+    assert there.returncode == 1 and "p:far: not running in tmux" in there.stderr, there.stderr
+    host_b.stop()
+    done = _teamctl(team_a, env, "attach", "p:far")
+    assert done.returncode == 2
+    assert done.stderr.startswith("teamctl: attach p:far: host b (root@127.0.0.1) unreachable"), done.stderr
+    pfile = team_a / "projects" / "p.yaml"
+    pfile.write_text(pfile.read_text().replace("host: b", "host: nope"))
+    unknown = _teamctl(team_a, env, "attach", "p:far")
+    assert unknown.returncode == 2 and "no host 'nope' under hosts:" in unknown.stderr

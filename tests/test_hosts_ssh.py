@@ -121,5 +121,52 @@ def test_up_checks_each_host_first_and_reports_every_problem(host_b: SshHost, tm
         up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0", "p:far")
         assert up.returncode == 1
         assert "p:far: not started: host b (root@127.0.0.1): '/no/teamctl' does not run there" in up.stdout
+
+        # b lacks the runtime's binary and the project's folder: both said at once, nothing started there
+        compose.write_text(compose.read_text().replace("teamctl: /no/teamctl", f"teamctl: '{sys.executable} -m"
+                                                                                " teamctl_supervisor'"))
+        (team_a.parent / "work").mkdir()
+        pfile = team_a / "projects" / "p.yaml"
+        pfile.write_text(pfile.read_text().replace("cwd: .}", "cwd: ../work}"))
+        desc = team_a / "runtimes" / "claude-code.toml"
+        desc.write_text(desc.read_text().replace('binary = "fake_agent.py"', 'binary = "no-such-cli"'))
+        up = _teamctl(team_a, env, "up", "--backend", "process", "--settle", "0", "p:far")
+        assert up.returncode == 1
+        assert (f"p:far: not started: host b (root@127.0.0.1): runtime binary 'no-such-cli' not on PATH there"
+                f" (p:far); working folder '{team_b.parent / 'work'}' missing there (p:far)") in up.stdout.splitlines()
+        assert not (tmp_path / "runs-b").exists()  # the fake runtime never ran on b
     finally:
         _teamctl(team_a, env, "down", "p:near")
+
+
+def test_status_shows_an_unreachable_hosts_agents_as_unknown_not_their_old_rows(
+        host_b: SshHost, tmp_path: Path, pg: pgcluster.Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from teamctl_supervisor.store import mailbox
+
+    url = pg.fresh_url()
+    team_a, _ = _teams(tmp_path, host_b)
+    desk = tmp_path / "desk" / POINTER
+    write_pointer(desk, url, None)
+    monkeypatch.setattr(mailbox, "HOST", "b")
+    with Store(desk) as s:  # far's watcher on b wrote "running", then b went away
+        s.set_state("p:far", "claude-code", "running", watcher_pid=os.getpid(), pid=os.getpid())
+        assert s.flush()
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+
+    seen = _teamctl(team_a, env, "status", "--json")  # b answers: its agent's row stands
+    assert seen.returncode == 0, seen.stderr
+    assert {r["id"]: r["state"] for r in json.loads(seen.stdout)} == {"p:near": "not-started", "p:far": "running"}
+
+    host_b.stop()
+    gone = _teamctl(team_a, env, "status", "--json")
+    rows = {r["id"]: r for r in json.loads(gone.stdout)}
+    assert gone.returncode == 1
+    assert rows["p:far"]["state"] == "unknown" and rows["p:far"]["text"] == "unknown (host unreachable)"
+    assert rows["p:near"]["state"] == "not-started"  # this host's agents are shown as ever
+    assert "host b unreachable" in gone.stderr
+    table = _teamctl(team_a, env, "status")
+    assert table.returncode == 1
+    assert any(line.startswith("p:far ") and "unknown (host unreachable)" in line for line in table.stdout.splitlines())
+    assert any(line.startswith("p:near ") for line in table.stdout.splitlines())

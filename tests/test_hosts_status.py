@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pgcluster
+from sshhost import SshHost
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
 from watchkit import TeamWatcher, fake_env, make_team, wait_for
@@ -19,9 +20,10 @@ from watchkit import TeamWatcher, fake_env, make_team, wait_for
 pg = pgcluster.pg
 
 
-def two_hosts(tmp_path: Path, agents: dict[str, str], extra: str = "") -> tuple[Path, Path]:
+def two_hosts(tmp_path: Path, agents: dict[str, str], extra: str = "", port: int = 22) -> tuple[Path, Path]:
     """Host a's tree (its compose places `far` on host b) and host b's copy of it."""
-    team_a = make_team(tmp_path / "a", agents, compose_extra="hosts:\n  b: {ssh: deploy@127.0.0.1}\n" + extra)
+    team_a = make_team(tmp_path / "a", agents,
+                       compose_extra=f"hosts:\n  b: {{ssh: root@127.0.0.1, port: {port}}}\n" + extra)
     compose = team_a / "team-compose.yaml"
     compose.write_text(compose.read_text().replace(
         "broker: {type: sqlite, path: state/mailbox.db}", "broker: {type: postgres, url_env: TEAMCTL_PG_URL}"))
@@ -51,7 +53,10 @@ def by_id(done: subprocess.CompletedProcess[str]) -> dict[str, dict]:
 def test_status_shows_each_agents_host_and_a_silent_hosts_agent_as_lost(pg: pgcluster.Cluster,
                                                                          tmp_path: Path) -> None:
     url = pg.fresh_url()
-    team_a, team_b = two_hosts(tmp_path, {"near": "    limit_group: solo\n", "far": "    host: b\n"})
+    sshd = SshHost({"PATH": "/usr/bin:/bin"})  # b answers ssh (status asks), while its watcher is silent
+    sshd.start()
+    team_a, team_b = two_hosts(tmp_path, {"near": "    limit_group: solo\n", "far": "    host: b\n"},
+                               port=sshd.port)
     watchers = []
     try:
         watchers.append(TeamWatcher(team_a, "p:near", ["print:near-up", "hang"],
@@ -73,7 +78,7 @@ def test_status_shows_each_agents_host_and_a_silent_hosts_agent_as_lost(pg: pgcl
         assert desk.agent_state("p:far").host == "b"
 
         # a threshold of 3 x 3 s; far beats every 5 s while it waits (the wait's own tick)
-        env = env_of(team_a, url, TEAMCTL_HEARTBEAT_SECONDS="3")
+        env = env_of(team_a, url, TEAMCTL_HEARTBEAT_SECONDS="3", TEAMCTL_SSH=sshd.ssh_command)
         wait_for(lambda: by_id(status(team_a, env, "--json"))["p:near"]["state"] == "running", timeout=30,
                  what="near running")
         rows = by_id(status(team_a, env, "--json"))
@@ -97,6 +102,7 @@ def test_status_shows_each_agents_host_and_a_silent_hosts_agent_as_lost(pg: pgcl
     finally:
         for w in watchers:
             w.close()
+        sshd.destroy()
 
 
 def test_a_sqlite_team_writes_no_heartbeats(tmp_path: Path) -> None:

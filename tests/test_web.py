@@ -242,3 +242,21 @@ def test_every_agent_of_the_demo_team_appears_with_its_state(tmp_path, servers, 
             shutil.copy(shot, os.environ["TEAMCTL_SCREENSHOT"])
     finally:
         subprocess.run([*teamctl, "down", "-C", str(team / ".team")], env=env, capture_output=True, timeout=120)
+
+
+def test_the_dashboard_labels_an_agent_with_the_host_its_row_names(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from teamctl_supervisor.store import mailbox
+    from teamctl_supervisor.store.readonly import ReadOnlyMailbox
+    from teamctl_supervisor.team.compose import load_team
+    from teamctl_supervisor.web import snapshot
+    from watchkit import make_team
+
+    team = load_team(make_team(tmp_path, {"a": "", "b": ""}))
+    (team.team_dir / "state").mkdir(mode=0o700)
+    monkeypatch.setattr(mailbox, "HOST", "host-x")
+    with Store(team.mailbox_path) as s:  # a's watcher ran on host-x
+        s.set_state("p:a", "claude-code", "stopped")
+        assert s.flush()
+    got = snapshot.build(team, ReadOnlyMailbox(team.mailbox_path))
+    assert {a["id"]: a["host"] for a in got["agents"]} == {"p:a": "host-x", "p:b": "local"}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 
 import click
 
+from ..core.compose_model import Agent
 from ..core.descriptors.loader import runtime_files
 from ..store import layout
 from ..team import hosts, report
@@ -220,6 +222,8 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
     """Open the agent's tmux session (read-only unless --rw; detach with C-b d)."""
     team = team_for_command(root, solo=True)
     member = team.agent(agent)
+    if not hosts.is_local(member):
+        return _attach_remote(team, member, rw)
     name = ops.team_sessions(team).get(member.id)
     if name is None:
         row = None
@@ -237,6 +241,22 @@ def attach(agent: str, rw: bool, root: str | None) -> int:
     sys.stdout.flush()
     os.execvp(argv[0], argv)
     return 0  # pragma: no cover
+
+
+def _attach_remote(team: Team, member: Agent, rw: bool) -> int:
+    """Another host's agent: its session there, through ssh with a terminal; a host ssh cannot reach
+    is exit 2 before any terminal is taken."""
+    host = next((h for h in team.hosts if h.name == member.host), None)
+    if host is None:
+        click.echo(f"teamctl: attach {member.id}: no host {member.host!r} under hosts:", err=True)
+        return 2
+    with hosts.Ssh(hosts.STATUS_CONNECT_TIMEOUT) as ssh:
+        reply = ssh.run(host, ["true"], timeout=hosts.STATUS_CONNECT_TIMEOUT + 3)  # opens the master
+        if not reply.ok:
+            click.echo(f"teamctl: attach {member.id}: {hosts.unreachable_text(reply)}", err=True)
+            return 2
+        sys.stdout.flush()
+        return subprocess.run(ssh.attach_argv(host, team, member, rw)).returncode
 
 
 @_command

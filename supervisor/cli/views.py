@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import click
@@ -65,8 +65,8 @@ def load_view(root: str | None) -> Team:
 # status
 
 
-def status_lines(team: Team, agents: Sequence[Agent], on: bool) -> list[str]:
-    rep = report.status(team, agents)
+def status_lines(team: Team, agents: Sequence[Agent], on: bool, unreachable: Collection[str] = ()) -> list[str]:
+    rep = report.status(team, agents, unreachable=unreachable)
     lines = report.status_table(rep)
     if not on:
         return lines
@@ -78,15 +78,20 @@ def status_lines(team: Team, agents: Sequence[Agent], on: bool) -> list[str]:
     return out + lines[1 + len(rep.agents):]
 
 
-def _status_once(team: Team, agents: Sequence[Agent], as_json: bool) -> None:
+def _status_once(team: Team, agents: Sequence[Agent], as_json: bool) -> int:
+    """1 when a host of these agents could not be reached (their state is then unknown), else 0."""
+    unreachable = hosts.unreachable_hosts(team, agents)
     if as_json:
-        rep = report.status(team, agents)
+        rep = report.status(team, agents, unreachable=unreachable)
         click.echo(json.dumps([s.as_dict() for s in rep.agents], indent=2))
         for notice in rep.notices:
             click.echo(notice, err=True)
     else:
-        for line in status_lines(team, agents, colour_on()):
+        for line in status_lines(team, agents, colour_on(), unreachable):
             click.echo(line)
+    for name in sorted(unreachable):
+        click.echo(f"teamctl: status: host {name} unreachable over ssh: its agents' state is unknown", err=True)
+    return 1 if unreachable else 0
 
 
 @click.command("status")
@@ -101,11 +106,10 @@ def status(agents: tuple[str, ...], as_json: bool, watch: bool, root: str | None
     selected = team.select(list(agents))
     if not watch:
         try:
-            _status_once(team, selected, as_json)
+            return _status_once(team, selected, as_json)
         except (sqlite3.Error, OSError) as exc:  # locked by another program, -wal deleted, ...
             click.echo(f"teamctl: status: {mailbox_trouble.describe(team.mailbox_path, exc)}", err=True)
             return 1
-        return 0
     try:
         while True:
             if not as_json:

@@ -223,7 +223,7 @@ def load_team(team_dir: Path, known_runtimes: Collection[str] | None = None, *, 
             hooks[i] = dataclasses.replace(h, to=resolved)
     rate_limits = dataclasses.replace(rate_limits, hooks=tuple(hooks))
     hosts = parse_hosts(c, data)
-    check_agent_hosts(c, [(ra.agent, ra.path, ra.file) for ra in raw_agents], hosts)
+    check_agent_hosts(c, [(ra.agent, ra.host_key, ra.file) for ra in raw_agents], hosts)
 
     ordered = _ordered(c.problems)
     if c.has_errors:

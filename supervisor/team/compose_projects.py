@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .compose_sections import check_version, parse_env
 DEFAULT_RUNTIME = "claude-code"  # upstream default when an agent names no runtime
 RESTART_POLICIES = ("always", "on-failure", "never")
 _PROJECT_FILE_KEYS = ("version", "project", "channels", "managers", "workers", "interfaces")
-_PROJECT_META_KEYS = ("id", "name", "cwd")
+_PROJECT_META_KEYS = ("id", "name", "cwd", "host")
 _CHANNEL_KEYS = ("name", "members")
 _AGENT_KEYS = (
     # read by this supervisor
@@ -55,6 +55,7 @@ class RawAgent:
     agent: Agent
     path: str  # dotted key in the project file, e.g. workers.dev
     file: Path
+    host_key: str = ""  # the key that placed it on a host: its own `host`, else `project.host`
 
 
 def _missing_cwd(team_dir: Path, raw: str, cwd: Path) -> str:
@@ -208,6 +209,7 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
         c.error("project.cwd", _missing_cwd(team_dir, raw_cwd, cwd))
     elif not cwd.is_dir():
         c.error("project.cwd", f"working directory is not a directory: {cwd}")
+    phost = c.string(meta, "host", "project")  # every agent's host unless it names its own
 
     compose_unserved.check_tree(c, data)
     channels = data.get("channels")
@@ -239,6 +241,9 @@ def parse_project(c: Checker, ref_path: str, raw_file: str, team_dir: Path,
                 c.error(ap, f"duplicate agent id {ra.agent.id!r} (also defined at {seen[ra.agent.name]})")
                 continue
             seen[ra.agent.name] = ap
+            ra.host_key = join(ap, "host")
+            if phost is not None and ra.agent.host is None:
+                ra.agent, ra.host_key = replace(ra.agent, host=phost), "project.host"
             agents.append(ra)
     if not agents:
         c.warn("", "project defines no managers or workers")

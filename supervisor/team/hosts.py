@@ -32,6 +32,8 @@ HOST_ENV = "TEAMCTL_HOST"
 SSH_ENV = "TEAMCTL_SSH"
 #: Seconds to wait for a host's ssh connection before its agents are "host unreachable".
 CONNECT_TIMEOUT = 5
+#: `status` waits this long per host (all at once) before its agents show "host unreachable".
+STATUS_CONNECT_TIMEOUT = 2
 #: How long a remote command may take (an `up` waits for its watchers' first rows).
 COMMAND_TIMEOUT = 120.0
 _HOST_KEYS = ("ssh", "port", "root", "teamctl")
@@ -63,11 +65,12 @@ def parse_hosts(c: Checker, data: dict[str, Any]) -> tuple[HostSpec, ...]:
 
 
 def check_agent_hosts(c: Checker, agents: Iterable[tuple[Agent, str, Path]], hosts: Sequence[HostSpec]) -> None:
+    """`agents` are (agent, the key that names its host, its file)."""
     names = {h.name for h in hosts}
-    for agent, path, file in agents:
+    for agent, key, file in agents:
         if agent.host is not None and agent.host not in names:
-            c.error(join(path, "host"), f"no host {agent.host!r} under hosts: (known: "
-                                        f"{', '.join(sorted(names)) or 'none'})", file)
+            c.error(key, f"no host {agent.host!r} under hosts: (known: "
+                         f"{', '.join(sorted(names)) or 'none'})", file)
 
 
 def here() -> str | None:
@@ -104,17 +107,25 @@ class Reply:
 class Ssh:
     """One master connection per host for this command, closed by `close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, connect_timeout: int = CONNECT_TIMEOUT) -> None:
         import tempfile  # (the commands only: a watcher loads compose, never ssh)
 
+        self.connect_timeout = connect_timeout
         self.dir = Path(tempfile.mkdtemp(prefix="teamctl-ssh-"))  # 0700: the control sockets
 
     def argv(self, host: HostSpec, remote: Sequence[str]) -> list[str]:
         opts = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.dir}/%C", "-o", "ControlPersist=60",
-                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", "-o", "ServerAliveInterval=5"]
+                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "ServerAliveInterval=5"]
         if host.port:
             opts += ["-p", str(host.port)]
         return [*_ssh(), *opts, host.ssh, "--", " ".join(shlex.quote(a) for a in remote)]
+
+    def attach_argv(self, host: HostSpec, team: Team, agent: Agent, rw: bool = False) -> list[str]:
+        """`ssh -t HOST teamctl attach AGENT` (over this master): the host's own `attach` finds the
+        session on the tmux server its `up` used and runs `tmux attach-session -r` (no -r with --rw)."""
+        argv = self.argv(host, teamctl_argv(host, team, ["attach", agent.id, *(["--rw"] if rw else [])]))
+        at = argv.index(host.ssh)
+        return [*argv[:at], "-t", *argv[at:]]
 
     def run(self, host: HostSpec, remote: Sequence[str], timeout: float = COMMAND_TIMEOUT) -> Reply:
         try:
@@ -160,6 +171,19 @@ class Ssh:
         self.close()
 
 
+def unreachable_hosts(team: Team, agents: Sequence[Agent]) -> set[str]:
+    """The names of the hosts of `agents` that ssh cannot reach now (no ssh at all when every agent
+    is local): one `true` each, all at once, over a master connection that `close` ends."""
+    _, remote = by_host(team, agents)
+    if not remote:
+        return set()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Ssh(STATUS_CONNECT_TIMEOUT) as ssh, ThreadPoolExecutor(max_workers=min(16, len(remote))) as pool:
+        replies = list(pool.map(lambda h: ssh.run(h, ["true"], timeout=STATUS_CONNECT_TIMEOUT + 3), remote))
+    return {r.host.name for r in replies if not r.ok}
+
+
 def teamctl_argv(host: HostSpec, team: Team, args: Sequence[str]) -> list[str]:
     root = host.root or str(team.team_dir)
     return ["env", f"{HOST_ENV}={host.name}", *shlex.split(host.teamctl), *args, "--root", root]
@@ -182,7 +206,7 @@ def on_hosts(team: Team, remote: dict[HostSpec, list[Agent]], command: Sequence[
     outcomes = []
     remote = dict(remote)
     with Ssh() as ssh:
-        for host, (reached, problem) in (preflight(ssh, team, list(remote)) if check else {}).items():
+        for host, (reached, problem) in (preflight(ssh, team, remote) if check else {}).items():
             for a in remote.pop(host):
                 outcomes.append(Outcome(a, "failed", f"{a.id}: not started: {problem}", ok=False) if reached
                                 else Outcome(a, "unknown", f"{a.id}: unknown ({problem})", ok=False))
@@ -207,9 +231,9 @@ _PROBE = ('date +%s; command -v tmux >/dev/null && echo tmux=yes || echo tmux=no
 CLOCK_SKEW_SECONDS = 10.0
 
 
-def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec, tuple[bool, str]]:
+def preflight(ssh: Ssh, team: Team, hosts: dict[HostSpec, list[Agent]]) -> dict[HostSpec, tuple[bool, str]]:
     """Every host's problem at once (in parallel), as (reached, text); warnings (tmux, clock) are
-    logged, not fatal."""
+    logged, not fatal. A host's agents' runtime binaries and folders are checked there too."""
     import logging
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -238,12 +262,49 @@ def preflight(ssh: Ssh, team: Team, hosts: Sequence[HostSpec]) -> dict[HostSpec,
         if lines[0].isdigit() and abs(int(lines[0]) - now) > CLOCK_SKEW_SECONDS:
             logging.getLogger(__name__).warning("%s: its clock is %+.0f s off this host's (limit resets are"
                                                 " wall-clock times: run NTP)", where, int(lines[0]) - now)
-        return host, None
+        missing = _missing_there(ssh, team, host, hosts[host])
+        return host, ((True, f"{where}: {missing}") if missing else None)
 
     if not hosts:
         return {}
     with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
         return {host: problem for host, problem in pool.map(probe, hosts) if problem}
+
+
+#: Prints each `b=BINARY` not on PATH and each `d=DIR` that is not a folder, of its arguments.
+_NEEDS = ('for x; do case $x in b=*) command -v "${x#b=}" >/dev/null 2>&1 || echo "$x";; '
+          'd=*) [ -d "${x#d=}" ] || echo "$x";; esac; done')
+
+
+def _missing_there(ssh: Ssh, team: Team, host: HostSpec, agents: Sequence[Agent]) -> str:
+    """What the host lacks for these agents (every runtime binary and working folder, each naming
+    its agents), or "" when nothing."""
+    from ..core.descriptors.loader import load_runtime
+    from ..core.errors import DescriptorError
+
+    needs: dict[str, list[str]] = {}
+    for agent in agents:
+        try:
+            needs.setdefault(f"b={load_runtime(agent.runtime, team.team_dir).launch.binary}", []).append(agent.id)
+        except DescriptorError:
+            pass  # validate reports it
+        needs.setdefault(f"d={remote_cwd(host, team, agent)}", []).append(agent.id)
+    reply = ssh.run(host, ["sh", "-c", _NEEDS, "sh", *needs])
+    lacking = [line for line in reply.out.splitlines() if line in needs]
+    return "; ".join(f"{'runtime binary' if x[0] == 'b' else 'working folder'} {x[2:]!r}"
+                     f" {'not on PATH' if x[0] == 'b' else 'missing'} there ({', '.join(needs[x])})" for x in lacking)
+
+
+def remote_cwd(host: HostSpec, team: Team, agent: Agent) -> str:
+    """The agent's folder on the host: a folder beside or under the team dir is found at the same
+    place relative to the host's `root`; any other stays the absolute path compose names."""
+    import posixpath
+
+    base = team.team_dir.parent
+    if not host.root or not agent.cwd.is_relative_to(base):
+        return str(agent.cwd)
+    return posixpath.normpath(posixpath.join(posixpath.dirname(host.root.rstrip("/")),
+                                             agent.cwd.relative_to(base).as_posix()))
 
 
 def _printable(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,8 +80,10 @@ def costs_today(team: Team, st: Store, now: float) -> dict[str, float]:
     return {r["agent_id"]: float(r["usd"] or 0.0) for r in rows}
 
 
-def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None = None) -> Report:
-    """One Status per agent: one query for states, one for costs, psutil once per process."""
+def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None = None,
+           unreachable: Collection[str] = ()) -> Report:
+    """One Status per agent: one query for states, one for costs, psutil once per process.
+    An agent of a host in `unreachable` (names ssh could not reach) is `unknown`, whatever its row."""
     now = now or time.time()
     agents = list(agents if agents is not None else team.agents)
     rows, costs, windows, beats = {}, {}, {}, {}
@@ -103,6 +105,9 @@ def status(team: Team, agents: Sequence[Agent] | None = None, now: float | None 
                    windows=windows.get(agent.id, []), last_turn=last_turn(team.state_dir, log_name(agent)),
                    host=agent.host or HOST)
         out.append(s)
+        if agent.host is not None and agent.host in unreachable:  # its row may be hours old: say so
+            s.state, s.text, s.remote = "unknown", "unknown (host unreachable)", True
+            continue
         if row is None:
             if s.session:
                 s.state, s.text = "starting", "starting"

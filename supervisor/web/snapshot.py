@@ -57,7 +57,7 @@ def _agent(team: Team, agent: Agent, row: Any, now: float, costs: dict[str, floa
            ppids: dict[int, list[int]], cache: FileCache) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": agent.id, "project": agent.project, "name": agent.name, "runtime": agent.runtime,
-        "host": getattr(agent, "host", None) or "local", "state": "not_started", "text": "not started",
+        "host": agent.host or getattr(row, "host", None) or "local", "state": "not_started", "text": "not started",
         "until": None, "detail": None, "restarts": 0, "last_exit": None, "pid": None,
         "cpu_percent": None, "rss_bytes": None, "uptime_seconds": None,
         "cost_today_usd": round(costs.get(agent.id, 0.0), 4), "usage_windows": windows.get(agent.id, []),
