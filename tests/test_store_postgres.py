@@ -263,3 +263,17 @@ def test_stores_sharing_one_spool_name_lose_and_repeat_nothing(pg: pgcluster.Clu
     assert tuple(rows[0]) == (800, 800)
     for s in stores:
         s.close()
+
+
+def test_the_read_only_views_read_a_postgres_team(pg: pgcluster.Cluster, tmp_path: Path) -> None:
+    """The dashboard and `teamctl report` open the mailbox read-only: on a PostgreSQL team, through
+    the broker's pointer, they see what the watchers of every host wrote."""
+    from teamctl_supervisor.store.readonly import ReadOnlyMailbox
+
+    path = _pg_path(pg, tmp_path)
+    with Store(path) as s:
+        s.set_state("p:far", "claude-code", "running", watcher_pid=1, pid=2, now=100.0)
+        s.flush()
+    with ReadOnlyMailbox(path) as view:
+        rows = view.agent_states()
+    assert rows["p:far"].state == "running"

@@ -2,7 +2,9 @@
 the dashboard and `teamctl report`. A view that opens the mailbox read-write could create it, run
 the schema batch or take the write lock the watchers need; this one cannot.
 
-It answers `query()` like Store does, so the store's read helpers (store/usage.py) take either.
+It answers `query()` like Store does, so the store's read helpers (store/usage.py) take either. A
+team on PostgreSQL (its mailbox path is the broker's pointer file) is read through a connection of
+the view's own; the view only ever runs SELECTs on it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from .broker import is_pointer, open_backend
 from .mailbox import AgentRow
 
 
@@ -24,6 +27,7 @@ class ReadOnlyMailbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        self._remote: Any = None  # a PostgreSQL team's backend (psycopg is imported only then)
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None:
@@ -36,7 +40,11 @@ class ReadOnlyMailbox:
             self._conn = conn
         return self._conn
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        if is_pointer(self.path):
+            if self._remote is None:
+                self._remote = open_backend(self.path)
+            return self._remote.query(sql, list(params))
         conn = self._connect()
         if conn is None:
             return []
@@ -52,6 +60,9 @@ class ReadOnlyMailbox:
         return {r["agent_id"]: AgentRow.from_row(r) for r in self.query("SELECT * FROM supervisor_agent_state")}
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
