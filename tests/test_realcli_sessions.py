@@ -185,7 +185,11 @@ def test_two_agents_of_a_cli_that_takes_a_session_id_each_resume_their_own(runti
     work.mkdir()
     agents: list[Agent] = []
     with FakeAPI(reply_text="Hello from the fake API.") as api:
-        env = module.prepare(tmp_path / "home", api.base_url)
+        # Gemini's start-up session cleanup off, as `validate` asks of a team whose Gemini agents share a
+        # folder (team/session_check.py): otherwise a resume in a later minute than the session began
+        # leaves a file the other agent's start deletes, with this agent's whole session
+        extra = {"general": {"sessionRetention": {"enabled": False}}} if runtime == "gemini" else None
+        env = module.prepare(tmp_path / "home", api.base_url, **({"settings": extra} if extra else {}))
         try:
             for name in PROMPTS:
                 w = WatchedAgent(root, name, runtime, module.argv("-i", PROMPTS[name]), env, work)

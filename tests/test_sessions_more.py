@@ -170,3 +170,30 @@ def test_opencode_session_deleted_in_its_database_falls_back_to_a_fresh_one(tmp_
     with caplog.at_level(logging.WARNING):
         assert keeper.choose() == SessionChoice(None, False)  # no "Session not found" loop
     assert f"session {SES} of p-a can no longer be resumed" in caplog.text
+
+
+def test_validate_warns_of_gemini_cleanup_for_agents_sharing_a_folder_until_the_user_turns_it_off(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    """@google/gemini-cli 0.61.0 deletes, at start, another session's file holding no conversation (a
+    resume in a later minute leaves one) with its whole session: two Gemini agents in one folder are
+    told to turn the cleanup off in the user's settings, and not told once it is off."""
+    import json
+
+    from watchkit import make_team
+
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GEMINI_CLI_HOME", raising=False)
+    team = make_team(tmp_path, {"a": "", "b": "", "c": ""})
+    project = team / "projects" / "p.yaml"
+    project.write_text(project.read_text().replace("runtime: claude-code", "runtime: gemini"))
+    assert main(["validate", "-C", str(team)]) == 0
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert text.count("start-up cleanup") == 1 and "general.sessionRetention.enabled" in text
+    assert str(home / ".gemini" / "settings.json") in text
+    (home / ".gemini" / "settings.json").write_text(json.dumps({"general": {"sessionRetention": {"enabled": False}}}))
+    assert main(["validate", "-C", str(team)]) == 0
+    said = capsys.readouterr()
+    assert "start-up cleanup" not in said.out + said.err
