@@ -59,12 +59,18 @@ class Run:
         except BaseException as exc:  # re-raised by the tests, with the screen in its message
             self.error = exc
 
+    def live(self) -> str:
+        """The screen below the watcher's last `[teamctl]` note: what the running CLI drew. droid's TUI
+        draws inline (no alternate screen), so the stopped run's last frame, its "? for help" too, stays
+        above the watcher's rate-limit notes while the resumed run starts: typed then, the prompt is lost."""
+        return self.agent.screen().rsplit("[teamctl] ", 1)[-1]
+
     def prompt(self, text: str) -> None:
         a = self.agent
-        a.wait_for(lambda: self.ready in a.screen(), 90, f"the prompt ({self.ready!r})")
+        a.wait_for(lambda: self.ready in self.live(), 90, f"the prompt ({self.ready!r})")
         for _ in range(3):  # a TUI still restoring a resumed session may clear what was typed: type again
             a.send(text, literal=True)
-            a.wait_for(lambda: text in a.screen(), 20, "the typed prompt")
+            a.wait_for(lambda: text in self.live(), 20, "the typed prompt")
             if self._stays(text):
                 break
             a.send("C-u")
@@ -76,7 +82,7 @@ class Run:
         """`text` is still on the screen after `seconds` (polled: False as soon as it is gone)."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if text not in self.agent.screen():
+            if text not in self.live():
                 return False
             time.sleep(0.1)
         return True

@@ -9,6 +9,11 @@ other connection (telemetry). The interactive TUI asks for a Factory account log
 login with your Factory account to continue."; a FACTORY_API_KEY is checked with Factory's
 /api/cli/whoami) unless it runs in Airgap mode (`airgap=True`: FACTORY_AIRGAP_ENABLED=1, "v0.225.2 -
 Airgap", no hosted request, BYOK models only), see tests/realcli/notes/new-runtimes.md.
+
+The TUI prints 'Error: Your custom model "gpt-4o" appears to be an OpenAI model, but is configured with
+provider "generic-chat-completion-api". ...' (errors:agent.byokOpenAIMismatch, 0.225.2) at the first message
+of every session: a notice droid persists from the model's name alone, not a failed request (the answer
+still comes from the fake API's chat completions).
 """
 
 from __future__ import annotations
