@@ -78,6 +78,10 @@ def test_logs_f_follows_the_whole_team_interleaved(hello: Team) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "logs", "-f", "-n", "0", "-C",
                              str(hello.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # `-n 0` starts each log at its end when it starts following: wait until it follows (a thread
+        # per agent) before the agents print, or a line printed first is (rightly) not shown
+        following = lambda: len(os.listdir(f"/proc/{proc.pid}/task")) >= 3  # noqa: E731 (main, dev, manager)
+        wait_for(lambda: following() or proc.poll() is not None, 60, what="logs -f following every agent")
         _up(hello)
         seen: list[str] = []
         while len(seen) < 4:
