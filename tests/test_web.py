@@ -260,3 +260,9 @@ def test_the_dashboard_labels_an_agent_with_the_host_its_row_names(tmp_path: Pat
         assert s.flush()
     got = snapshot.build(team, ReadOnlyMailbox(team.mailbox_path))
     assert {a["id"]: a["host"] for a in got["agents"]} == {"p:a": "host-x", "p:b": "local"}
+    with Store(team.mailbox_path) as s:  # b's watcher runs on host-x: no pid of it lives here
+        s.set_state("p:b", "claude-code", "running", watcher_pid=2**22 + 1, pid=2**22 + 2)
+        assert s.flush()
+    got = snapshot.build(team, ReadOnlyMailbox(team.mailbox_path))
+    b = next(a for a in got["agents"] if a["id"] == "p:b")
+    assert (b["host"], b["state"]) == ("host-x", "running")  # not "stale": its liveness is that host's

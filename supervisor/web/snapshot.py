@@ -18,6 +18,7 @@ from typing import Any
 from ..core.history import segments, spend_buckets
 from ..core.resets.parse import resolve_zone
 from ..core.states import LIVE_STATES, state_text
+from ..store.mailbox import HOST
 from ..store.readonly import ReadOnlyMailbox
 from ..team import report
 from ..team.agent_history import FileCache, last_model_turn, last_output_at, output_tail, transitions
@@ -70,6 +71,8 @@ def _agent(team: Team, agent: Agent, row: Any, now: float, costs: dict[str, floa
         return out
     out.update(state=row.state, text=state_text(row, now), until=row.until, detail=row.detail,
                restarts=row.restarts, last_exit=row.last_exit, updated_at=row.updated_at)
+    if row.state in _LIVE and row.host not in (None, HOST):
+        return out  # another host's watcher: its pids mean nothing here; the row (and `lost`) say
     if row.state in _LIVE:
         if watcher_process(agent.id, row) is None:
             out.update(state="stale", text="stale (its watcher is gone)", until=None)
