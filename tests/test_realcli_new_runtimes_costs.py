@@ -68,9 +68,15 @@ class Run:
     def prompt(self, text: str) -> None:
         a = self.agent
         a.wait_for(lambda: self.ready in self.live(), 90, f"the prompt ({self.ready!r})")
-        for _ in range(3):  # a TUI still restoring a resumed session may clear what was typed: type again
+        for attempt in range(3):  # a TUI still restoring a resumed session may drop or clear what was typed
             a.send(text, literal=True)
-            a.wait_for(lambda: text in self.live(), 20, "the typed prompt")
+            try:
+                a.wait_for(lambda: text in self.live(), 30, "the typed prompt")
+            except AssertionError:
+                if attempt == 2:
+                    raise
+                a.send("C-u")  # dropped while the TUI was still starting: type it again
+                continue
             if self._stays(text):
                 break
             a.send("C-u")

@@ -100,7 +100,13 @@ def _sessions() -> set[str]:
 
 @pytest.mark.parametrize("name", ["hello-team", "startup-team", "newsletter-office"])
 def test_validate_upstream_examples(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    fake_bin: FakeBin) -> None:
+                                    fake_bin: FakeBin, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a user who did what `validate` asks of Gemini agents sharing a folder (docs/compose.md, Sessions)
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    (home / ".gemini" / "settings.json").write_text('{"general": {"sessionRetention": {"enabled": false}}}')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GEMINI_CLI_HOME", raising=False)
     root = copy_example(name, tmp_path)
     assert main(["validate", "-C", str(root)]) == 0
     out = capsys.readouterr().out
