@@ -44,8 +44,9 @@ class Run:
     """One agent's scenario in a thread of its own; what it saw, for the tests."""
 
     def __init__(self, api: FakeAPI, agent: WatchedAgent, ready: str,
-                 cost_screen: Callable[[Run, bool], str], exit_file: bool = False) -> None:
+                 cost_screen: Callable[[Run, bool], str], exit_file: bool = False, inline: bool = False) -> None:
         self.api, self.agent, self.ready, self.cost_screen = api, agent, ready, cost_screen
+        self.inline = inline  # the TUI draws in the normal screen (droid), not the alternate one
         self.exit_file = exit_file  # the CLI writes a usage file when it exits (a structured channel)
         self.screens: list[str] = []  # the cost screen: after the first answer, after the respawn, after the second
         self.first_argv: list[str] = []
@@ -62,8 +63,10 @@ class Run:
     def live(self) -> str:
         """The screen below the watcher's last `[teamctl]` note: what the running CLI drew. droid's TUI
         draws inline (no alternate screen), so the stopped run's last frame, its "? for help" too, stays
-        above the watcher's rate-limit notes while the resumed run starts: typed then, the prompt is lost."""
-        return self.agent.screen().rsplit("[teamctl] ", 1)[-1]
+        above the watcher's rate-limit notes while the resumed run starts: typed then, the prompt is lost.
+        A full-screen TUI (opencode, Copilot) draws over the whole pane: all of it is the CLI's."""
+        screen = self.agent.screen()
+        return screen.rsplit("[teamctl] ", 1)[-1] if self.inline else screen
 
     def prompt(self, text: str) -> None:
         a = self.agent
@@ -185,7 +188,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.Mo
             home = tmp / f"{name}-home"
             agent = WatchedAgent(tmp / f"team-{name}", name[:2], runtime, module.argv(),
                                  module.prepare(home, api.base_url, **extra), home / "work", "--margin", "0")
-            started[name] = Run(api, agent, ready, screen, exit_file=name == "copilot")
+            started[name] = Run(api, agent, ready, screen, exit_file=name == "copilot", inline=name == "droid")
         for run in started.values():
             run.thread.start()
         for run in started.values():
