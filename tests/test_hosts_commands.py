@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import pytest
 from sshhost import SshHost
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
+from test_hosts_ssh import _teamctl, _teams  # the same trees and command as the up/down tests
 from watchkit import FAKES, fake_env, make_team, wait_for
 
 pg = pgcluster.pg
@@ -36,23 +35,6 @@ def host_b(tmp_path: Path, url: str) -> Iterator[SshHost]:
     host.start()
     yield host
     host.destroy()
-
-
-def _teams(tmp_path: Path, host: SshHost) -> tuple[Path, Path]:
-    b_root = tmp_path / "b" / "proj" / ".team"
-    hosts = (f"hosts:\n  b: {{ssh: root@127.0.0.1, port: {host.port}, root: '{b_root}',"
-             f" teamctl: '{sys.executable} -m teamctl_supervisor'}}\n")
-    team_a = make_team(tmp_path / "a", {"near": "", "far": "    host: b\n"}, compose_extra=hosts)
-    compose = team_a / "team-compose.yaml"
-    compose.write_text(compose.read_text().replace(
-        "broker: {type: sqlite, path: state/mailbox.db}", "broker: {type: postgres, url_env: TEAMCTL_PG_URL}"))
-    shutil.copytree(team_a.parent, b_root.parent)
-    return team_a, b_root
-
-
-def _teamctl(team: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "--root", str(team)],
-                          capture_output=True, text=True, timeout=180, env=env, cwd=team.parent)
 
 
 def test_logs_of_an_agent_on_another_host_come_over_ssh_without_controls(host_b: SshHost, url: str,
