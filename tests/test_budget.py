@@ -37,6 +37,8 @@ def test_cap_pauses_every_agent_of_the_project_and_survives_a_watcher_restart(tm
     assert state(team, "p:a")["until"] == pytest.approx(midnight, abs=1)
     spend = [(round(r["usd"], 2), r["input_tok"]) for r in rows(team, "SELECT * FROM budget ORDER BY id")]
     assert spend == [(0.30, 1000), (0.30, 0)]  # the running total counted once
+    # The chains run on the hook thread, after the pause is recorded: wait for their messages.
+    wait_for(lambda: len(rows(team, "SELECT * FROM messages")) >= 2, what="the warn and cap messages")
     texts = sorted(r["text"] for r in rows(team, "SELECT text FROM messages"))
     assert texts == ["cap p 0.6", "warn p 0.3"]  # each chain once per day
     assert state(team, "p:b")["pid"] is None or not _alive(state(team, "p:b")["pid"])
