@@ -147,10 +147,14 @@ def signature_source(root: Path) -> tuple[str, Path, tuple[str, ...], tuple[str,
 
 
 def _builtin_templates() -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """Lines the built-in claude-code signatures should match (checked before use)."""
-    limits = ("Claude usage limit reached. Your limit will reset at {secs}pm (UTC).",
+    """Lines the built-in claude-code signatures should match (checked before use): today's notices
+    (@anthropic-ai/claude-code-linux-x64 2.1.337 `You've hit your ${name} · resets ${when}`, the
+    auto-continue footer), the 1.0.x wording still in use, and -p's JSON result for the cost."""
+    limits = ("You've hit your limit · resets {secs}pm (UTC)",
+              "Usage limit reached · limit resets at {secs}pm",
               "5-hour limit reached ∙ resets {secs}pm")
-    costs = ("Total cost: ${usd:.4f}",)
+    costs = ('{{"type":"result","total_cost_usd":{usd:.4f},"usage":{{"input_tokens":{inp},'
+             '"output_tokens":{out}}}}}',)
     rt = load_runtime("claude-code")
     sc = Scanner(rt, tz=UTC)
     probe = "\n".join(t.format(n=0, secs=3, usd=1.5, inp=10, out=5) for t in limits + costs) + "\n"

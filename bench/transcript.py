@@ -56,7 +56,9 @@ def _sgr(rng: random.Random) -> str:
 
 
 def _tui_frame(rng: random.Random) -> str:
-    """A full-screen redraw: hide cursor, every row positioned, cleared and coloured, a status bar."""
+    """A full-screen redraw: hide cursor, every row positioned, cleared and coloured, a status bar;
+    then the cursor goes to the next row, where whatever comes next starts (a code block's fence
+    drawn after a frame on the status bar's own row is a shape no CLI prints)."""
     rows = rng.randrange(20, 48)
     out = ["\x1b[?25l\x1b[H"]
     for row in range(1, rows + 1):
@@ -65,7 +67,7 @@ def _tui_frame(rng: random.Random) -> str:
         if rng.random() < 0.3:
             out.append(f"\x1b[{row};{rng.randrange(60, 120)}H\x1b[7m {rng.randrange(100)}% \x1b[27m")
     out.append(f"\x1b[{rows + 1};1H\x1b[2K\x1b[48;5;236m\x1b[37m {_words(rng, 3)} │ {rng.randrange(9)}:"
-               f"{rng.randrange(60):02d} │ ctx {rng.randrange(100)}% \x1b[0m\x1b[?25h")
+               f"{rng.randrange(60):02d} │ ctx {rng.randrange(100)}% \x1b[0m\x1b[?25h\r\n")
     return "".join(out)
 
 

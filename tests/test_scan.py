@@ -447,18 +447,23 @@ NOISE = [b"\x1b[2K\x1b[1G\x1b[38;5;208m\xe2\xa0\x8b\x1b[0m thinking", b"    retu
 #: keyword must be whole in the raw bytes, or broken only by a line break and indentation).
 WRAPPED = [b"You have hit your session\n  limit. Resets in 5h 15m", b"the usage\nlimit reached the end",
            b"our usage\n\ncounts"]
+#: Code fences as a model's markdown or a catted file draws them: alone, coloured, indented, after
+#: a row move, after text (not a fence), with a notice inside the block (never a hit).
+FENCES = [b"```python", b"\x1b[90m```\x1b[0m", b"  ~~~", b"\x1b[2K\x1b[90m```bash\x1b[0m", b"see ``` here",
+          b"\x1b[5;1H```", b"```\nusage limit reached \xe2\x88\x99 resets in 2h\n```"]
 
 
 @settings(max_examples=120, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(st.sampled_from(POOL + NOISE * 3 + WRAPPED * 2), max_size=30),
+@given(lines=st.lists(st.sampled_from(POOL + NOISE * 3 + WRAPPED * 2 + FENCES * 2), max_size=30),
        screen=st.lists(st.sampled_from(POOL + NOISE * 4), max_size=40),
        ending=st.sampled_from([b"\n", b"\r\n"]), data=st.data())
 def test_prefilter_and_hot_line_path_find_what_the_plain_line_path_finds(
         runtime: Runtime, lines: list[bytes], screen: list[bytes], ending: bytes, data: st.DataObject) -> None:
-    """The prefilter (both engines), the hot-chunk path that reads only keyword lines and the row
-    gate for cursor-positioned screens must give exactly the events of reading every line, however
-    the output is cut into reads."""
+    """The prefilter (both engines), the hot-chunk path that reads only keyword lines, the fence
+    path that counts code fences without reading their lines and the row gate for cursor-positioned
+    screens must give exactly the events of reading every line, however the output is cut into
+    reads."""
     # a full-screen redraw: rows placed with cursor moves, no line break (one long raw line)
     rows = [row for block in screen for row in block.split(b"\n")]  # a wrapped message: consecutive rows
     redraw = b"".join(b"\x1b[%d;1H\x1b[2K" % (i + 1) + row for i, row in enumerate(rows))
@@ -505,7 +510,7 @@ def test_without_line_counting_the_same_events_come_with_line_zero(runtime: Runt
     assert [replace(e, line=0) for e in counted] == uncounted
 
 
-def test_auto_engine_switches_to_ahocorasick_after_a_megabyte_with_the_same_events(
+def test_auto_engine_switches_to_ahocorasick_after_its_switch_size_with_the_same_events(
         runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """A quiet watcher never loads the compiled matcher; a busy one switches, and nothing changes."""
     from teamctl_supervisor.core.scan import prefilter
@@ -539,3 +544,16 @@ def test_text_end_passes_runs_of_empty_lines() -> None:
     assert text_end(b, len(b)) == len(b) - 2
     assert text_end(b, len(b) - 3) == 3  # back over the 100,000 empty lines
     assert text_end(b"\n\n\n", 3) == 0 and text_end(b"ab", 2) == 2
+
+
+def test_a_notice_inside_a_fenced_block_of_a_flood_is_never_a_hit_and_one_after_it_is(runtime: Runtime) -> None:
+    """Fences in a flood of a model's markdown are counted on the byte path (no line work), and
+    still hide what lies between them; the notice after the block closes is found."""
+    block = (b"\x1b[90m```python\x1b[0m\n" + b"    return self.cache[3]\n" * 20 + b"\x1b[90m```\x1b[0m\n")
+    quoted = b"```\nusage limit reached \xe2\x88\x99 resets in 2h\n```\n"
+    text = block * 50 + quoted + block * 50 + b"usage limit reached \xe2\x88\x99 resets in 3h\n"
+    for engine in (None, "ahocorasick"):
+        for size in (64, 4096, 32768):
+            sc = scanner(runtime, prefilter=engine)
+            events = [e for i in range(0, len(text), size) for e in sc.feed(text[i:i + size])] + sc.finish()
+            assert [e.reset_text for e in events] == ["in 3h"], (engine, size)

@@ -61,8 +61,8 @@ def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[
 
 #: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs
 #: (each call counts at least 512): a quiet agent never loads it, a busy one switches within a
-#: second of output.
-AUTO_SWITCH_BYTES = 1 << 20
+#: second of output. The loop costs about 60 ms per MiB with Claude Code's ~170 needles and marks.
+AUTO_SWITCH_BYTES = 1 << 18
 
 
 class Prefilter:
@@ -73,7 +73,7 @@ class Prefilter:
     4 KiB read here) where its wheel exists, else a loop of `bytes.find` (about 1.5 us per needle per
     4 KiB). The same pass finds wrap marks, a phrase's first words at the end of a line: a keyword
     wrapped there is confirmed by what starts the next line (`wraps`). When a keyword could hide a
-    mark (`_overlapping`), the read is searched again with line breaks folded into one space.
+    mark (`_hiders`), the read is searched again with line breaks folded into one space.
     """
 
     def __init__(self, keywords: list[str], engine: str = "auto") -> None:
@@ -112,9 +112,9 @@ class Prefilter:
         self._rests = {head: tuple(r) for head, r in rests.items()}
         # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
         # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
-        # a keyword is checked folded too.
-        self._overlapping = any(n.endswith(b" " + w) or n == w for n in self.needles for h in self.heads
-                                for w in _word_prefixes(h))
+        # such a keyword is checked folded too.
+        self._hiders = frozenset(i for i, n in enumerate(self.needles)
+                                 if any(n.endswith(b" " + w) or n == w for h in self.heads for w in _word_prefixes(h)))
         self._text_re = re.compile("|".join(re.escape(p) for p in kept))
 
     def use(self, engine: str, auto: bool = False) -> None:
@@ -134,7 +134,7 @@ class Prefilter:
     def scan(self, low: bytes) -> tuple[list[Hit], list[Hit] | None]:
         """Keyword hits in lower-cased `low`, and the wrap marks there (a phrase's first words at
         the end of a line: the phrase may go on on the next line); None for the marks when a
-        keyword may hide one (see `_overlapping`). One pass over the bytes for both."""
+        keyword may hide one (see `_hiders`). One pass over the bytes for both."""
         if self._until_switch >= 0:  # engine "auto": count the bytes scanned until the switch
             self._until_switch -= max(len(low), 512)  # a call costs the loop at least this much
             if self._until_switch < 0:
@@ -145,7 +145,7 @@ class Prefilter:
         n = len(self.needles)
         hits = [h for h in found if h[0] < n]
         marks = [h for h in found if h[0] >= n] if len(hits) < len(found) else []
-        return hits, (None if self._overlapping and hits else marks)
+        return hits, (None if self._hiders and any(h[0] in self._hiders for h in hits) else marks)
 
     def wraps(self, low: bytes, marks: list[Hit]) -> list[tuple[int, int]]:
         """Of the wrap marks in `low`, those where the next line goes on with a keyword phrase, as

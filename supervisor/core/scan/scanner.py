@@ -24,9 +24,18 @@ from ..descriptors.model import Runtime
 from .events import Event
 from .events import EventKind as EventKind  # imported from here too
 from .json_documents import JsonDocuments
+from .lookalike import FENCE_MARKS
 from .prefilter import LINE_GAP, SEAM, unfold_spans
 from .screen_cells import ScreenRows
-from .screen_text import last_row_move, row_end, row_start, same_row_moves, strip_ansi, text_end
+from .screen_text import (
+    last_row_move,
+    only_escapes,
+    row_end,
+    row_start,
+    same_row_moves,
+    strip_ansi,
+    text_end,
+)
 from .text_scanner import (
     CONTEXT_BYTES,
     JOIN_DEPTH,
@@ -63,6 +72,9 @@ class Scanner(TextScanner):
         self._in_place = KeywordIndex(in_place) if in_place else None
         self._cells = self._new_cells()
         self._documents = JsonDocuments() if runtime.json_documents else None
+        pf = self._prefilter
+        self._fence_needles = frozenset(i for i, n in enumerate(pf.needles) if n.decode() in FENCE_MARKS) \
+            if pf is not None else frozenset()
 
     def _new_cells(self) -> ScreenRows | None:
         """The screen's rows, kept only for a runtime with a total it redraws in place."""
@@ -105,9 +117,14 @@ class Scanner(TextScanner):
             low = (buf[at:] if at else buf).lower()
             hits, wrapped = pf.scan(low)
             first_line = waiting or self._seam_hot(buf)
-            if not hits and wrapped == [] and not first_line:
-                self._skip(buf)  # the bulk of a TUI's output: no keyword, no line work
-                return events
+            # a phrase's first words end a line: read on if the next line goes on with the phrase
+            wraps = pf.wraps(low, wrapped) if wrapped else []
+            if wrapped is not None and not wraps and not first_line:
+                if not hits:
+                    self._skip(buf)  # the bulk of a TUI's output: no keyword, no line work
+                    return events
+                if self._fences_only(buf, hits, at):
+                    return events  # a model's code blocks: fences counted, no line work
             spans = [(start + at, end + at) for _, start, end in hits]
             if wrapped is None:
                 # a keyword may hide a wrap mark: look again with line breaks folded
@@ -115,14 +132,37 @@ class Scanner(TextScanner):
                 if sorted(h[0] for h in folded) != sorted(h[0] for h in hits):
                     spans = [(start + at, end + at) for start, end in unfold_spans(low, folded)]
             else:
-                # a phrase's first words end a line: read on if the next line goes on with the phrase
-                spans += [(start + at, end + at) for start, end in pf.wraps(low, wrapped)]
+                spans += [(start + at, end + at) for start, end in wraps]
             if first_line:
                 spans.append((0, LINE_GAP.match(buf).end() + 1))  # through the first line with text
             self._feed_hot_lines(buf, spans, events)
             return events
         self._feed_lines(buf, events)
         return events
+
+    def _fences_only(self, buf: bytes, hits: list[tuple[int, int, int]], at: int) -> bool:
+        """When every keyword hit is a code fence opening its own finished line (only escapes and
+        blanks before it), toggle the fence state here, as the line path would, and say so: a
+        model's markdown floods a print-mode CLI's output with fences that hold no notice. False,
+        with nothing changed, as soon as one hit needs the line path."""
+        fences = self._fence_needles
+        cut = 0  # the end of the last fence line
+        for index, start, _ in hits:
+            if index not in fences:
+                return False
+            start += at
+            line = max(buf.rfind(b"\n", 0, start), buf.rfind(b"\r", 0, start)) + 1
+            ends = [e for e in (buf.find(b"\n", start), buf.find(b"\r", start)) if e >= 0]
+            if not ends or not only_escapes(buf[line:start]):
+                return False  # in the partial line, or after text: the line path decides
+            cut = max(cut, min(ends) + 1)
+        for _ in hits:
+            self._toggle_fence()
+        self._skip(buf[:cut])  # lines and fences, then only what follows the last fence is context
+        self._context.clear()
+        self._context_limit = None
+        self._skip(buf[cut:])
+        return True
 
     def _feed_lines(self, buf: bytes, events: list[Event]) -> None:
         """Every line of `buf` through the line path."""
@@ -274,6 +314,8 @@ class Scanner(TextScanner):
             return
         self._buf = buf[cut + 1:]
         self._buf_hot = False
+        if self._fence_opened is not None:
+            return  # lines in a fenced block are never joined
         end = cut
         found: list[bytes] = []
         while len(found) < JOIN_DEPTH:

@@ -84,6 +84,11 @@ def last_row_move(raw: bytes) -> int:
     return -1
 
 
+def only_escapes(raw: bytes) -> bool:
+    """Whether `raw` draws nothing but blanks (escape sequences and white space only)."""
+    return not raw.strip() or not _ESCAPES.sub(b"", raw).strip()
+
+
 def strip_ansi(raw: bytes) -> list[str]:
     """Visible text of one raw line, split where the cursor jumped to another row."""
     raw = _CSI_NEWLINE.sub(b"\n", same_row_moves(raw))

@@ -128,8 +128,9 @@ class TextScanner:
                 j = i
                 while j < n and not self._prefilter.in_text(texts[j].lower()):
                     j += 1
-                for text in texts[max(i, j - JOIN_DEPTH):j]:
-                    self._remember(text.encode())
+                if self._fence_opened is None:  # what lies in a fenced block is never joined
+                    for text in texts[max(i, j - JOIN_DEPTH):j]:
+                        self._remember(text.encode())
                 if j == n:
                     break
                 i = j
@@ -140,7 +141,7 @@ class TextScanner:
         """Whether `text` is a fence line or lies inside a fenced block (issue 23: fenced, diffed
         and quoted text never counts). A fence left open stops counting after FENCE_MAX."""
         if is_fence(text):
-            self._fence_opened = None if self._fence_opened is not None else self.clock()
+            self._toggle_fence()
             return True
         if self._fence_opened is None:
             return False
@@ -149,14 +150,21 @@ class TextScanner:
             return False
         return True
 
+    def _toggle_fence(self) -> None:
+        """A fence line: it opens a block, or closes the open one (even one past FENCE_MAX). No
+        notice wraps across a fence: the lines before it never join the lines after it."""
+        self._fence_opened = None if self._fence_opened is not None else self.clock()
+        self._context.clear()
+        self._context_limit = None
+        self._join_left = 0
+
     def _text(self, text: str, events: list[Event]) -> None:
         line = self._lineno if self._count_lines else 0
         if self._advance_pending(text, events):
             self._remember(text.encode())
             return  # the next row of a notice the terminal wrapped: read with it
         if self._fenced(text):
-            self._remember(text.encode())
-            return
+            return  # nor is it context for a join
         low = text.lower()
         if self._prefilter is not None and not self._prefilter.in_text(low):
             if self._join_left <= 0:
