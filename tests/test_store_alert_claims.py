@@ -63,7 +63,8 @@ def test_claimers_racing_from_many_connections_get_one_winner(mailbox_at: Mailbo
             start = threading.Barrier(len(stores))
             won: list[bool] = []
 
-            def claim(i: int, s: Store, reset: float = reset, start: threading.Barrier = start) -> None:
+            def claim(i: int, s: Store, reset: float = reset, start: threading.Barrier = start,
+                      won: list[bool] = won) -> None:
                 start.wait()
                 won.append(s.claim_hit_alert("acct", reset + (i % 4) * 50 - 100, reset - 600 + i, f"p:w{i}"))
             threads = [threading.Thread(target=claim, args=(i, s)) for i, s in enumerate(stores)]
