@@ -77,10 +77,12 @@ def test_a_group_hit_seen_on_two_hosts_sends_one_alert(pg: pgcluster.Cluster, tm
         return [r["text"] for r in desk.query("SELECT text FROM messages ORDER BY id")]
     try:
         now = time.time()
-        reset = (now // 600 + 6) * 600 + 100  # each agent parses the account's reset a few seconds apart
+        # each agent parses the account's reset a few seconds apart, here either side of where a
+        # 10-minute bucket by rounding (round(reset / 600)) would cut: still one hit
+        reset = (now // 600 + 6) * 600 + 298
         a.hit(now, reset)
-        b.hit(now + 1, reset + 20)
-        c.hit(now + 1, reset + 20)  # another group (account): its own alert
+        b.hit(now + 1, reset + 5)
+        c.hit(now + 1, reset + 5)  # another group (account): its own alert
         for h in (a, b, c):
             h.drain()
         wait_for(lambda: len(alerts()) >= 2, timeout=30, what="the alerts written")

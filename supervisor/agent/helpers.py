@@ -47,7 +47,7 @@ class AgentHooks:
     def submit(self, names: Iterable[str], values: Mapping[str, object]) -> None:
         names = tuple(names)
         if names and self._hit_alert(names, values) and not self.store.claim_hit_alert(
-                self.group, values.get("resets_at"), self.clock.wall()):  # type: ignore[arg-type]
+                self.group, values.get("resets_at"), self.clock.wall(), self.s.agent_id):  # type: ignore[arg-type]
             log.info("limit group %s: its hit's alert was sent by another watcher; not again", self.group)
             return
         self.queue.submit(names, values)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5
 #: Advisory-lock key for schema changes: any fixed number, the same in every version of us.
 SCHEMA_LOCK = 0x7EA3C71
+#: Advisory-lock key that serializes claims (one alert per group hit): claims are rare, one lock will do.
+CLAIM_LOCK = 0x7EA3C72
 #: The channel a limit hit is announced on; a payload is the limit group.
 CHANNEL = "teamctl_limits"
 
@@ -174,6 +176,17 @@ class PostgresBackend:
 
     def autocommit(self, sql: str, params: Any = ()) -> int:
         return self._once_more(lambda: self.conn().execute(placeholders(sql), list(params)).rowcount)
+
+    def claim(self, sql: str, params: Any = ()) -> int:
+        """One check-then-insert statement (its rowcount) that no other claim interleaves with, on any
+        host: READ COMMITTED alone would let two hosts both find nothing and both insert, so each
+        claim's transaction first takes the claims' advisory lock, and its statement reads after."""
+        def run() -> int:
+            conn = self.conn()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+                return int(conn.execute(placeholders(sql), list(params)).rowcount)
+        return int(self._once_more(run))
 
     def _once_more(self, call: Callable[[], Any]) -> Any:
         """A kept connection the server dropped (a restart, a failover) fails its next statement:

@@ -232,6 +232,12 @@ class SqliteBackend:
         """One statement on its own (a claim, an advisory reading): no spool, no write id."""
         return self.conn().execute(sql, list(params)).rowcount
 
+    def claim(self, sql: str, params: Any = ()) -> int:
+        """One check-then-insert statement (its rowcount) that no other claim interleaves with: BEGIN
+        IMMEDIATE takes the file's write lock before the check reads."""
+        with self.transaction() as conn:
+            return conn.execute(sql, list(params)).rowcount
+
 
 def _ident(path: Path) -> tuple[int, int] | None:
     try:

@@ -21,8 +21,6 @@ from .safefs import open_private, private_dir, read_nofollow
 POINTER = "mailbox.postgres.json"
 
 
-
-
 def is_pointer(path: Path) -> bool:
     return path.name.endswith(".postgres.json")
 
@@ -43,6 +41,29 @@ def write_pointer(path: Path, url: str | None, url_env: str | None) -> None:
     os.replace(tmp, path)
 
 
+def url_file(pointer: Path) -> Path:
+    """Beside the pointer: the value of its `url_env` variable as the last `up` here had it."""
+    return pointer.with_name(pointer.name.removesuffix(".json") + ".url")
+
+
+def write_url_value(pointer: Path, value: str) -> None:
+    """`up` hands the variable's value to the watchers it starts through this file (0600, replaced
+    whole, never through a link) rather than on tmux's command line, where `ps` would show it (a
+    password in the URL) as long as that tmux server runs: tmux keeps its first client's argv."""
+    path = url_file(pointer)
+    try:
+        if read_nofollow(path).decode("utf-8", "replace") == value:
+            return
+    except OSError:
+        pass
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value)
+    os.replace(tmp, path)
+
+
 def pointer_url(path: Path, env: dict[str, str] | None = None) -> str:
     env = dict(os.environ) if env is None else env
     try:
@@ -54,6 +75,11 @@ def pointer_url(path: Path, env: dict[str, str] | None = None) -> str:
         return env[name]
     if url:
         return str(url)
+    if name:  # a watcher `up` started in tmux: its variable is set empty, the value is in the file
+        try:
+            return read_nofollow(url_file(path)).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            pass
     raise BrokerError(f"{path}: broker.url_env {name} is not set in this process's environment")
 
 

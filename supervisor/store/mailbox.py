@@ -26,7 +26,10 @@ from .backend_sqlite import RECOVERED, connect, is_damaged, recover_damaged  # n
 from .broker import open_backend
 from .queries import (
     CLAIM_ALERT,
+    CLAIM_HIT,
+    CLAIM_HIT_NO_RESET,
     GROUP_LIMITS,
+    HIT_ALERT_WINDOW,
     REPLAY_INTERVAL,
     UPSERT_AGENT,
     UPSERT_PROJECT,
@@ -343,14 +346,19 @@ class Store:
             [group, exclude, HOST])
         return [r["watcher_pid"] for r in rows]
 
-    def claim_hit_alert(self, group: str, resets_at: float | None, now: float) -> bool:
-        """True for the one watcher, on whichever host, that sends the alert of this group hit (the
-        group's hits of one reset are one hit: each agent's own reset may differ by seconds)."""
-        key = f"resets {round(resets_at / 600)}" if resets_at else f"at {round(now / 600)}"  # 10-min buckets
+    def claim_hit_alert(self, group: str, resets_at: float | None, now: float, agent_id: str = "") -> bool:
+        """True for the one watcher, on whichever host, that sends the alert of this group hit. The
+        group's claims with resets within HIT_ALERT_WINDOW of each other are one hit: each agent's CLI
+        words (and rounds) the account's reset its own way, so no fixed bucket could hold them all."""
         if self._remote is not None and self._remote.failing:
             return True  # a mailbox known to be down: an alert twice beats none, and no wait on it
+        w = HIT_ALERT_WINDOW
+        if resets_at:
+            sql, params = CLAIM_HIT, [group, resets_at, now, agent_id, group, resets_at - w, resets_at + w]
+        else:
+            sql, params = CLAIM_HIT_NO_RESET, [group, now, agent_id, group, now - w, now + w]
         try:
-            return self.backend.autocommit(CLAIM_ALERT, [f"group:{group}", key, "limit-hit", now]) == 1
+            return self.backend.claim(sql, params) == 1
         except self.backend.errors as exc:
             log.warning("cannot claim the limit-hit alert (%s): sending it", exc)
             return True

@@ -49,6 +49,15 @@ WRITES = {
 
 CLAIM_ALERT = ("INSERT INTO supervisor_budget_alerts (project_id, day, kind, sent_at) VALUES (?,?,?,?)"
                " ON CONFLICT DO NOTHING")
+#: A group hit's alert is claimed unless one of the group's claims has a reset within
+#: HIT_ALERT_WINDOW seconds of this one (or, with no reset parsed, was made that close in time).
+HIT_ALERT_WINDOW = 600.0
+CLAIM_HIT = ("INSERT INTO supervisor_hit_alerts (limit_group, resets_at, claimed_at, agent_id)"
+             " SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM supervisor_hit_alerts"
+             " WHERE limit_group=? AND resets_at BETWEEN ? AND ?)")
+CLAIM_HIT_NO_RESET = ("INSERT INTO supervisor_hit_alerts (limit_group, resets_at, claimed_at, agent_id)"
+                      " SELECT ?, NULL, ?, ? WHERE NOT EXISTS (SELECT 1 FROM supervisor_hit_alerts"
+                      " WHERE limit_group=? AND resets_at IS NULL AND claimed_at BETWEEN ? AND ?)")
 UPSERT_PROJECT = "INSERT INTO projects (id, name) VALUES (?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name"
 UPSERT_AGENT = ("INSERT INTO agents (id, project_id, role, runtime, is_manager, reports_to) VALUES (?,?,?,?,?,?)"
                 " ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, role=excluded.role,"

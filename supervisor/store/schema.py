@@ -184,6 +184,17 @@ CREATE TABLE IF NOT EXISTS supervisor_budget_alerts (
     PRIMARY KEY (project_id, day, kind)
 );
 
+-- Limit-hit alerts already sent, one per group hit: a claim finds any row of its group whose reset
+-- is within the claim window of its own (each agent parses the account's reset a little apart).
+CREATE TABLE IF NOT EXISTS supervisor_hit_alerts (
+    limit_group TEXT NOT NULL,
+    resets_at   REAL,                      -- NULL: the reset was not parsed; claimed_at stands for it
+    claimed_at  REAL NOT NULL,
+    agent_id    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS supervisor_hit_alerts_group_idx
+    ON supervisor_hit_alerts(limit_group, resets_at);
+
 -- Usage before the hit: how much of a limit window a runtime said was used (store/usage.py).
 CREATE TABLE IF NOT EXISTS supervisor_usage_windows (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -210,7 +221,7 @@ CREATE TABLE IF NOT EXISTS supervisor_heartbeats (
 SHARED_TABLES = ("projects", "agents", "messages", "channels", "channel_members", "agent_acls", "bridges",
                  "approvals", "budget", "rate_limits")
 OWN_TABLES = ("supervisor_agent_state", "supervisor_limit_scope", "supervisor_budget_alerts",
-              "supervisor_usage_windows", "supervisor_heartbeats")
+              "supervisor_usage_windows", "supervisor_heartbeats", "supervisor_hit_alerts")
 
 #: Our own table of writes already applied to a PostgreSQL mailbox: a replay after a timeout (the
 #: commit may have landed, its answer did not) skips them instead of adding a second row.

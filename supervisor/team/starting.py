@@ -16,6 +16,7 @@ from ..agent.lock import held_locks, lock_path
 from ..agent.sessions import forget as forget_session
 from ..core.descriptors.loader import Runtime
 from ..store import layout
+from ..store.broker import write_url_value
 from ..store.safefs import check_state_dir, private_dir, write_private
 from . import sweep
 from .backends import process as process_backend
@@ -60,10 +61,20 @@ def watcher_env(team: Team, agent: Agent, base: dict[str, str] | None = None) ->
     """What the watcher must see whatever server starts it; compose `env` is applied by the watcher."""
     env = dict(base if base is not None else {k: os.environ[k] for k in PASS_ENV if k in os.environ})
     env["TEAMCTL_ROOT"] = str(team.team_dir)
-    if team.broker_url_env and os.environ.get(team.broker_url_env):  # the watcher opens the database too
+    if team.broker_url_env and base is None:  # tmux: the value is read from state/ (hand_over_broker_url)
+        env[team.broker_url_env] = ""  # set, and empty: a tmux server's older value must not win
+    elif team.broker_url_env and os.environ.get(team.broker_url_env):  # the watcher opens the database too
         env[team.broker_url_env] = os.environ[team.broker_url_env]
     env["TEAMCTL_AGENT"] = agent.id
     return env
+
+
+def hand_over_broker_url(team: Team) -> None:
+    """The broker's `url_env` value, for the watchers about to start, in a 0600 file under state/:
+    never on a command line (store/broker.py, write_url_value)."""
+    value = os.environ.get(team.broker_url_env or "")
+    if team.broker_url_env and value:
+        write_url_value(team.mailbox_path, value)
 
 
 def choose_backend(requested: str | None) -> str:
@@ -104,6 +115,7 @@ def up(team: Team, agents: Sequence[Agent], backend: str, wait: float = START_WA
 
 def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_seconds: float,
         progress: Progress, fresh: bool = False) -> list[Outcome]:
+    hand_over_broker_url(team)
     with store(team) as st:
         try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
             load_team(team.team_dir, None, cache=True)
