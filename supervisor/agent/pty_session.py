@@ -9,6 +9,7 @@ at once when the runtime pauses.
 
 from __future__ import annotations
 
+import os
 import select
 import time
 from collections import deque
@@ -61,6 +62,7 @@ class PtySession:
     def __init__(self, child: Child, scanner: Scanner, output_log: RotatingLog, out_fd: int) -> None:
         self.child = child
         self.fd = child.fd
+        os.set_blocking(self.fd, False)  # a burst reads on until the pty is empty, with no select
         self.scanner = scanner
         self.log = output_log
         self.out_fd = out_fd
@@ -123,17 +125,15 @@ class PtySession:
         return Readout(events, wrote, content, self.eof)
 
     def _read_burst(self) -> bytes | None:
-        """A read; while it comes back full-ish, the reads waiting behind it too (a flood)."""
+        """A read; while it comes back full-ish, the reads waiting behind it too (a flood): one
+        read call per pty buffer and no select between them, where the bare loop makes two calls."""
         data = ptyio.read_chunk(self.fd)
         if not data or len(data) < FLOOD_READ:
             return data
         parts = [data]
         size = len(data)
         while size < COALESCE_BYTES:
-            ready, _, _ = select.select([self.fd], [], [], 0)
-            if not ready:
-                break
-            more = ptyio.read_chunk(self.fd)
+            more = ptyio.read_chunk(self.fd)  # non-blocking: b"" once the pty holds nothing
             if not more:
                 if more is None:
                     self.eof = True
