@@ -27,18 +27,7 @@ def is_pointer(path: Path) -> bool:
 
 def write_pointer(path: Path, url: str | None, url_env: str | None) -> None:
     """Write (or refresh) the pointer; left alone when it already says the same."""
-    body = json.dumps({"type": "postgres", "url": url, "url_env": url_env}, sort_keys=True) + "\n"
-    try:
-        if read_nofollow(path).decode("utf-8", "replace") == body:
-            return
-    except OSError:
-        pass
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(body)
-    os.replace(tmp, path)
+    _replace_unless_same(path, json.dumps({"type": "postgres", "url": url, "url_env": url_env}, sort_keys=True) + "\n")
 
 
 def url_file(pointer: Path) -> Path:
@@ -50,9 +39,14 @@ def write_url_value(pointer: Path, value: str) -> None:
     """`up` hands the variable's value to the watchers it starts through this file (0600, replaced
     whole, never through a link) rather than on tmux's command line, where `ps` would show it (a
     password in the URL) as long as that tmux server runs: tmux keeps its first client's argv."""
-    path = url_file(pointer)
+    _replace_unless_same(url_file(pointer), value)
+
+
+def _replace_unless_same(path: Path, text: str) -> None:
+    """Write `text` to a private file replaced whole (a reader never sees half of it); left alone
+    when it already says the same, so that a repeated `up` touches nothing."""
     try:
-        if read_nofollow(path).decode("utf-8", "replace") == value:
+        if read_nofollow(path).decode("utf-8", "replace") == text:
             return
     except OSError:
         pass
@@ -60,7 +54,7 @@ def write_url_value(pointer: Path, value: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(value)
+        fh.write(text)
     os.replace(tmp, path)
 
 
