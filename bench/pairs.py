@@ -3,12 +3,14 @@ pair, and the median is quoted with the min and max beside it (one slow or lucky
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-#: every ratio in bench/ comes from at least this many pairs (the quick mode may use fewer, and says so)
-PAIRS = 5
+#: every ratio in bench/ comes from at least this many pairs (the quick mode may use fewer, and says
+#: so; the test suite's smoke run sets TEAMCTL_BENCH_PAIRS=2: it checks that each figure prints)
+PAIRS = int(os.environ.get("TEAMCTL_BENCH_PAIRS") or 5)
 
 
 @dataclass(frozen=True)
