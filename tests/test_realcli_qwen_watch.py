@@ -3,7 +3,9 @@
 At an OpenAI insufficient_quota 429, `qwen -p` is silent for about 95 s of quick retries, then prints
 `Retrying in 60s (attempt 1/10): [API Error: 429 You exceeded your current quota, ...]` and goes on
 retrying, 60 s, 120 s, ..., for ten attempts: hours with no quota. Read as its own retry (record
-only, the line once matched nothing at all) the agent would sit there; it is a stop.
+only, the line once matched nothing at all) the agent would sit there; it is a stop. The fake provider
+sends retry-after-ms with its 429, as some OpenAI-compatible providers do: qwen-code's quick retries
+then take a second, and the same `Retrying in ...: [API Error: 429 ...]` line follows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from realcli.watched import WatchedAgent
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeAPI, WatchedAgent]]:
     tmp = tmp_path_factory.mktemp("realcli-qwen-watch")
     api = FakeAPI().start()
-    api.set_limit("quota")
+    # the provider says when to retry (retry-after-ms, which qwen-code's own backoff honours): its quick
+    # retries pass in a second instead of the ~95 s of its default backoff, then comes the same line
+    api.set_limit("quota", headers={"retry-after-ms": "100"})
     env = qwen.prepare(tmp / "home", api.base_url)
     agent = WatchedAgent(tmp / "team", "qw", "qwen-code", qwen.argv("-p", "hi"), env, tmp / "home" / "work")
     try:
