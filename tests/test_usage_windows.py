@@ -17,7 +17,7 @@ from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
-from teamctl_supervisor.core.usage import burn_rate, read_text
+from teamctl_supervisor.core.usage import burn_rate, candidate_lines, read_text, screen_text
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli"
@@ -40,6 +40,21 @@ def test_claude_usage_lines_are_readings_and_not_hits() -> None:
     readings = read_text("\n".join(lines), rt.usage, time.time(), UTC)
     assert [(r.window, r.used) for r in readings] == [("5h", 91.0), ("5h", 91.0), ("5h", None)]
     assert time.gmtime(readings[0].resets_at).tm_hour == 15
+
+
+def test_only_lines_with_a_keyword_word_are_converted_and_none_of_their_readings_is_lost() -> None:
+    """A flood's lines are not run through the screen conversion once a second: only those with a
+    usage keyword's longest word, whose words a TUI may still draw apart with cursor moves."""
+    rt = load_runtime("claude-code")
+    noise = [b"\x1b[32mplain output line %d\x1b[0m" % i for i in range(2000)]
+    usage = [b"\x1b[2K  \xe2\x8e\xbf  You've used 91%\x1b[1Cof\x1b[1Cyour session limit \xc2\xb7 resets 3pm (UTC)",
+             b"\x1b[7;1H\x1b[2KApproaching 5-hour limit"]
+    lines = noise[:700] + usage[:1] + noise[700:] + usage[1:]
+    kept = candidate_lines(lines, rt.usage)
+    assert kept == usage
+    every = read_text(screen_text(b"\n".join(lines)), rt.usage, 0.0, UTC)
+    some = read_text(screen_text(b"\n".join(kept)), rt.usage, 0.0, UTC)
+    assert [(r.window, r.used) for r in some] == [(r.window, r.used) for r in every] == [("5h", 91.0), ("5h", None)]
 
 
 def test_burn_rate_needs_two_readings_and_projects_the_full_time() -> None:

@@ -60,6 +60,27 @@ def screen_text(data: bytes) -> str:
     return _ANSI.sub("", _ROW.sub("\n", _MOVE.sub(" ", text))).replace("\xa0", " ")
 
 
+def candidate_lines(lines: list[bytes], patterns: Sequence[object]) -> list[bytes]:
+    """The raw lines that may hold a usage line: those with the longest word of some keyword (a
+    keyword's words may be drawn apart by cursor moves, a word is not). Converting only these keeps
+    a flood of output from costing a regex pass over every byte once a second."""
+    anchors = {max(k.lower().split(), key=len).encode() for p in patterns for k in p.keywords  # type: ignore[attr-defined]
+               if k.strip()}
+    if not anchors or any(not p.keywords for p in patterns):  # type: ignore[attr-defined]
+        return lines
+    block = b"\n".join(lines)
+    low = block.lower()
+    starts: set[int] = set()
+    for anchor in anchors:
+        at = low.find(anchor)
+        while at >= 0:
+            start = block.rfind(b"\n", 0, at) + 1
+            starts.add(start)
+            end = block.find(b"\n", at)
+            at = low.find(anchor, len(block) if end < 0 else end)
+    return [block[i:j if (j := block.find(b"\n", i)) >= 0 else len(block)] for i in sorted(starts)]
+
+
 def read_line(line: str, patterns: Sequence[object], now: float, tz: ZoneInfo) -> Reading | None:
     """The reading one line gives under the descriptor's usage patterns (first match wins).
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from ...core.descriptors.loader import Channel
 from ...core.scan.scanner import Event
-from ...core.usage import Reading, read_text, screen_text
+from ...core.usage import Reading, candidate_lines, read_text, screen_text
 from ...store import layout
 from ...store.mailbox import Store
 from ...store.usage import record_window
@@ -114,6 +114,7 @@ class ChannelTailer:
             lines = list(self._screen.read())
         except OSError:
             return  # no output yet
+        lines = candidate_lines(lines, self.s.runtime.usage)
         if not lines:
             return
         for reading in read_text(screen_text(b"\n".join(lines)), self.s.runtime.usage, now, self.s.tz):
