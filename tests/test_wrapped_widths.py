@@ -84,18 +84,28 @@ def test_a_wrapped_limit_line_is_read_whole_at_every_width(runtime, width):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_wrapped_limit_line_is_missed_live_under_rl_watch(tmp_path, width):
     """Every runtime's long notice, wrapped at `width` by a fake runtime with no terminal attached:
-    rl-watch records one hit per notice, each with the reset the unwrapped line gives."""
-    for runtime in sorted(LINES):
-        root = tmp_path / f"{runtime}-{width}"
-        (root / "runtimes").mkdir(parents=True)
-        wrapped = textwrap.wrap(LINES[runtime], width)
-        steps = [f"print:{row.encode('unicode_escape').decode('ascii')}" for row in wrapped]
-        argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", "solo:dev", "--runtime", runtime, "--root",
-                str(root), "--restart", "never", "--max-wait", "1", "--fallback-wait", "1", "--",
-                str(FAKES / "fake_agent.py"), "print:working", *steps, "sleep:1", "exit:0"]
-        done = subprocess.run(argv, cwd=root, env=fake_env(root), stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=120)
-        got = rows(root, "SELECT hit_at, resets_at FROM rate_limits")
-        assert len(got) == 1, (runtime, width, got, done.stdout.decode("utf-8", "replace")[-2000:])
-        ((_, expected),) = unwrapped(runtime, datetime.fromtimestamp(got[0]["hit_at"], UTC))
-        assert got[0]["resets_at"] == pytest.approx(expected.timestamp(), abs=1.5), (runtime, width)
+    rl-watch records one hit per notice, each with the reset the unwrapped line gives. The runtimes'
+    watchers run side by side, each in its own root."""
+    runs: dict[str, tuple[Path, subprocess.Popen[bytes]]] = {}
+    try:
+        for runtime in sorted(LINES):
+            root = tmp_path / f"{runtime}-{width}"
+            (root / "runtimes").mkdir(parents=True)
+            wrapped = textwrap.wrap(LINES[runtime], width)
+            steps = [f"print:{row.encode('unicode_escape').decode('ascii')}" for row in wrapped]
+            argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", "solo:dev", "--runtime", runtime,
+                    "--root", str(root), "--restart", "never", "--max-wait", "1", "--fallback-wait", "1", "--",
+                    str(FAKES / "fake_agent.py"), "print:working", *steps, "sleep:1", "exit:0"]
+            runs[runtime] = root, subprocess.Popen(argv, cwd=root, env=fake_env(root), stdin=subprocess.DEVNULL,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for runtime, (root, proc) in runs.items():
+            out, _ = proc.communicate(timeout=120)
+            got = rows(root, "SELECT hit_at, resets_at FROM rate_limits")
+            assert len(got) == 1, (runtime, width, got, out.decode("utf-8", "replace")[-2000:])
+            ((_, expected),) = unwrapped(runtime, datetime.fromtimestamp(got[0]["hit_at"], UTC))
+            assert got[0]["resets_at"] == pytest.approx(expected.timestamp(), abs=1.5), (runtime, width)
+    finally:
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
