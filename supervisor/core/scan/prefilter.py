@@ -55,7 +55,11 @@ def _ahocorasick() -> Any:
 def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[Hit]]:
     ac = _ahocorasick() if engine == "ahocorasick" else None
     if ac is not None:
-        return ac.BytesAhoCorasick(list(needles), matchkind=ac.MATCHKIND_LEFTMOST_FIRST).find_matches_as_indexes
+        # a DFA: about 3x the default automaton's speed on a flood with Claude Code's ~200 needles
+        # and marks (430 against 130 MB/s here), for about 0.2 MiB and 1 ms to build
+        dfa = getattr(getattr(ac, "Implementation", None), "DFA", None)
+        return ac.BytesAhoCorasick(list(needles), matchkind=ac.MATCHKIND_LEFTMOST_FIRST,
+                                   **({"implementation": dfa} if dfa is not None else {})).find_matches_as_indexes
     return _loop_matcher(needles)
 
 

@@ -151,11 +151,15 @@ class Scanner(TextScanner):
             if index not in fences:
                 return False
             start += at
-            line = max(buf.rfind(b"\n", 0, start), buf.rfind(b"\r", 0, start)) + 1
-            ends = [e for e in (buf.find(b"\n", start), buf.find(b"\r", start)) if e >= 0]
-            if not ends or not only_escapes(buf[line:start]):
+            # the line around it (each search bounded by the nearer line feed: no scan to the far end)
+            nl = buf.rfind(b"\n", 0, start)
+            line = max(nl, buf.rfind(b"\r", nl + 1, start)) + 1
+            nl = buf.find(b"\n", start)
+            cr = buf.find(b"\r", start, len(buf) if nl < 0 else nl)
+            end = cr if cr >= 0 else nl
+            if end < 0 or not only_escapes(buf[line:start]):
                 return False  # in the partial line, or after text: the line path decides
-            cut = max(cut, min(ends) + 1)
+            cut = max(cut, end + 1)
         for _ in hits:
             self._toggle_fence()
         self._skip(buf[:cut])  # lines and fences, then only what follows the last fence is context
