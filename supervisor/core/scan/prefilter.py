@@ -66,7 +66,7 @@ def _matcher(needles: tuple[bytes, ...], engine: str) -> Callable[[bytes], list[
 #: With engine "auto", bytes scanned with the loop of `bytes.find` before switching to ahocorasick_rs
 #: (each call counts at least 512): a quiet agent never loads it, a busy one switches within a
 #: second of output. The loop costs about 60 ms per MiB with Claude Code's ~170 needles and marks.
-AUTO_SWITCH_BYTES = 1 << 18
+AUTO_SWITCH_BYTES = 1 << 15
 
 
 class Prefilter:
