@@ -9,8 +9,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -65,3 +67,16 @@ class SshHost:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def serve(tmp_path: Path, **env: str) -> Iterator[SshHost]:
+    """A started host for a fixture to yield: the fake runtimes and this interpreter on its PATH, `env`
+    in its sessions (FAKE_RUNS_FILE under `tmp_path`); destroyed afterwards."""
+    fakes = Path(__file__).resolve().parent / "fakes"
+    host = SshHost({"PATH": f"{fakes}:{Path(sys.executable).parent}:/usr/bin:/bin",
+                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b"), **env})
+    host.start()
+    try:
+        yield host
+    finally:
+        host.destroy()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,11 @@ from pathlib import Path
 import pgcluster
 import psutil
 import pytest
-from sshhost import SshHost
+from sshhost import SshHost, serve
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
 from test_hosts_ssh import _teamctl, _teams  # the same trees and command as the up/down tests
-from watchkit import FAKES, fake_env, make_team, wait_for
+from watchkit import fake_env, make_team, wait_for
 
 pg = pgcluster.pg
 
@@ -30,11 +29,7 @@ def url(pg: pgcluster.Cluster) -> str:
 
 @pytest.fixture
 def host_b(tmp_path: Path, url: str) -> Iterator[SshHost]:
-    host = SshHost({"PATH": f"{FAKES}:{Path(sys.executable).parent}:/usr/bin:/bin",
-                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b"), "TEAMCTL_PG_URL": url})
-    host.start()
-    yield host
-    host.destroy()
+    yield from serve(tmp_path, TEAMCTL_PG_URL=url)
 
 
 def test_logs_of_an_agent_on_another_host_come_over_ssh_without_controls(host_b: SshHost, url: str,

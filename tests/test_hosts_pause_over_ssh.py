@@ -17,10 +17,10 @@ from pathlib import Path
 import pgcluster
 import psutil
 import pytest
-from sshhost import SshHost
+from sshhost import SshHost, serve
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
-from watchkit import FAKES, fake_env, make_team, wait_for
+from watchkit import fake_env, make_team, wait_for
 
 pg = pgcluster.pg
 
@@ -41,12 +41,7 @@ def url(pg: pgcluster.Cluster) -> str:
 @pytest.fixture
 def host_b(tmp_path: Path, url: str, b_socket: str) -> Iterator[SshHost]:
     """Host b's sshd: its sessions get the database's URL and their own tmux server."""
-    host = SshHost({"PATH": f"{FAKES}:{Path(sys.executable).parent}:/usr/bin:/bin",
-                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b"), "TEAMCTL_PG_URL": url,
-                    "TEAMCTL_TMUX_SOCKET": b_socket})
-    host.start()
-    yield host
-    host.destroy()
+    yield from serve(tmp_path, TEAMCTL_PG_URL=url, TEAMCTL_TMUX_SOCKET=b_socket)
 
 
 def _runtime_args(team: Path, steps: list[str]) -> None:

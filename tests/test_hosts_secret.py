@@ -6,7 +6,6 @@ watchers find it in state/ (0600) instead, and reach the database with it."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -17,10 +16,11 @@ from pathlib import Path
 import pgcluster
 import psutil
 import pytest
-from sshhost import SshHost
+from sshhost import SshHost, serve
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
-from watchkit import FAKES, fake_env, make_team, wait_for
+from test_hosts_ssh import _teamctl, _teams  # the up/down tests' trees and command
+from watchkit import fake_env, wait_for
 
 pg = pgcluster.pg
 SECRET = f"pw-{uuid.uuid4().hex}"
@@ -44,12 +44,7 @@ def url(pg: pgcluster.Cluster) -> str:
 
 @pytest.fixture
 def host_b(tmp_path: Path, url: str, b_socket: str) -> Iterator[SshHost]:
-    host = SshHost({"PATH": f"{FAKES}:{Path(sys.executable).parent}:/usr/bin:/bin",
-                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b"), "TEAMCTL_PG_URL": url,
-                    "TEAMCTL_TMUX_SOCKET": b_socket})
-    host.start()
-    yield host
-    host.destroy()
+    yield from serve(tmp_path, TEAMCTL_PG_URL=url, TEAMCTL_TMUX_SOCKET=b_socket)
 
 
 def _on_a_command_line() -> list[str]:
@@ -65,25 +60,14 @@ def _on_a_command_line() -> list[str]:
     return found
 
 
-def _teamctl(team: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "--root", str(team)],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=team.parent)
-
-
 def test_the_database_password_is_on_no_command_line_while_up_starts_the_team(
         tmp_path: Path, url: str, host_b: SshHost, a_socket: str, b_socket: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    b_root = tmp_path / "b" / "proj" / ".team"
-    hosts = (f"hosts:\n  b: {{ssh: root@127.0.0.1, port: {host_b.port}, root: '{b_root}',"
-             f" teamctl: '{sys.executable} -m teamctl_supervisor'}}\n")
-    team_a = make_team(tmp_path / "a", {"near": "", "far": "    host: b\n"}, compose_extra=hosts)
-    compose = team_a / "team-compose.yaml"
-    compose.write_text(compose.read_text().replace(
-        "broker: {type: sqlite, path: state/mailbox.db}", "broker: {type: postgres, url_env: TEAMCTL_PG_URL}"))
-    desc = team_a / "runtimes" / "claude-code.toml"
-    desc.write_text(desc.read_text().replace('binary = "fake_agent.py"',
-                                             'binary = "fake_agent.py"\nargs = ["print:up", "hang"]'))
-    shutil.copytree(team_a.parent, b_root.parent)
+    team_a, b_root = _teams(tmp_path, host_b)
+    for team in (team_a, b_root):
+        desc = team / "runtimes" / "claude-code.toml"
+        desc.write_text(desc.read_text().replace('binary = "fake_agent.py"',
+                                                 'binary = "fake_agent.py"\nargs = ["print:up", "hang"]'))
     env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url, TEAMCTL_TMUX_SOCKET=a_socket)
     write_pointer(tmp_path / "desk" / POINTER, None, "TEAMCTL_PG_URL")
     monkeypatch.setenv("TEAMCTL_PG_URL", url)  # for the test's own reader only

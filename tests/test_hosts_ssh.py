@@ -14,21 +14,17 @@ from pathlib import Path
 import pgcluster
 import psutil
 import pytest
-from sshhost import SshHost
+from sshhost import SshHost, serve
 from teamctl_supervisor.store.broker import POINTER, write_pointer
 from teamctl_supervisor.store.mailbox import Store
-from watchkit import FAKES, fake_env, make_team, wait_for
+from watchkit import fake_env, make_team, wait_for
 
 pg = pgcluster.pg
 
 
 @pytest.fixture
 def host_b(tmp_path: Path) -> Iterator[SshHost]:
-    host = SshHost({"PATH": f"{FAKES}:{Path(sys.executable).parent}:/usr/bin:/bin",
-                    "FAKE_RUNS_FILE": str(tmp_path / "runs-b")})
-    host.start()
-    yield host
-    host.destroy()
+    yield from serve(tmp_path)
 
 
 def _teams(tmp_path: Path, host: SshHost) -> tuple[Path, Path]:
