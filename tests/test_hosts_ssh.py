@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def test_up_and_down_reach_an_agent_on_another_host_over_ssh(pg: pgcluster.Clust
         "SetEnv ", f'SetEnv "TEAMCTL_PG_URL={url}" '))
     host_b.stop()
     host_b.start()
-    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url)
+    # where these commands keep their ssh control sockets (not other tests'): short, as a socket's path is
+    masters = Path(tempfile.mkdtemp(prefix="tc-", dir="/tmp"))
+    env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url, TMPDIR=str(masters))
     write_pointer(tmp_path / "desk" / POINTER, url, None)
     desk = Store(tmp_path / "desk" / POINTER)
     pids: list[int] = []
@@ -72,7 +75,8 @@ def test_up_and_down_reach_an_agent_on_another_host_over_ssh(pg: pgcluster.Clust
                                  for p in pids), timeout=30, what="no watcher left on either host")
         assert {r.state for r in desk.agent_states().values()} == {"stopped"}
         assert not [p for p in psutil.process_iter(["cmdline"])  # each command's ssh master was closed
-                    if any("teamctl-ssh-" in part for part in p.info["cmdline"] or ())]
+                    if any(f"{masters}/teamctl-ssh-" in part for part in p.info["cmdline"] or ())]
+        assert not list(masters.iterdir())  # and its folder removed
     finally:
         for pid in pids:
             try:
@@ -80,6 +84,7 @@ def test_up_and_down_reach_an_agent_on_another_host_over_ssh(pg: pgcluster.Clust
             except OSError:
                 pass
         desk.close()
+        shutil.rmtree(masters, ignore_errors=True)
 
 
 def test_an_unreachable_host_fails_only_its_own_agents(host_b: SshHost, tmp_path: Path,
@@ -166,3 +171,21 @@ def test_status_shows_an_unreachable_hosts_agents_as_unknown_not_their_old_rows(
     assert table.returncode == 1
     assert any(line.startswith("p:far ") and "unknown (host unreachable)" in line for line in table.stdout.splitlines())
     assert any(line.startswith("p:near ") for line in table.stdout.splitlines())
+
+
+def test_a_long_tmpdir_still_leaves_room_for_the_control_socket(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssh refuses a ControlPath of 108 bytes or more; %C alone is 40: under a deep TMPDIR (a test
+    runner's, a user's) the masters go to /tmp instead of failing every host."""
+    from teamctl_supervisor.team.hosts import Ssh
+
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    ssh = Ssh()
+    try:
+        assert len(f"{ssh.dir}/{'0' * 40}") < 108
+        assert oct(ssh.dir.stat().st_mode & 0o777) == "0o700"
+    finally:
+        ssh.close()
+    assert not ssh.dir.exists()

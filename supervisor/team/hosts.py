@@ -111,7 +111,10 @@ class Ssh:
         import tempfile  # (the commands only: a watcher loads compose, never ssh)
 
         self.connect_timeout = connect_timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="teamctl-ssh-"))  # 0700: the control sockets
+        # 0700: the control sockets. A socket's path has room for about 107 bytes, %C takes 40: a
+        # long TMPDIR would leave ssh refusing every host ("ControlPath too long"), so /tmp then
+        base = tempfile.gettempdir()
+        self.dir = Path(tempfile.mkdtemp(prefix="teamctl-ssh-", dir=base if len(base) <= 40 else "/tmp"))
 
     def argv(self, host: HostSpec, remote: Sequence[str]) -> list[str]:
         opts = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.dir}/%C", "-o", "ControlPersist=60",
