@@ -153,12 +153,15 @@ def copilot_usage(run: Run, answered: bool) -> str:
     """`/usage`, typed at the prompt: the Tokens row it shows (the newest on the screen)."""
     a = run.agent
     a.wait_for(lambda: run.ready in a.screen(), 90, "the prompt")
-    before = a.screen().count("Tokens ")
+    # the row's blanks may be drawn over by the input box's border (`Tokens─────↑ 1.2k ...`) when the
+    # TUI repaints its prompt below the /usage output
+    tokens = re.compile(r"Tokens[\s─]+(↑ [^\n]*?• ↓ \d+)")
+    before = len(tokens.findall(a.screen()))
     a.send("/usage", literal=True)
     a.wait_for(lambda: "/usage" in a.screen(), 20, "the typed command")
     a.send("Enter")
-    a.wait_for(lambda: a.screen().count("Tokens ") > before, 30, "the /usage screen")
-    return re.findall(r"Tokens\s+(↑ [^\n]*?• ↓ \d+)", a.screen())[-1]
+    a.wait_for(lambda: len(tokens.findall(a.screen())) > before, 30, "the /usage screen")
+    return tokens.findall(a.screen())[-1]
 
 
 def droid_tokens(run: Run, answered: bool) -> str:
