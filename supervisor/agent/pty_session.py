@@ -109,8 +109,8 @@ class PtySession:
                 self._unscanned.append(data)
                 self._unscanned_size += len(data)
                 self._note_content(data)
-                if self._unscanned_size >= SCAN_BATCH:
-                    events = self._scan_unscanned()
+                if self._unscanned_size >= SCAN_BATCH or (len(data) < FLOOD_READ and self.scanner.urgent(data)):
+                    events = self._scan_unscanned()  # a full batch, or a read at its own pace with a limit's words
         elif self.log.held:
             self.log.flush()  # the runtime paused: the log catches up
         events += self._scan_due(readable)

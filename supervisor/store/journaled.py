@@ -39,6 +39,10 @@ GROUP_SCOPES = ("SELECT l.agent_id, l.hit_at, l.limit_group, l.model, l.action, 
 SPEND_TODAY = "SELECT project_id, SUM(usd) AS usd FROM budget WHERE observed_at>=? GROUP BY project_id"
 
 
+#: The writes committed at once rather than in the next batch.
+SOON = frozenset({"state", "rate_limit", "scope", "hit_update"})
+
+
 class JournaledStore(Store):
     def __init__(self, path: Path, spool_dir: Path | None = None, spool_name: str = "writes", **kw: Any) -> None:
         super().__init__(path, spool_dir, spool_name, **kw)
@@ -53,8 +57,9 @@ class JournaledStore(Store):
     def _write_all(self, writes: list[tuple[str, list[Any]]]) -> bool:
         if self.journal is None:
             return super()._write_all(writes)
-        # a state change is read by `status`, `up` and `down` at once, and is rare: on disk now
-        self.journal.append_all(writes, soon=any(kind == "state" for kind, _ in writes))
+        # a state change or a limit hit is read at once (by `status`, `up` and `down`, by the group's
+        # other watchers) and is rare: on disk and in the mailbox now, not at the flusher's next tick
+        self.journal.append_all(writes, soon=any(kind in SOON for kind, _ in writes))
         return True
 
     def _set_aside(self, entry: Entry, exc: Exception) -> None:

@@ -256,6 +256,16 @@ class Scanner(TextScanner):
         self._buf = rest
         self._buf_hot = bool(rest) and (self._prefilter is None or bool(self._prefilter.search(rest)))
 
+    def urgent(self, data: bytes) -> bool:
+        """Whether `data` holds a rate-limit keyword, so that it is worth scanning at once rather than
+        with the next batch (a limit row is read by the group's other watchers and by `status`)."""
+        lf, pf = self._limit_filter, self._prefilter
+        if lf is None or pf is None:
+            return False
+        if lf.engine != pf.engine:
+            lf.use(pf.engine)  # switched with the main one (engine auto)
+        return bool(lf.search_line(data))
+
     def has_pending(self) -> bool:
         """True while something waits for the runtime to go quiet: a partial line (a prompt or a
         cursor-positioned TUI row never ends in a newline) or a hit still reading its next lines."""
