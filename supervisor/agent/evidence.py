@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.scan.fresh_text import FreshText, words_of
+from .turns import ROW_READERS
 
 #: A runtime without a per-runtime figure: seconds after a resume with no model turn before escalating.
 DEFAULT_DEADLINE_SECONDS = 120.0
@@ -33,7 +34,8 @@ _CODEX_MODEL_ITEMS = {"function_call", "custom_tool_call", "local_shell_call", "
 
 @dataclass(frozen=True)
 class Turn:
-    """A model turn seen at `at` (wall clock), by `source` ("claude-transcript", "codex-rollout", "screen")."""
+    """A model turn seen at `at` (wall clock), by `source` ("claude-transcript", "codex-rollout", a reader
+    kind of agent/turns/, or "screen")."""
 
     at: float
     source: str
@@ -56,7 +58,8 @@ def model_turn(kind: str, row: Any) -> bool:
         if payload.get("type") == "message":
             return payload.get("role") == "assistant"
         return payload.get("type") in _CODEX_MODEL_ITEMS
-    return False
+    reader = ROW_READERS.get(kind)  # the other CLIs' session files (agent/turns/)
+    return reader(row) if reader is not None else False
 
 
 class TurnWatch:

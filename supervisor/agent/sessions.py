@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from ..store.safefs import private_dir, read_nofollow, write_private
-from . import session_db
+from . import session_db, turns
 from .evidence import Turn, TurnWatch
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ class SessionKeeper:
         self._capture: threading.Thread | None = None
         self._stop = threading.Event()
         kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
+        if kind is None and self.keys is not None and self.keys.files:  # its session file has a reader
+            kind = turns.kind_for(runtime.name)
         self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
 
     # -- the store -------------------------------------------------------------------------------

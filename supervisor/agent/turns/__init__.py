@@ -1,0 +1,32 @@
+"""Model turns in the session files of the runtimes beyond Claude Code and Codex (issue 22, "resumed" on evidence).
+
+One small reader per CLI, each a pure function over one row of the file the agent's SessionKeeper
+resumes (never another agent's): does the row hold the model's own output (an answer or a tool
+call), not the user's prompt, an error notice or a row the CLI rewrites when it resumes? The readers
+know formats only; evidence.TurnWatch reads the file, keeps its place and decides what is new.
+`kind_for` names the reader of a built-in runtime that has no channel of its own for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import gemini_chat, qwen_chat
+
+#: reader kind -> is this row (JSON, one line of the file) a model turn?
+ROW_READERS: dict[str, Callable[[Any], bool]] = {
+    gemini_chat.KIND: gemini_chat.model_row,
+    qwen_chat.KIND: qwen_chat.model_row,
+}
+
+#: runtime name -> the reader of the file its session keys name (descriptors' `session_files`)
+_RUNTIMES = {
+    "gemini": gemini_chat.KIND,
+    "qwen-code": qwen_chat.KIND,
+}
+
+
+def kind_for(runtime: str) -> str | None:
+    """The reader kind of a built-in runtime's session file, or None (its screen is the evidence)."""
+    return _RUNTIMES.get(runtime)
