@@ -9,7 +9,6 @@ run is one again, in the same conversation.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
@@ -17,23 +16,9 @@ from types import ModuleType
 import pytest
 from realcli import gemini, qwen
 from realcli.fakeapi import FakeAPI
-from teamctl_supervisor.agent import launch
+from realcli.keeper_runs import runner
 from teamctl_supervisor.agent.sessions import SessionKeeper
 from teamctl_supervisor.core.descriptors.loader import load_runtime
-
-
-def _runner(keeper: SessionKeeper, module: ModuleType, env: dict[str, str], cwd: Path):
-    def run(prompt: str) -> int:
-        argv = launch.argv(keeper.runtime, module.argv("-p", prompt), keeper.choose(), True)
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
-        t0 = time.monotonic()
-        keeper.spawned(proc.pid)
-        code = proc.wait(90)
-        keeper.ended(code, time.monotonic() - t0)  # reads what the run wrote
-        return code
-
-    return run
 
 
 # a refusal the CLI does not retry: Gemini CLI 0.61.0 stops at a daily quota; qwen-code 0.24.4 retries any
@@ -51,7 +36,7 @@ def test_a_turn_is_read_from_the_agents_own_chat_file_and_a_start_that_meets_a_r
         keeper = SessionKeeper(load_runtime(runtime), tmp_path / "state", "p-a", env)
         watch = keeper.turns
         assert watch.kind == kind
-        run = _runner(keeper, module, env, work)
+        run = runner(keeper, lambda prompt: module.argv("-p", prompt), env, work)
         assert run("first-7731") == 0
         first = watch.proof
         assert first is not None and first.source == kind and watch.last is first

@@ -75,6 +75,7 @@ class TurnWatch:
         self._file: Path | None = None
         self._offset = 0
         self._rest = b""
+        self._newest = 0.0  # the newest store row seen (stamp())
         self._lock = threading.RLock()  # the keeper's thread polls; the watcher's loop arms and reads the screen
 
     def arm(self, now: float, session_file: Path | None, typed: Iterable[str] = ()) -> None:
@@ -89,6 +90,15 @@ class TurnWatch:
         """arm() again on the file found so far (after a resume in place, or keys typed)."""
         with self._lock:
             self.arm(now, self._file, typed)
+
+    def stamp(self, now: float, newest: float | None) -> Turn | None:
+        """A store's newest model row (seconds since the epoch, agent/turns/ STORE_READERS): a turn when
+        written since `arm()` and newer than the last one seen. Returns it when it is the first since `arm()`."""
+        with self._lock:
+            if newest is None or self.armed_at is None or newest < self.armed_at or newest <= self._newest:
+                return None
+            self._newest = newest
+            return self._seen(Turn(now, self.kind or "store"))
 
     def _skip_to_end(self, path: Path | None) -> None:
         self._file, self._rest = path, b""

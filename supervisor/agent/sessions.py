@@ -129,7 +129,7 @@ class SessionKeeper:
         self._capture: threading.Thread | None = None
         self._stop = threading.Event()
         kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
-        if kind is None and self.keys is not None and self.keys.files:  # its session file has a reader
+        if kind is None and self.keys is not None and (self.keys.files or self.keys.capture_db):  # has a reader
             kind = turns.kind_for(runtime.name)
         self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
 
@@ -288,11 +288,14 @@ class SessionKeeper:
     def poll_turns(self, now: float | None = None) -> Turn | None:
         """Read the session file; a first model turn since the spawn is logged (the session works)."""
         rec = self._rec
-        if rec is None or rec.id is None or self.turns.kind is None:
+        kind = self.turns.kind
+        if rec is None or rec.id is None or kind is None:
             return None
-        path = self.turns._file or self._file(rec.id)
-        before = self.turns.last
-        proof = self.turns.poll(now if now is not None else time.time(), path)
+        before, now, store = self.turns.last, now if now is not None else time.time(), turns.STORE_READERS.get(kind)
+        if store is not None:  # one database holds every session: the newest model row of this one
+            proof = self.turns.stamp(now, store(self._db_patterns(), rec.id))
+        else:
+            proof = self.turns.poll(now, self.turns._file or self._file(rec.id))
         last = self.turns.last
         if last is not None and last is not before:
             with self._lock:

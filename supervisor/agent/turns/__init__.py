@@ -3,16 +3,18 @@
 One small reader per CLI, each a pure function over one row of the file the agent's SessionKeeper
 resumes (never another agent's): does the row hold the model's own output (an answer or a tool
 call), not the user's prompt, an error notice or a row the CLI rewrites when it resumes? The readers
-know formats only; evidence.TurnWatch reads the file, keeps its place and decides what is new.
+know formats only; evidence.TurnWatch reads the file, keeps its place and decides what is new. A CLI
+that keeps every session in one database (opencode) has a store reader instead: the time of the newest
+model row of the agent's own session, which TurnWatch.stamp compares with its arming.
 `kind_for` names the reader of a built-in runtime that has no channel of its own for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import gemini_chat, qwen_chat
+from . import gemini_chat, opencode_store, qwen_chat
 
 #: reader kind -> is this row (JSON, one line of the file) a model turn?
 ROW_READERS: dict[str, Callable[[Any], bool]] = {
@@ -20,10 +22,17 @@ ROW_READERS: dict[str, Callable[[Any], bool]] = {
     qwen_chat.KIND: qwen_chat.model_row,
 }
 
-#: runtime name -> the reader of the file its session keys name (descriptors' `session_files`)
+#: reader kind -> the newest model row of a session in the databases a runtime's `session_capture_db`
+#: names (the session id, not a file, is what the agent owns there): seconds since the epoch, or None
+STORE_READERS: dict[str, Callable[[Iterable[str], str], float | None]] = {
+    opencode_store.KIND: opencode_store.latest,
+}
+
+#: runtime name -> the reader of the file (`session_files`) or store (`session_capture_db`) its keys name
 _RUNTIMES = {
     "gemini": gemini_chat.KIND,
     "qwen-code": qwen_chat.KIND,
+    "opencode": opencode_store.KIND,
 }
 
 
