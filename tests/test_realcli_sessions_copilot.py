@@ -33,6 +33,10 @@ def test_two_copilot_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Pa
     with FakeAPI(reply_text=REPLY) as api:
         env = copilot.prepare(home, api.base_url)
 
+        def kept(sid: str) -> bool:  # the answer in the session's events
+            events = home / ".copilot" / "session-state" / sid / "events.jsonl"
+            return events.is_file() and REPLY in events.read_text(errors="replace")
+
         def start(name: str) -> TuiAgent:
             w = WatchedAgent(root, name, "copilot", copilot.argv("-i", PROMPTS[name]), env, home / "work")
             agents.append(TuiAgent(name, api, w, _ready))
@@ -40,10 +44,10 @@ def test_two_copilot_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Pa
 
         try:
             alpha = start("alpha")
-            first_turn(alpha)
+            first_turn(alpha, kept)
             bravo = start("bravo")  # its session is "the most recent" one while alpha comes back from its crash
             crash(alpha)
-            first_turn(bravo)
+            first_turn(bravo, kept)
             crash(bravo)
             pause(root, "copilot", agents)
             found = sessions(root, agents)

@@ -10,6 +10,7 @@ typed after each respawn must reach the model with the agent's own earlier turn 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,17 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
     with FakeAPI(reply_text=REPLY) as api:
         env = opencode.prepare(home, api.base_url)
 
+        def kept(sid: str) -> bool:  # the answer's text part in opencode's database
+            db = home / ".local" / "share" / "opencode" / "opencode.db"
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                return bool(con.execute("SELECT 1 FROM part WHERE session_id = ? AND data LIKE ?",
+                                        (sid, f"%{REPLY}%")).fetchone())
+            except sqlite3.Error:
+                return False
+            finally:
+                con.close()
+
         def start(name: str) -> TuiAgent:
             w = WatchedAgent(root, name, "opencode", opencode.argv("--prompt", PROMPTS[name]), env, home / "work")
             agents.append(TuiAgent(name, api, w, _ready))
@@ -39,10 +51,10 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
 
         try:
             alpha = start("alpha")
-            first_turn(alpha)
+            first_turn(alpha, kept)
             bravo = start("bravo")  # its session is "the last" one while alpha comes back from its crash
             crash(alpha)
-            first_turn(bravo)
+            first_turn(bravo, kept)
             crash(bravo)
             pause(root, "opencode", agents)
             found = sessions(root, agents)

@@ -30,10 +30,13 @@ GROUP_PAUSE = 4.0  # seconds the group's limit lasts
 
 
 class TuiAgent:
-    """One watched agent; `ready(screen)`: the respawned TUI takes keys (its input drawn)."""
+    """One watched agent; `ready(screen)`: the respawned TUI takes keys (its input drawn). `inline`: the
+    TUI draws in the pane's scrollback (droid), so only what follows the watcher's last note is the
+    respawned TUI's; a full-screen TUI (opencode, Copilot CLI) is read whole."""
 
-    def __init__(self, name: str, api: FakeAPI, watched: WatchedAgent, ready: Callable[[str], bool]) -> None:
-        self.name, self.api, self.w, self.ready = name, api, watched, ready
+    def __init__(self, name: str, api: FakeAPI, watched: WatchedAgent, ready: Callable[[str], bool],
+                 inline: bool = False) -> None:
+        self.name, self.api, self.w, self.ready, self.inline = name, api, watched, ready, inline
         self.prompt = PROMPTS[name]
         self.other = next(p for n, p in PROMPTS.items() if n != name)
         self.follow_ups = 0
@@ -45,17 +48,34 @@ class TuiAgent:
     def state(self) -> Any:
         return self.w.state()
 
+    def screen(self) -> str:
+        text = self.w.screen()
+        return text.rsplit("[teamctl] ", 1)[-1] if self.inline else text
 
-def first_turn(agent: TuiAgent, timeout: float = 60) -> None:
+
+def session_id(agent: TuiAgent) -> str | None:
+    """The agent's session id as its keeper keeps it under state/ (None: not known yet)."""
+    path = agent.w.root / "state" / "sessions" / f"{agent.w.agent.replace(':', '-')}.json"
+    try:
+        return json.loads(path.read_text()).get("id")
+    except (OSError, ValueError):
+        return None
+
+
+def first_turn(agent: TuiAgent, kept: Callable[[str], bool], timeout: float = 60) -> None:
+    """The agent's first answer, kept in its session (`kept(session id)`: the CLI's own store holds it),
+    so a conversation that comes back carries it: a kill before the CLI wrote it would lose it."""
     agent.w.wait_for(lambda: agent.requests(), timeout, f"{agent.name}'s first turn")
+    agent.w.wait_for(lambda: (sid := session_id(agent)) and kept(sid), timeout, f"{agent.name}'s answer kept")
 
 
 def _own_history(agent: TuiAgent, since: float, word: str) -> str | None:
     """The request after `since` that asks `word` and carries the agent's earlier turn: its prompt
-    (`requests` holds only those; a new conversation would not)."""
+    (`requests` holds only those) and the answer (a new conversation that the CLI started with the
+    prompt of its command line has the prompt, not the answer)."""
     for text in agent.requests(since):
         assert agent.other not in text, f"{agent.name} resumed the other agent's conversation"
-        if word in text:
+        if word in text and REPLY in text:
             return text
     return None
 
@@ -70,13 +90,13 @@ def type_follow_up(agent: TuiAgent, since: float, what: str) -> str:
     returns that request's body."""
     agent.follow_ups += 1
     word = f"{agent.name}-again-{agent.follow_ups}"
-    agent.w.wait_for(lambda: agent.ready(agent.w.screen()), 60, f"{agent.name}'s TUI ready after {what}")
+    agent.w.wait_for(lambda: agent.ready(agent.screen()), 60, f"{agent.name}'s TUI ready after {what}")
     deadline = time.monotonic() + 40
-    while word not in agent.w.screen():  # a TUI still starting may drop keys: type again until drawn
+    while word not in agent.screen():  # a TUI still starting may drop keys: type again until drawn
         assert time.monotonic() < deadline, f"{word} never drawn\n{agent.w.screen()}"
         agent.w.send(word, literal=True)
         end = time.monotonic() + 2.5
-        while word not in agent.w.screen() and time.monotonic() < end:
+        while word not in agent.screen() and time.monotonic() < end:
             time.sleep(0.1)
     assert agent.w.press_enter_until(lambda: _own_history(agent, since, word)), \
         f"{agent.name}: no request with its own history after {what}\n{agent.w.screen()}\n{agent.w.log()[-2000:]}" \
