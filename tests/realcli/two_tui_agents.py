@@ -85,19 +85,24 @@ def _summary(agent: TuiAgent, since: float, word: str) -> list[tuple[bool, ...]]
     return [(agent.prompt in t, word in t, REPLY in t, agent.other in t) for t in texts]
 
 
+def type_text(agent: TuiAgent, text: str, what: str) -> None:
+    """Once the TUI is ready, type `text` (not Enter) until it is drawn: a TUI still starting may drop keys."""
+    agent.w.wait_for(lambda: agent.ready(agent.screen()), 60, f"{agent.name}'s TUI ready {what}")
+    deadline = time.monotonic() + 40
+    while text not in agent.screen():
+        assert time.monotonic() < deadline, f"{text} never drawn\n{agent.w.screen()}"
+        agent.w.send(text, literal=True)
+        end = time.monotonic() + 2.5
+        while text not in agent.screen() and time.monotonic() < end:
+            time.sleep(0.1)
+
+
 def type_follow_up(agent: TuiAgent, since: float, what: str) -> str:
     """Once the respawned TUI is ready, type a follow-up and press Enter until the model is asked;
     returns that request's body."""
     agent.follow_ups += 1
     word = f"{agent.name}-again-{agent.follow_ups}"
-    agent.w.wait_for(lambda: agent.ready(agent.screen()), 60, f"{agent.name}'s TUI ready after {what}")
-    deadline = time.monotonic() + 40
-    while word not in agent.screen():  # a TUI still starting may drop keys: type again until drawn
-        assert time.monotonic() < deadline, f"{word} never drawn\n{agent.w.screen()}"
-        agent.w.send(word, literal=True)
-        end = time.monotonic() + 2.5
-        while word not in agent.screen() and time.monotonic() < end:
-            time.sleep(0.1)
+    type_text(agent, word, f"after {what}")
     assert agent.w.press_enter_until(lambda: _own_history(agent, since, word)), \
         f"{agent.name}: no request with its own history after {what}\n{agent.w.screen()}\n{agent.w.log()[-2000:]}" \
         f"\n--- requests since (prompt, word, reply, other):\n{_summary(agent, since, word)}"
