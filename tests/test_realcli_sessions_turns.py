@@ -40,9 +40,10 @@ def test_a_turn_is_read_from_the_agents_own_chat_file_and_a_start_that_meets_a_r
         assert run("first-7731") == 0
         first = watch.proof
         assert first is not None and first.source == kind and watch.last is first
+        refused_at = time.time()  # after run 1 has ended: its side requests are all in
         api.set_limit("quota", time.time() + 3600, **refusal)
         assert run("second-4402") != 0  # resumed: the CLI loads and rewrites its history, then is refused
-        assert api.model_requests(first.at) and not api.answered_ok(first.at)
+        assert api.model_requests(refused_at) and not api.answered_ok(refused_at)
         assert watch.proof is None and watch.last is first  # no turn: the old answers are not new
         api.clear_limit()
         t = time.time()

@@ -32,9 +32,10 @@ def test_a_turn_is_read_from_the_agents_own_session_in_the_database_and_a_refuse
         first = watch.proof
         assert first is not None and first.source == "opencode-store"
         # a refusal opencode does not wait out (no retry-after): it puts the error in the session and exits
+        refused_at = time.time()  # after run 1 has ended: its side requests are all in
         api.set_limit("quota", time.time() + 3600, headers={"retry-after": "0", "retry-after-ms": "0"})
         assert run("second-4402") != 0
-        assert api.model_requests(first.at) and not api.answered_ok(first.at)
+        assert api.model_requests(refused_at) and not api.answered_ok(refused_at)
         assert watch.proof is None and watch.last is first  # the resumed history and its error are no turn
         api.clear_limit()
         other = SessionKeeper(load_runtime("opencode"), tmp_path / "state", "p-b", env)

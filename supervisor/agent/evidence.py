@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.scan.fresh_text import FreshText, words_of
-from .turns import ROW_READERS
+from .turns import ROW_READERS, TEXT_KINDS
 
 #: A runtime without a per-runtime figure: seconds after a resume with no model turn before escalating.
 DEFAULT_DEADLINE_SECONDS = 120.0
@@ -43,6 +43,9 @@ class Turn:
 
 def model_turn(kind: str, row: Any) -> bool:
     """Whether one session-file row is the model's own output (pure: the format knowledge in one place)."""
+    reader = ROW_READERS.get(kind)  # the other CLIs' session files (agent/turns/)
+    if reader is not None:
+        return reader(row)
     if not isinstance(row, dict):
         return False
     if kind == "claude-transcript":
@@ -58,8 +61,7 @@ def model_turn(kind: str, row: Any) -> bool:
         if payload.get("type") == "message":
             return payload.get("role") == "assistant"
         return payload.get("type") in _CODEX_MODEL_ITEMS
-    reader = ROW_READERS.get(kind)  # the other CLIs' session files (agent/turns/)
-    return reader(row) if reader is not None else False
+    return False
 
 
 class TurnWatch:
@@ -151,9 +153,10 @@ class TurnWatch:
         self._offset += len(chunk)
         *lines, self._rest = (self._rest + chunk).split(b"\n")
         found: Turn | None = None
+        text = self.kind in TEXT_KINDS  # a markdown history (aider's): its lines are the rows
         for line in lines:
             try:
-                row = json.loads(line)
+                row = line.decode("utf-8", "replace") if text else json.loads(line)
             except ValueError:
                 continue
             if model_turn(self.kind, row):

@@ -14,13 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import gemini_chat, opencode_store, qwen_chat
+from . import aider_chat, copilot_events, droid_chat, gemini_chat, opencode_store, qwen_chat
 
-#: reader kind -> is this row (JSON, one line of the file) a model turn?
+#: reader kind -> is this row (one line of the file, JSON unless the kind is in TEXT_KINDS) a model turn?
 ROW_READERS: dict[str, Callable[[Any], bool]] = {
     gemini_chat.KIND: gemini_chat.model_row,
     qwen_chat.KIND: qwen_chat.model_row,
+    copilot_events.KIND: copilot_events.model_row,
+    droid_chat.KIND: droid_chat.model_row,
+    aider_chat.KIND: aider_chat.model_row,
 }
+#: kinds whose rows are lines of text, not JSON
+TEXT_KINDS = frozenset({aider_chat.KIND})
 
 #: reader kind -> the newest model row of a session in the databases a runtime's `session_capture_db`
 #: names (the session id, not a file, is what the agent owns there): seconds since the epoch, or None
@@ -33,6 +38,9 @@ _RUNTIMES = {
     "gemini": gemini_chat.KIND,
     "qwen-code": qwen_chat.KIND,
     "opencode": opencode_store.KIND,
+    "copilot": copilot_events.KIND,
+    "droid": droid_chat.KIND,
+    "aider": aider_chat.KIND,
 }
 
 
