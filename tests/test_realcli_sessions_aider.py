@@ -52,7 +52,7 @@ def test_two_aider_agents_in_one_folder_each_restore_their_own_chat(tmp_path: Pa
             crash(alpha)
             first_turn(bravo, kept)
             crash(bravo)
-            pause(root, "aider", agents)
+            pause(root, "aider", agents, "aider-chat")
             found = sessions(root, agents)
         finally:
             for a in agents:

@@ -49,7 +49,7 @@ def test_two_copilot_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Pa
             crash(alpha)
             first_turn(bravo, kept)
             crash(bravo)
-            pause(root, "copilot", agents)
+            pause(root, "copilot", agents, "copilot-events")
             found = sessions(root, agents)
         finally:
             for a in agents:

@@ -49,7 +49,7 @@ def test_two_droid_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Path
             crash(alpha)
             first_turn(bravo, kept)
             crash(bravo)
-            pause(root, "droid", agents)
+            pause(root, "droid", agents, "droid-chat")
             found = sessions(root, agents)
         finally:
             for a in agents:

@@ -56,7 +56,7 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
             crash(alpha)
             first_turn(bravo, kept)
             crash(bravo)
-            pause(root, "opencode", agents)
+            pause(root, "opencode", agents, "opencode-store")
             found = sessions(root, agents)
         finally:
             for a in agents:

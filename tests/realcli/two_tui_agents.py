@@ -148,14 +148,19 @@ def crash(agent: TuiAgent) -> None:
     type_follow_up(agent, respawned(agent, t, "a kill -9"), "a kill -9")
 
 
-def pause(root: Path, group: str, agents: list[TuiAgent]) -> None:
-    """A pause of the limit group: every agent stops, waits, and comes back in its own conversation."""
+def pause(root: Path, group: str, agents: list[TuiAgent], turns: str) -> None:
+    """A pause of the limit group: every agent stops, waits, and comes back in its own conversation;
+    its answer is seen in its own session store by the reader `turns` (agent/turns/), which proves
+    the resume ("resumed the session: model turn seen (<turns>)")."""
     t = group_pause(root, group, agents)
     for a in agents:
         a.w.wait_for(lambda a=a: "group" in a.w.log() and "pausing" in a.w.log(), 30, f"{a.name} paused")
     for a in agents:
         type_follow_up(a, respawned(a, t, "a group pause"), "a group pause")
         assert "resuming it" in a.w.log()
+    for a in agents:
+        a.w.wait_for(lambda a=a: f"resumed the session: model turn seen ({turns})" in a.w.log(), 30,
+                     f"{a.name}'s resume proven by its session store")
 
 
 def sessions(root: Path, agents: list[TuiAgent]) -> dict[str, str]:
