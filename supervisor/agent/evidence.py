@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.scan.fresh_text import FreshText, words_of
+from .turns import ROW_READERS, TEXT_KINDS
 
 #: A runtime without a per-runtime figure: seconds after a resume with no model turn before escalating.
 DEFAULT_DEADLINE_SECONDS = 120.0
@@ -33,7 +34,8 @@ _CODEX_MODEL_ITEMS = {"function_call", "custom_tool_call", "local_shell_call", "
 
 @dataclass(frozen=True)
 class Turn:
-    """A model turn seen at `at` (wall clock), by `source` ("claude-transcript", "codex-rollout", "screen")."""
+    """A model turn seen at `at` (wall clock), by `source` ("claude-transcript", "codex-rollout", a reader
+    kind of agent/turns/, or "screen")."""
 
     at: float
     source: str
@@ -41,6 +43,9 @@ class Turn:
 
 def model_turn(kind: str, row: Any) -> bool:
     """Whether one session-file row is the model's own output (pure: the format knowledge in one place)."""
+    reader = ROW_READERS.get(kind)  # the other CLIs' session files (agent/turns/)
+    if reader is not None:
+        return reader(row)
     if not isinstance(row, dict):
         return False
     if kind == "claude-transcript":
@@ -72,6 +77,7 @@ class TurnWatch:
         self._file: Path | None = None
         self._offset = 0
         self._rest = b""
+        self._newest = 0.0  # the newest store row seen (stamp())
         self._lock = threading.RLock()  # the keeper's thread polls; the watcher's loop arms and reads the screen
 
     def arm(self, now: float, session_file: Path | None, typed: Iterable[str] = ()) -> None:
@@ -86,6 +92,15 @@ class TurnWatch:
         """arm() again on the file found so far (after a resume in place, or keys typed)."""
         with self._lock:
             self.arm(now, self._file, typed)
+
+    def stamp(self, now: float, newest: float | None) -> Turn | None:
+        """A store's newest model row (seconds since the epoch, agent/turns/ STORE_READERS): a turn when
+        written since `arm()` and newer than the last one seen. Returns it when it is the first since `arm()`."""
+        with self._lock:
+            if newest is None or self.armed_at is None or newest < self.armed_at or newest <= self._newest:
+                return None
+            self._newest = newest
+            return self._seen(Turn(now, self.kind or "store"))
 
     def _skip_to_end(self, path: Path | None) -> None:
         self._file, self._rest = path, b""
@@ -138,9 +153,10 @@ class TurnWatch:
         self._offset += len(chunk)
         *lines, self._rest = (self._rest + chunk).split(b"\n")
         found: Turn | None = None
+        text = self.kind in TEXT_KINDS  # a markdown history (aider's): its lines are the rows
         for line in lines:
             try:
-                row = json.loads(line)
+                row = line.decode("utf-8", "replace") if text else json.loads(line)
             except ValueError:
                 continue
             if model_turn(self.kind, row):

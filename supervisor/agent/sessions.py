@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from ..store.safefs import private_dir, read_nofollow, write_private
-from . import session_db
+from . import session_db, session_files, turns
 from .evidence import Turn, TurnWatch
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ class SessionKeeper:
         self._capture: threading.Thread | None = None
         self._stop = threading.Event()
         kind = next((c.kind for c in runtime.channels if c.kind in _TURN_KINDS), None)
+        if kind is None and self.keys is not None and (self.keys.files or self.keys.capture_db):  # has a reader
+            kind = turns.kind_for(runtime.name)
         self.turns = TurnWatch(kind)  # evidence of model turns in the agent's own session file
 
     # -- the store -------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ class SessionKeeper:
         if not self.keys.files and rec.id is not None and not rec.seen:
             rec.seen = True  # nothing to look at: a session we started exists from now on
             self._save(rec)
-        if rec.id is None and self.keys.capture_db:
+        if rec.id is None and (self.keys.capture_db or self.keys.capture):
             rec.capturing_since = self._started  # other agents wait while this one may claim a new session
             self._save(rec)
         self.turns.arm(self._started, self._file(rec.id) if rec.id else None)
@@ -286,11 +288,14 @@ class SessionKeeper:
     def poll_turns(self, now: float | None = None) -> Turn | None:
         """Read the session file; a first model turn since the spawn is logged (the session works)."""
         rec = self._rec
-        if rec is None or rec.id is None or self.turns.kind is None:
+        kind = self.turns.kind
+        if rec is None or rec.id is None or kind is None:
             return None
-        path = self.turns._file or self._file(rec.id)
-        before = self.turns.last
-        proof = self.turns.poll(now if now is not None else time.time(), path)
+        before, now, store = self.turns.last, now if now is not None else time.time(), turns.STORE_READERS.get(kind)
+        if store is not None:  # one database holds every session: the newest model row of this one
+            proof = self.turns.stamp(now, store(self._db_patterns(), rec.id))
+        else:
+            proof = self.turns.poll(now, self.turns._file or self._file(rec.id))
         last = self.turns.last
         if last is not None and last is not before:
             with self._lock:
@@ -324,7 +329,7 @@ class SessionKeeper:
         import psutil
 
         assert self.keys is not None
-        rx = re.compile(self.keys.capture)
+        rx, tick = re.compile(self.keys.capture), 0
         while not self._stop.is_set():
             try:
                 top = psutil.Process(pid)
@@ -343,27 +348,27 @@ class SessionKeeper:
                             if self._rec is not None and self._rec.id is None:
                                 self._adopt(self._rec, m.group("id"), "read from the file it holds open")
                         return
+            tick += 1
+            with self._lock:  # a CLI that holds its file open only while writing (droid): its files tell
+                if tick % 4 == 0 and self._rec is not None and self._rec.id is None and self.keys.files:
+                    self._capture_files(self._rec, final=False)
+                if self._rec is None or self._rec.id is not None:
+                    return
             self._stop.wait(CAPTURE_POLL_SECONDS)
 
-    def _capture_files(self, rec: _Record) -> None:
-        """After a run too short to catch: its one new session file that no other agent holds."""
+    def _capture_files(self, rec: _Record, final: bool = True) -> None:
+        """Its one new session file that no other agent holds: after a run too short to catch, or while
+        it runs (`final` False) once it holds a model turn and no other agent may still claim it."""
         assert self.keys is not None
-        rx = re.compile(self.keys.capture)
-        others = self._others()[0]
-        found: set[str] = set()
-        for template in self.keys.files:
-            pattern = expand(template, self.env, "*")
-            for path in glob.glob(pattern) if pattern else ():
-                m = rx.search(path)
-                try:
-                    fresh = os.path.getmtime(path) >= self._started - START_SLACK
-                except OSError:
-                    fresh = False
-                if m and fresh and m.group("id") not in others:
-                    found.add(m.group("id"))
-        if len(found) == 1:
+        patterns = [p for t in self.keys.files if (p := expand(t, self.env, "*"))]
+        others, pending = self._others()
+        since, kind = self._started - START_SLACK, None if final else self.turns.kind
+        found = session_files.new_ids(patterns, self.keys.capture, since, others, kind)
+        if len(found) > 1 and final and self.turns.kind:  # a TUI's stub sessions: the one with a turn
+            found = session_files.new_ids(patterns, self.keys.capture, since, others, self.turns.kind)
+        if len(found) == 1 and (final or not pending):
             self._adopt(rec, found.pop(), "its one new session file")
-        elif found:
+        elif found and final:
             log.warning("session of %s not learned: %d new session files could be its own", self.log_name, len(found))
 
     def _capture_db(self, rec: _Record, final: bool = False) -> bool:

@@ -54,10 +54,11 @@ class TurnFeed:
 
     def turns(self, reactor: r.Reactor, now: r.Now, screen: bytes = b"", events: list[Event] | None = None
               ) -> list[r.Command]:
-        """The screen's new bytes (used only where no session file is read) and what the keeper's
-        thread saw since: the reactor's answer to a new turn, if any."""
+        """The screen's new bytes (used only where no session file is read: none has a reader, or the
+        id the CLI picked is not learned yet) and what the keeper's thread saw since: the reactor's
+        answer to a new turn, if any."""
         watch = self.keeper.turns
-        if screen and watch.kind is None:
+        if screen and (watch.kind is None or self.keeper.session_id is None):
             limit_line = any(e.kind is EventKind.RATE_LIMIT for e in events or ())
             watch.screen(screen, now.wall, limit_line=limit_line)
         last = watch.last
