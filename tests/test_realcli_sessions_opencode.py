@@ -1,8 +1,9 @@
 """One conversation per agent (issue 22) for opencode's TUI under `teamctl rl-watch`, the real CLI against the fake API.
 
 opencode (opencode-linux-x64 1.19.5) keeps every session of a user in one SQLite database, so two agents
-of a project share more than a folder: "the last session" (`--continue`) is whichever of them wrote last.
-Two agents in one HOME (one database) and one folder, each started with `--prompt` (the TUI submits it
+of a project share more than a folder: "the last session" (`--continue`) is whichever of them wrote last
+(each agent now has a database of its own, `OPENCODE_DB` from the descriptor's `agent_env`).
+Two agents in one HOME and one folder, each started with `--prompt` (the TUI submits it
 into a new session), are respawned after a kill -9 of their CLI and after a group pause; a follow-up
 typed after each respawn must reach the model with the agent's own earlier turn (the keeper resumes
 `--session <its id>`, read from the database), never the other's.
@@ -25,6 +26,17 @@ def _ready(screen: str) -> bool:
     return "ctrl+p commands" in screen
 
 
+def _has_answer(db: Path, sid: str) -> bool:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return bool(con.execute("SELECT 1 FROM part WHERE session_id = ? AND data LIKE ?",
+                                (sid, f"%{REPLY}%")).fetchone())
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+
+
 @pytest.mark.timeout(180)  # its waits are its deadlines; the run takes under a minute
 def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Path) -> None:
     """One fake API for both: each request is known by its prompt."""
@@ -33,16 +45,8 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
     with FakeAPI(reply_text=REPLY) as api:
         env = opencode.prepare(home, api.base_url)
 
-        def kept(sid: str) -> bool:  # the answer's text part in opencode's database
-            db = home / ".local" / "share" / "opencode" / "opencode.db"
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-            try:
-                return bool(con.execute("SELECT 1 FROM part WHERE session_id = ? AND data LIKE ?",
-                                        (sid, f"%{REPLY}%")).fetchone())
-            except sqlite3.Error:
-                return False
-            finally:
-                con.close()
+        def kept(sid: str) -> bool:  # the answer's text part in the agent's own opencode database
+            return any(_has_answer(db, sid) for db in (home / ".local" / "share" / "opencode").glob("teamctl-*.db"))
 
         def start(name: str) -> TuiAgent:
             w = WatchedAgent(root, name, "opencode", opencode.argv("--prompt", PROMPTS[name]), env, home / "work")

@@ -66,6 +66,7 @@ class _Record:
     resume_day: str = ""  # automatic resumes counted on this local day (compose max_resumes_per_day)
     resumes_today: int = 0
     capturing_since: float | None = None  # spawned, its CLI's id not learned yet (opencode's database)
+    capturing_in: list[str] | None = None  # the databases it learns it from (others there wait for it)
 
 
 def session_path(state_dir: Path, log_name: str) -> Path:
@@ -228,7 +229,7 @@ class SessionKeeper:
             rec.seen = True  # nothing to look at: a session we started exists from now on
             self._save(rec)
         if rec.id is None and (self.keys.capture_db or self.keys.capture):
-            rec.capturing_since = self._started  # other agents wait while this one may claim a new session
+            rec.capturing_since, rec.capturing_in = self._started, self._db_patterns() or None  # others there wait
             self._save(rec)
         self.turns.arm(self._started, self._file(rec.id) if rec.id else None)
         self._stop.clear()
@@ -392,8 +393,7 @@ class SessionKeeper:
         return False
 
     def _db_patterns(self) -> list[str]:
-        assert self.keys is not None
-        return [p for t in self.keys.capture_db if (p := expand(t, self.env, "*"))]
+        return session_db.databases(expand(t, self.env, "*") for t in (self.keys.capture_db if self.keys else ()))
 
-    def _others(self) -> tuple[set[str], int]:
-        return session_db.others(self.path, self.runtime.name, time.time())
+    def _others(self) -> tuple[set[str], int]:  # no database (session files): every agent learning counts
+        return session_db.others(self.path, self.runtime.name, time.time(), self._db_patterns() or None)

@@ -22,6 +22,7 @@ from ..core.reactor.settings import DEFAULTS, ReactorSettings
 from ..core.resets.parse import resolve_zone
 from ..store import layout
 from ..store.safefs import private_dir
+from .agent_env import launch_env
 from .budget import Caps, Price, load_prices
 from .hooks import HookLike
 from .launch import build_argv
@@ -96,7 +97,7 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
     """Everything compose says about one agent, as watcher settings (`runtime`: already loaded).
     `write_files` False: the per-agent files under state/agent-scope/ are named, not written."""
     runtime = runtime or load_runtime(agent.runtime, team.team_dir)
-    env = {**os.environ, **runtime.launch.env, **agent.env}
+    env = launch_env(runtime, agent.id, os.environ, agent.env)
     role_prompt = role_prompt_file(team.state_dir, agent, write_files)
     if role_prompt and runtime.launch.role_prompt_env:  # e.g. Gemini CLI: GEMINI_SYSTEM_MD=<file>
         env[runtime.launch.role_prompt_env] = str(role_prompt)
@@ -126,7 +127,7 @@ def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], roo
     if name is None:
         raise UsageProblem(f"cannot tell the runtime of {argv[0]!r}: pass --runtime NAME")
     runtime = load_runtime(name, root)
-    env = {**os.environ, **runtime.launch.env}
+    env = launch_env(runtime, agent_id, os.environ)
     project = agent_id.split(":", 1)[0]
     state = layout.state_dir(root)
     return WatchSettings(

@@ -97,6 +97,9 @@ class Launch:
     args: tuple[str, ...] = ()
     resume_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: environment each agent gets unless its user or compose sets the variable: templates of
+    #: AGENT_ENV_PLACEHOLDERS (a database of its own: opencode's OPENCODE_DB)
+    agent_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     options: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     permission: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     role_prompt_env: str | None = None  # env var given the role prompt file's path (GEMINI_SYSTEM_MD)

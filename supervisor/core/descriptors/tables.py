@@ -34,14 +34,18 @@ if TYPE_CHECKING:
 
 
 PLACEHOLDER_KEYS = ("model", "role_prompt", "role_prompt_text", "mcp_config", "effort")
+#: `[launch] agent_env` placeholders: the agent's `<project>-<agent>` file name, and the XDG data
+#: dir ($XDG_DATA_HOME, else $HOME/.local/share); each safe in a path (agent/agent_env.py fills them)
+AGENT_ENV_PLACEHOLDERS = ("agent_file", "xdg_data_home")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_LOOKAHEAD = 5
 TOP_KEYS = {"name", "aliases", "tz", "launch", "rate_limit", "cost", "dialog", "ignore", "stall", "channel",
              "usage", "json_documents"}
 _CHANNEL_KEYS = {"kind", "dirs", "versions", "events", "option"}
 _USAGE_KEYS = {"id", "match", "keywords", "window", "case_sensitive"}
-_LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "options", "permission", "role_prompt_env",
-                "session_start", "session_resume", "session_resume_for", "session_files", "session_capture",
-                "session_capture_db", "session_capture_query", "resume_deadline_seconds"}
+_LAUNCH_KEYS = {"binary", "args", "resume_args", "resume_for", "env", "agent_env", "options", "permission",
+                "role_prompt_env", "session_start", "session_resume", "session_resume_for", "session_files",
+                "session_capture", "session_capture_db", "session_capture_query", "resume_deadline_seconds"}
 _COMMON = {"id", "match", "keywords", "lookahead", "follow", "case_sensitive"}
 _TABLE_KEYS = {
     "rate_limit": _COMMON | {"reset", "reset_group", "tz", "model_group", "action", "resume_keys"},
@@ -141,6 +145,7 @@ def parse_launch(path: Path, raw: Any) -> Launch:
         args=tuple(str_list(path, "launch.args", raw.get("args", []))),
         resume_args=tuple(str_list(path, "launch.resume_args", raw.get("resume_args", []))),
         env=MappingProxyType(dict(env)),
+        agent_env=MappingProxyType(_agent_env(path, raw.get("agent_env", {}))),
         options=MappingProxyType(options),
         permission=MappingProxyType(_fragments(path, "launch.permission", raw.get("permission", {}))),
         role_prompt_env=optional_str(path, "launch.role_prompt_env", raw.get("role_prompt_env")),
@@ -148,6 +153,23 @@ def parse_launch(path: Path, raw: Any) -> Launch:
         session=_parse_session(path, raw),
         resume_deadline=_resume_deadline(path, raw.get("resume_deadline_seconds")),
     )
+
+
+def _agent_env(path: Path, raw: Any) -> dict[str, str]:
+    """`agent_env = { VAR = "template" }`: strings naming only AGENT_ENV_PLACEHOLDERS."""
+    if not isinstance(raw, dict):
+        raise DescriptorError(path, "launch.agent_env", "must be a table of strings")
+    for name, value in raw.items():
+        where = f"launch.agent_env.{name}"
+        if not _ENV_NAME.fullmatch(name):
+            raise DescriptorError(path, where, "not an environment variable name")
+        if not isinstance(value, str) or not value:
+            raise DescriptorError(path, where, "must be a non-empty string")
+        for found in re.findall(r"\{([^{}]*)\}", value):
+            if found not in AGENT_ENV_PLACEHOLDERS:
+                raise DescriptorError(path, where, f"unknown placeholder {{{found}}} (known: "
+                                      + ", ".join(f"{{{k}}}" for k in AGENT_ENV_PLACEHOLDERS) + ")")
+    return dict(raw)
 
 
 def _resume_deadline(path: Path, value: Any) -> float | None:
