@@ -4,6 +4,7 @@ learn their ids; a user's or compose's own value wins, and then the agents share
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -135,3 +136,18 @@ def test_the_database_is_the_first_absolute_template_as_opencode_looks() -> None
     assert keeper._db_patterns() == ["/x/opencode/opencode*.db"]
     keeper = SessionKeeper(rt, Path("/nonexistent/state"), "p-a", {"HOME": "/h", "OPENCODE_DB": "/abs.db"})
     assert keeper._db_patterns() == ["/abs.db"]
+
+
+def test_a_session_from_the_shared_database_is_replaced_by_one_fresh_session_logged_once(tmp_path: Path,
+                                                                                         caplog) -> None:
+    """An agent that learned its id in opencode.db before it had a database of its own starts afresh."""
+    home = tmp_path / "home"
+    _db(home / ".local" / "share" / "opencode" / "opencode.db").execute(
+        "INSERT INTO session VALUES ('ses_before', NULL, 1)")
+    old = _keeper(tmp_path, "p-a", {"HOME": str(home)})
+    old._adopt(old._new(), "ses_before", "test")  # as the keeper of the release before kept it
+    env = launch_env(load_runtime("opencode"), "p:a", {"HOME": str(home)})
+    with caplog.at_level(logging.WARNING):
+        assert _keeper(tmp_path, "p-a", env).choose() == SessionChoice(None, False)
+        assert _keeper(tmp_path, "p-a", env).choose() == SessionChoice(None, False)
+    assert caplog.text.count("session ses_before of p-a can no longer be resumed") == 1

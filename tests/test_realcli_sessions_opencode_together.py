@@ -6,7 +6,8 @@ session there that no other agent holds": two agents of one HOME started togethe
 new session too and never learned their own, so every respawn started a new conversation. Each agent
 now runs with a database of its own (`OPENCODE_DB`, from the descriptor's `agent_env`): both watchers
 are spawned together, twice (as `up` after `down`), headless (`opencode run`); the second run of each
-must carry its own first turn and never the other agent's.
+must carry its own first turn and never the other agent's, and its model turns are read from its own
+database (agent/turns/opencode_store.py).
 """
 
 from __future__ import annotations
@@ -80,3 +81,5 @@ def test_two_opencode_agents_started_together_each_learn_and_resume_their_own(tm
     for name, sid in first.items():  # each session lives in the agent's own database, and only there
         assert _holds(data / f"teamctl-solo-{name}.db", sid)
         assert not any(_holds(db, sid) for db in data.glob("*.db") if db.name != f"teamctl-solo-{name}.db")
+        log = (root / "state" / "logs" / f"solo-{name}.supervisor.log").read_text()
+        assert f"model turn seen (opencode-store): session {sid} of solo-{name}" in log  # its own store's evidence
