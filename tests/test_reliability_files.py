@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
 
 from reliakit import hanging_team, kill_all, team_procs, teamctl
 from teamctl_supervisor.store.mailbox import Store
+from teamctl_supervisor.store.safefs import write_private
 from watchkit import start, state, wait_for
 
 
@@ -72,3 +76,32 @@ def test_tmux_marker_link_is_not_followed_and_every_file_is_private_under_umask_
     finally:
         teamctl(team, "down")
         kill_all(team_procs(team))
+
+
+def test_a_rewritten_state_file_is_never_read_half_written(tmp_path):
+    """Session files are read by other agents' watchers while their own watcher rewrites them: a reader
+    in another process sees the old or the new content, never an empty or cut one; a planted link at
+    the name is replaced, and its target never written."""
+    path = tmp_path / "sessions" / "p-a.json"
+    path.parent.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path.symlink_to(victim)
+    write_private(path, json.dumps({"id": "first", "pad": "x" * 200_000}))
+    assert victim.read_text() == "precious\n" and not path.is_symlink()
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import json, sys\nfrom pathlib import Path\n"
+        "from teamctl_supervisor.store.safefs import write_private\n"
+        "for i in range(300):\n"
+        "    write_private(Path(sys.argv[1]), json.dumps({'id': str(i), 'pad': 'x' * 200_000}))\n"), str(path)])
+    reads = 0
+    try:
+        while writer.poll() is None or reads == 0:
+            assert json.loads(path.read_text())["id"]  # raises on a half-written file
+            reads += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert json.loads(path.read_text())["id"] == "299"
+    assert [p.name for p in path.parent.iterdir()] == ["p-a.json"]  # no temporary file left beside it
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -8,9 +8,11 @@ fchmod on the open descriptor, so the umask does not matter and a link is never 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import threading
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -108,10 +110,19 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replace the file's content (a planted link is removed, never followed)."""
-    fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    """Replace the file's content as one step: written beside it, then renamed over it, so a reader
+    (another agent's watcher, `status`) or a kill never meets a half-written file. The rename
+    replaces a planted link itself; nothing is written through it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_nofollow(path: Path) -> bytes:
