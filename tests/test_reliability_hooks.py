@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pexpect
 from teamctl_supervisor.agent.hooks import HookRunner
+from teamctl_supervisor.agent.orphans import our_children
 from teamctl_supervisor.core.compose_model import HookSpec
 from watchkit import FAKES, fake_env
 
@@ -83,3 +85,28 @@ def test_hook_values_lose_c0_and_c1_controls(tmp_path):
     [result] = HookRunner({"log": hook}, env={}).run_chain(["log"], {"raw_match": raw})
     assert result.ok, result.detail
     assert json.loads(out.read_text()) == ["limit red reached bell"]
+
+
+def test_a_run_hook_being_started_is_never_taken_for_an_orphan_of_the_runtime():
+    """A stop lists our children while the hook thread may be forking a `run` hook: a hook listed
+    before its pid is recorded must still be spared (a stop hit's hook was killed with the runtime)."""
+    runner = HookRunner({"h": HookSpec(name="h", action="run", argv=(sys.executable, "-c", "pass"), timeout=20)})
+    done = threading.Event()
+    hooks: list[int] = []
+
+    def spawn() -> None:
+        for _ in range(40):
+            runner.run_chain(["h"], {})
+            hooks.extend(runner.running_pids())
+        done.set()
+
+    worker = threading.Thread(target=spawn)
+    worker.start()
+    taken: set[int] = set()
+    listings = 0
+    while not done.is_set():
+        taken |= {p.pid for p in our_children(-1, runner.running_pids)}
+        listings += 1
+    worker.join()
+    assert listings > 40
+    assert taken == set(), f"{len(taken)} hooks were listed as the runtime's orphans"

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 import pexpect
 
 from . import procs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Child:
@@ -58,7 +62,7 @@ class Child:
         self.poll()
         return result
 
-    def stop_tree(self, timeout: float, keep: frozenset[int] = frozenset()) -> procs.StopResult:
+    def stop_tree(self, timeout: float, keep: Callable[[], frozenset[int]] = frozenset) -> procs.StopResult:
         """Stop the runtime's tree and the orphans of it re-parented to us (we are their subreaper);
         `keep`: our own helpers (the report, `run` hooks), which outlive the runtime."""
         from .orphans import our_children
@@ -73,7 +77,7 @@ class Child:
             status = self.status
         return status if status is not None else 1
 
-    def finish(self, timeout: float, keep: frozenset[int] = frozenset()) -> None:
+    def finish(self, timeout: float, keep: Callable[[], frozenset[int]] = frozenset) -> None:
         """After a session: nothing of it may be left, including orphans re-parented to us (not `keep`)."""
         from .orphans import our_children, reap_orphans
 

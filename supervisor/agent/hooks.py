@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.controls import printable
+from .orphans import SPAWNING
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +147,11 @@ class HookRunner:
         group is killed, children included."""
         import subprocess  # only `run` hooks need it (with selectors and locale): not every watcher
 
-        proc = subprocess.Popen(argv, shell=False, start_new_session=True, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        with self._lock:
-            self._running.add(proc.pid)
+        with SPAWNING:  # known before a stop can list it among the runtime's orphans
+            proc = subprocess.Popen(argv, shell=False, start_new_session=True, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            with self._lock:
+                self._running.add(proc.pid)
         try:
             try:
                 _, err = proc.communicate(timeout=timeout)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,12 @@ from . import procs
 
 if TYPE_CHECKING:
     import psutil  # imported where used: an idle watcher never loads it
+
+
+#: Held while a helper of ours (a `run` hook, the report) is started and its pid recorded, and while
+#: our children are told apart from the runtime's orphans: a helper forked just before the listing
+#: would otherwise be listed before its pid is known, and ended with the runtime's leftovers.
+SPAWNING = threading.Lock()
 
 
 def create_time(pid: int) -> float | None:
@@ -63,21 +71,24 @@ def _only_child_is(runtime_pid: int) -> bool:
     return pids <= {str(runtime_pid)}
 
 
-def our_children(runtime_pid: int, keep: frozenset[int] = frozenset()) -> list[psutil.Process]:
-    """Our other children: orphans of the runtime's tree re-parented to this subreaper (not `keep`,
+def our_children(runtime_pid: int, keep: Callable[[], frozenset[int]] = frozenset) -> list[psutil.Process]:
+    """Our other children: orphans of the runtime's tree re-parented to this subreaper (not `keep()`,
     our own helpers such as the report and the `run` hooks, nor what they started: a hook of a stop
-    hit outlives the stop)."""
+    hit outlives the stop). `keep` is asked after the listing, under SPAWNING, so a helper started
+    before the listing is known by then."""
     if _only_child_is(runtime_pid):
         return []
     import psutil
 
     try:
         me = psutil.Process()
-        spared = set(keep)
-        for pid in keep:
+        children = me.children(recursive=True)
+        with SPAWNING:
+            spared = set(keep())
+        for pid in tuple(spared):
             with suppress(psutil.Error):
                 spared |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
-        return [c for c in me.children(recursive=True) if c.pid != runtime_pid and c.pid not in spared]
+        return [c for c in children if c.pid != runtime_pid and c.pid not in spared]
     except psutil.Error:
         return []
 

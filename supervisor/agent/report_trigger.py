@@ -17,6 +17,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from .orphans import SPAWNING
+
 log = logging.getLogger(__name__)
 
 LATE_SECONDS = 3 * 3600.0
@@ -73,11 +75,12 @@ class ReportLauncher:
         argv = [sys.executable, "-m", "teamctl_supervisor", "report", "--since", "24h", "--send",
                 "-C", str(self.team_dir)]
         try:
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=self.env, start_new_session=True)
+            with SPAWNING:  # known before a stop can list it among the runtime's orphans
+                child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env=self.env, start_new_session=True)
+                self._children.append(child)
         except OSError as exc:
             log.warning("daily report: cannot start `teamctl report`: %s", exc)
             return None
-        self._children.append(child)
         log.info("daily report: sending through the on_report hooks (pid %d)", child.pid)
         return child

@@ -155,7 +155,7 @@ class AgentWatch:
             code = child.exit_code(self.s.stop_timeout)
         finally:
             self.output_log.flush()
-            child.finish(self.s.stop_timeout, self.hooks.pids())
+            child.finish(self.s.stop_timeout, self.hooks.pids)
             self.child = None
         self.sessions.ended(code, time.monotonic() - began)
         return self.reactor.exited(self._now(), code)
@@ -381,13 +381,13 @@ class AgentWatch:
     # -- processes -----------------------------------------------------------------------------
     def _stop_child(self, child: Child) -> None:
         self.change_state(AgentState.STOPPING)
-        if child.stop_tree(self.s.stop_timeout, self.hooks.pids()).killed:
+        if child.stop_tree(self.s.stop_timeout, self.hooks.pids).killed:
             log.warning("runtime tree did not stop within %.0fs; killed", self.s.stop_timeout)
 
     def _cleanup(self) -> None:
         if self.child is not None:
             self.output_log.flush()
-            self.child.finish(self.s.stop_timeout, self.hooks.pids())
+            self.child.finish(self.s.stop_timeout, self.hooks.pids)
         self.hooks.close(self._stop_requested())
         self.output_log.close()
         self.store.finish()
