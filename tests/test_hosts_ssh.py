@@ -34,6 +34,9 @@ def _teams(tmp_path: Path, host: SshHost) -> tuple[Path, Path]:
     hosts = (f"hosts:\n  b: {{ssh: root@127.0.0.1, port: {host.port}, root: '{b_root}',"
              f" teamctl: '{sys.executable} -m teamctl_supervisor'}}\n")
     team_a = make_team(tmp_path / "a", {"near": "", "far": "    host: b\n"}, compose_extra=hosts)
+    desc = team_a / "runtimes" / "claude-code.toml"  # each agent stays up until stopped: a quick exit would
+    # crash-loop it to `failed` on a slow machine before `down` came
+    desc.write_text(desc.read_text().replace('binary = "fake_agent.py"', 'binary = "fake_agent.py"\nargs = ["hang"]'))
     compose = team_a / "team-compose.yaml"
     compose.write_text(compose.read_text().replace(
         "broker: {type: sqlite, path: state/mailbox.db}", "broker: {type: postgres, url_env: TEAMCTL_PG_URL}"))
