@@ -66,8 +66,7 @@ def test_the_database_password_is_on_no_command_line_while_up_starts_the_team(
     team_a, b_root = _teams(tmp_path, host_b)
     for team in (team_a, b_root):
         desc = team / "runtimes" / "claude-code.toml"
-        desc.write_text(desc.read_text().replace('binary = "fake_agent.py"',
-                                                 'binary = "fake_agent.py"\nargs = ["print:up", "hang"]'))
+        desc.write_text(desc.read_text().replace('args = ["hang"]', 'args = ["print:up", "hang"]'))
     env = fake_env(team_a, TEAMCTL_SSH=host_b.ssh_command, TEAMCTL_PG_URL=url, TEAMCTL_TMUX_SOCKET=a_socket)
     write_pointer(tmp_path / "desk" / POINTER, None, "TEAMCTL_PG_URL")
     monkeypatch.setenv("TEAMCTL_PG_URL", url)  # for the test's own reader only

@@ -80,6 +80,14 @@ def _asked_with_own_history(api: FakeAPI, since: float) -> None:
         assert max(text.count(prompt) for text in turns) >= 2, f"{name} started over: {turns[-1][:600]}"
 
 
+def _argv0(proc: psutil.Process) -> str | None:
+    """The process's program, None once it is gone or a zombie (a helper of the CLI that just ended)."""
+    try:
+        return (proc.cmdline() or [None])[0]
+    except psutil.Error:
+        return None
+
+
 def _wait(cond, timeout: float, what: str):  # noqa: ANN001, ANN202
     deadline = time.monotonic() + timeout
     while not (value := cond()):
@@ -127,7 +135,7 @@ def test_two_opencode_agents_started_together_come_back_to_their_own_after_a_kil
             binary = opencode.argv()[0]
             for proc in procs.values():  # the CLI each watcher runs, not the watcher
                 cli = _wait(lambda proc=proc: [c for c in psutil.Process(proc.pid).children(recursive=True)
-                                               if c.cmdline()[:1] == [binary]], 10, "the CLI")
+                                               if _argv0(c) == binary], 10, "the CLI")
                 cli[0].kill()  # SIGKILL
             t = time.time()
             api.clear_limit()
