@@ -38,6 +38,28 @@ EXAMPLE_DIRS = {
 FAKE_BINARIES = ("claude", "codex", "gemini")
 
 
+# Files that wait on real CLIs, sshd, PostgreSQL or clocks for tens of seconds, longest kind first. Run in
+# parallel (`-n 3 --dist loadfile`), each worker takes whole files in collection order: these go first, so
+# the many quick files fill the gaps at the end instead of one long file running alone at the end.
+# xdist's own reordering (most tests first) would put them last: it is turned off here.
+STARTS_EARLY = ("test_realcli_", "test_hosts_", "test_bench_smoke", "test_new_runtimes", "test_newcomer_",
+                "test_reliability_", "test_power_cut", "test_demo", "test_faults", "test_watch_rules",
+                "test_escalation_watch", "test_team", "test_web", "test_store_postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(STARTS_EARLY) if item.path.name.startswith(prefix)),
+                    len(STARTS_EARLY))
+
+    items.sort(key=rank)  # stable: a file's tests stay together and in order
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A team root (no compose tree) with the fake runtime's descriptor in runtimes/."""
