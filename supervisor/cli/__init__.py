@@ -126,6 +126,14 @@ def _run_click(argv: list[str] | None) -> object:
     except click.ClickException as exc:
         exc.show()
         return 2 if exc.exit_code in (1, 2) else exc.exit_code
+    except Exception as exc:  # the mailbox locked by another program, damaged, read-only: said, not a traceback
+        db = getattr(exc, "mailbox", None)  # set by the SQLite store on its errors
+        if db is None:
+            raise
+        from ..team.mailbox_trouble import describe
+
+        click.echo(f"teamctl: {describe(db, exc)}", err=True)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

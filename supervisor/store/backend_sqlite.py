@@ -181,9 +181,18 @@ class SqliteBackend:
             log.warning("mailbox %s was deleted or replaced; reopening it", self.path)
             self.close()  # SQLite neither checkpoints nor deletes the -wal of a moved database
         if self._conn is None:
-            self._conn = connect(self.path, self.recover)
+            try:
+                self._conn = connect(self.path, self.recover)
+            except sqlite3.Error as exc:
+                raise self.named(exc) from None
             self._ident = _ident(self.path)
         return self._conn
+
+    def named(self, exc: sqlite3.Error) -> sqlite3.Error:
+        """`exc` carrying the mailbox's path (`.mailbox`), so a command says which file is locked or
+        damaged, and by whom, instead of a traceback."""
+        exc.mailbox = self.path  # type: ignore[attr-defined]
+        return exc
 
     def close(self) -> None:
         if self._conn is not None:
@@ -194,7 +203,10 @@ class SqliteBackend:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, taking the write lock up front (see the module docstring)."""
         conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self.named(exc) from None
         try:
             yield conn
             conn.execute("COMMIT")

@@ -54,6 +54,7 @@ class ReadOnlyMailbox:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []  # a mailbox being created right now
+            exc.mailbox = self.path  # type: ignore[attr-defined]  # a command names the file and its holder
             raise
 
     def agent_states(self) -> dict[str, AgentRow]:
