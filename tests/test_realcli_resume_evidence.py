@@ -4,9 +4,11 @@ The newest pinned Claude Code, in a tmux pane under `teamctl rl-watch`, meets a 
 shows "Usage limit reached · limit resets … / Continuing automatically … · Esc to cancel". Its own
 auto-continue is cancelled (Esc, as when it fails unattended), so nothing reaches the fake API after
 the reset by itself. The watcher must not say "resumed" on the clock: with no model turn by the
-runtime's deadline (a team override of the descriptor makes it 15 s) it types the continue keys, the
+runtime's deadline (a team override of the descriptor makes it 8 s) it types the continue keys, the
 CLI sends a request, the model's answer lands in the agent's transcript, and only then is "resumed"
-logged. Both are read from the fake API's request log and the supervisor's log.
+logged. Both are read from the fake API's request log and the supervisor's log. The watcher resumes
+half a second after the real reset (the margin covers just the seconds the CLI's clock cuts off), so
+the keys it types are the first thing that reaches the API after the reset.
 """
 
 from __future__ import annotations
@@ -23,7 +25,23 @@ from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 from test_realcli_watch import _last_user_text
 
-DEADLINE = 15  # seconds without a model turn before the first escalation step
+DEADLINE = 8  # seconds without a model turn before the first escalation step
+LEAD = 20  # seconds at least from the start to the reset: the CLI meets the limit and is cancelled before it
+
+
+def _reset_and_margin(earliest: float) -> tuple[float, int]:
+    """A reset half a second past a whole second, at or after `earliest`, and the margin that puts
+    the watcher's resume (the minute the CLI shows + the margin) half a second after it.
+
+    The CLI shows the reset cut down to the minute; the margin covers exactly the seconds cut off and
+    no more, so the watcher resumes 0.5 s after the real reset, as close as a whole-second margin
+    allows, whatever second of the minute the reset falls on (no wait for a whole minute). The last
+    seconds of a minute are skipped: the CLI counts the wait in whole seconds and may show the next one.
+    """
+    reset_at = math.ceil(earliest) + 0.5
+    if reset_at % 60 > 56:
+        reset_at += 5
+    return reset_at, int(reset_at % 60) + 1
 
 
 def _override(root: Path) -> None:
@@ -46,16 +64,14 @@ def _logged_at(log: str, text: str) -> float | None:
 
 def test_claude_waiting_in_place_with_no_request_after_the_reset_is_driven_to_one(tmp_path: Path) -> None:
     with FakeAPI() as api:
-        # just past a whole minute: the CLI shows the minute, so the watcher's resume (that minute + a
-        # 1 s margin) comes after the real reset, and a request it drives is answered
-        reset_at = math.ceil((time.time() + 20) / 60) * 60 + 0.5
+        reset_at, margin = _reset_and_margin(time.time() + LEAD)
         api.set_limit("usage_limit", reset_at, claim="five_hour")
         home = tmp_path / "home"
         env = claude.prepare(home, api.base_url, claude.NEWEST, trust=True)
         root = tmp_path / "team"
         _override(root)
         agent = WatchedAgent(root, "cc", "claude-code", claude.argv(claude.NEWEST, "hi"), env, home / "work",
-                             "--margin", "1")
+                             "--margin", str(margin))
         try:
             agent.wait_for(agent.hits, 90, "the rate-limit row")
             agent.wait_for(lambda: "typing nothing" in agent.log(), 30, "the CLI's own auto-continue noticed")
