@@ -5,27 +5,43 @@ cut down to the minute), with the default margin. The tests assert the mailbox r
 against the fake API's truth, what the supervisor did next, and whether the CLI really reached the
 API again after the resume or respawn. The agents run at the same time (one module fixture), so the
 reset is waited out once for all of them. Every CLI here is the pinned real one; a missing one fails.
+
+One more newest Claude Code (issue 22 item 2) runs beside them with its own auto-continue cancelled
+(Esc, as when it fails unattended), so nothing reaches the fake API after the reset by itself. The
+watcher must not say "resumed" on the clock: with no model turn by the runtime's deadline (a team
+override of the descriptor makes it 8 s) it types the continue keys, the CLI sends a request, the
+model's answer lands in the agent's transcript, and only then is "resumed" logged. Its reset falls on
+any second, with the margin that covers just the seconds the CLI's clock cuts off: the watcher resumes
+half a second after the real reset, and the keys it types are the first thing to reach the API after it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import teamctl_supervisor
 from realcli import claude, codex, gemini
 from realcli.fakeapi import FakeAPI
 from realcli.watched import WatchedAgent
 
 RESET_IN = 25.3  # seconds: never a whole minute
 DEADLINE = 200.0  # reset + the default 60 s margin + a respawn, on a loaded 2-core machine
+CANCELLED = "claude-cancelled"  # the newest Claude Code whose own auto-continue is cancelled
+CANCELLED_LEAD = 30  # seconds from its start to its reset: it meets the limit and is cancelled before it
+RESUME_DEADLINE = 8  # its seconds without a model turn before the first escalation step
 
 
 class Scenario:
     def __init__(self, api: FakeAPI, agent: WatchedAgent, reset_at: float) -> None:
         self.api, self.agent, self.reset_at = api, agent, reset_at
+        self.problem = ""  # what went wrong preparing it (the test that owns it fails with it)
 
 
 def _last_user_text(body: Any) -> str:
@@ -48,12 +64,66 @@ def _reset_at() -> float:
     return at + 3 if at % 60 > 57 else at
 
 
+def _reset_and_margin(earliest: float) -> tuple[float, int]:
+    """A reset half a second past a whole second, at or after `earliest`, and the margin that puts
+    the watcher's resume (the minute the CLI shows + the margin) half a second after it: the margin
+    covers the seconds the CLI's clock cuts off and no more, whatever second of the minute the reset
+    falls on. A minute's last seconds are skipped (the CLI may show the next minute)."""
+    reset_at = math.ceil(earliest) + 0.5
+    if reset_at % 60 > 56:
+        reset_at += 5
+    return reset_at, int(reset_at % 60) + 1
+
+
+def _short_deadline_team(root: Path) -> None:
+    """The team's own claude-code descriptor: the built-in one with a short resume deadline."""
+    builtin = Path(teamctl_supervisor.__file__).parent / "runtimes" / "claude-code.toml"
+    text, n = re.subn(r"(?m)^resume_deadline_seconds = \d+$", f"resume_deadline_seconds = {RESUME_DEADLINE}",
+                      builtin.read_text())
+    assert n == 1
+    (root / "runtimes").mkdir(parents=True, exist_ok=True)
+    (root / "runtimes" / "claude-code.toml").write_text(text)
+
+
+def _start_cancelled(tmp: Path, api: FakeAPI) -> Scenario:
+    reset_at, margin = _reset_and_margin(time.time() + CANCELLED_LEAD)
+    api.set_limit("usage_limit", reset_at, claim="five_hour")
+    home = tmp / CANCELLED
+    env = claude.prepare(home, api.base_url, claude.NEWEST, trust=True)
+    root = tmp / f"team-{CANCELLED}"
+    _short_deadline_team(root)
+    agent = WatchedAgent(root, "cc", "claude-code", claude.argv(claude.NEWEST, "hi"), env, home / "work",
+                         "--margin", str(margin))
+    return Scenario(api, agent, reset_at)
+
+
+def _cancel_its_auto_continue(s: Scenario) -> None:
+    """At its limit, once the watcher has seen the CLI say it goes on by itself, press Esc (before the reset)."""
+    a = s.agent
+    a.wait_for(a.hits, 90, "the rate-limit row")
+    a.wait_for(lambda: "typing nothing" in a.log(), 30, "the CLI's own auto-continue noticed")
+    assert "resumed the session" not in a.log()
+    a.send("Escape")  # its own auto-continue cancelled: it will not go on by itself
+    a.wait_for(lambda: "Automatic continue cancelled" in a.screen(), 20, "its auto-continue cancelled")
+    assert time.time() < s.reset_at, "cancelled after the reset"
+
+
+def _logged_at(log: str, text: str) -> float | None:
+    """When the supervisor's log first says `text` (its lines begin with the local asctime)."""
+    for line in log.splitlines():
+        if text in line:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
+
+
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenario]]:
     tmp = tmp_path_factory.mktemp("realcli-watch")
     started: dict[str, Scenario] = {}
     apis: list[FakeAPI] = []
     try:
+        apis.append(FakeAPI().start())
+        started[CANCELLED] = _start_cancelled(tmp, apis[-1])
         for version in claude.VERSIONS:  # argv carries the prompt; the trust dialog comes first
             api = FakeAPI().start()
             apis.append(api)
@@ -73,6 +143,10 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scenari
                 else gemini.prepare(tmp / f"{name}-home", api.base_url)
             agent = WatchedAgent(tmp / f"team-{name}", name[:2], name, module.argv(), env, work)
             started[name] = Scenario(api, agent, 0.0)
+        try:  # before its reset, while the others start
+            _cancel_its_auto_continue(started[CANCELLED])
+        except AssertionError as e:
+            started[CANCELLED].problem = str(e)
         for name in ("codex", "gemini"):  # type the prompt once the TUI takes keys
             s = started[name]
             ready = "›" if name == "codex" else "Type your message"
@@ -120,6 +194,25 @@ def test_claude_newest_waits_in_place_and_the_supervisor_types_nothing(team: dic
     state = s.agent.state()
     assert state["state"] == "running" and state["restarts"] == 0
     assert len(s.agent.hits()) == 1
+
+
+def test_claude_waiting_in_place_with_no_request_after_the_reset_is_driven_to_one(team: dict[str, Scenario]) -> None:
+    s = team[CANCELLED]
+    agent, api, reset_at = s.agent, s.api, s.reset_at
+    assert not s.problem, s.problem
+    ok = agent.wait_for(lambda: api.answered_ok(since=reset_at), 120 + 3 * RESUME_DEADLINE,
+                        "a request after the reset")
+    assert _last_user_text(ok[0].body) == "continue"  # driven by the watcher's keys, not its own retry
+    log = agent.wait_for(lambda: (text := agent.log()) and "resumed the session" in text and text, 60,
+                         "resumed, on evidence")
+    typed = _logged_at(log, "typing the continue keys")
+    resumed = _logged_at(log, "resumed the session: model turn seen (claude-transcript)")
+    assert typed is not None and resumed is not None, log[-3000:]
+    assert reset_at < typed < resumed  # nothing said on the clock, only after the turn
+    assert typed <= ok[0].t <= resumed, (typed, ok[0].t, resumed)  # keys, request, then "resumed"
+    assert log.count("resumed the session") == 1
+    assert agent.state()["state"] == "running" and len(agent.hits()) == 1
+    assert not api.model_requests(since=reset_at - 0.5)[0].t < typed  # no request of its own after the reset
 
 
 def test_claude_2_1_197_menu_answered_stop_and_wait_then_continue_reaches_the_api(team: dict[str, Scenario]) -> None:

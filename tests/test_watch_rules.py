@@ -110,9 +110,12 @@ def test_a_print_mode_run_respawned_before_an_unaligned_reset_ends_in_success(ro
     and never a crash; it ends in success after the reset, with one row for the one real hit."""
     import time
 
-    reset = time.time() + 25
-    if reset % 60 < 5:  # keep the printed minute a few seconds before the real reset
-        reset += 6
+    # 15 s on, in this minute: the printed minute + the 1 s margin has already passed at the first
+    # hit, so the respawn comes at once and meets the limit again; its re-check (30 s on) comes after
+    # the reset. Too late in the minute for that: 20 s into the next one, the respawn waits for the
+    # printed minute + 1 s and still comes well before the reset.
+    now = time.time()
+    reset = now + 15 if now % 60 < 44 else (now // 60 + 1) * 60 + 20
     runs_log = tmp_path / "runs.log"
     env = fake_env(root, FAKE_RESET_AT=str(reset), FAKE_RUNS_LOG=str(runs_log), TZ="UTC")
     argv = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", "solo:dev", "--runtime", "fake", "--root",
