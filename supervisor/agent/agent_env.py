@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from ..core.descriptors.loader import Runtime
+from ..core.placeholders import fill
 from ..store import layout
 
 
@@ -38,20 +39,8 @@ def per_agent(templates: Mapping[str, str], agent_id: str, env: Mapping[str, str
     """The descriptor's `agent_env` filled in for one agent (`env`: what the runtime sees otherwise);
     a variable whose placeholder has no value is left out (the CLI's own default applies)."""
     values = {"agent_file": file_slug(agent_id), "xdg_data_home": xdg_data_home(env)}
-    out: dict[str, str] = {}
-    for name, template in templates.items():
-        missing = False
-
-        def sub(m: re.Match[str]) -> str:
-            nonlocal missing
-            value = values.get(m.group(1), "")
-            missing = missing or not value
-            return value
-
-        text = re.sub(r"\{([A-Za-z_]+)\}", sub, template)
-        if not missing:
-            out[name] = text
-    return out
+    filled = {name: fill(template, values.get) for name, template in templates.items()}
+    return {name: text for name, text in filled.items() if text is not None}
 
 
 def launch_env(runtime: Runtime, agent_id: str, user: Mapping[str, str],

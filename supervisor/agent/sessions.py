@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
+from ..core.placeholders import fill
 from ..store.safefs import private_dir, read_nofollow, write_private
 from . import session_db, session_files, turns
 from .evidence import Turn, TurnWatch
@@ -100,18 +101,9 @@ def forget(state_dir: Path, log_name: str) -> bool:
 def expand(template: str, env: Mapping[str, str], session_id: str, home: str = "") -> str | None:
     """`{VAR}` from the runtime's env, `{session_id}`, `{session_id_prefix}` (its first 8 characters,
     as Gemini CLI names its file) and `{session_home}`; None when one of them is unset or empty."""
-    missing = False
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal missing
-        name = m.group(1)
-        value = session_id if name == "session_id" else session_id[:8] if name == "session_id_prefix" \
-            else home if name == "session_home" else env.get(name, "")
-        missing = missing or not value
-        return value
-
-    text = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, template)
-    return None if missing else os.path.expanduser(text)
+    own = {"session_id": session_id, "session_id_prefix": session_id[:8], "session_home": home}
+    text = fill(template, lambda name: own[name] if name in own else env.get(name))
+    return None if text is None else os.path.expanduser(text)
 
 
 class SessionKeeper:

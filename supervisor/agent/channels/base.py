@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.descriptors.loader import Channel
+from ...core.placeholders import fill
 from ...core.scan.scanner import Event
 from ...core.usage import Reading
 from ..settings import WatchSettings
@@ -41,16 +41,8 @@ class ChannelEvent(Event):
 
 def expand_dir(template: str, env: dict[str, str] | Any) -> Path | None:
     """`{VAR}/sub` with the runtime's env; None when a VAR is unset or empty."""
-    missing = False
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = env.get(m.group(1), "")
-        missing = missing or not value
-        return value
-
-    text = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, template)
-    return None if missing else Path(text).expanduser()
+    text = fill(template, env.get)
+    return None if text is None else Path(text).expanduser()
 
 
 def iso_seconds(text: object) -> float | None:
