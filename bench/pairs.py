@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 #: every ratio in bench/ comes from at least this many pairs (the quick mode may use fewer, and says
-#: so; the test suite's smoke run sets TEAMCTL_BENCH_PAIRS=2: it checks that each figure prints)
+#: so; the test suite's smoke run sets TEAMCTL_BENCH_PAIRS=1: it checks that each figure prints)
 PAIRS = int(os.environ.get("TEAMCTL_BENCH_PAIRS") or 5)
 
 

@@ -23,7 +23,7 @@ LINE = re.compile(r"^(?P<name>[a-z_0-9]+): (?P<value>\S.*?) \(baseline (?P<basel
 
 @pytest.mark.timeout(300)  # quick mode takes about 40 s alone; beside two other test workers, more
 def test_bench_quick_prints_every_figure():
-    env = {**os.environ, "TEAMCTL_BENCH_PAIRS": "2"}  # the figures' shape, not their spread
+    env = {**os.environ, "TEAMCTL_BENCH_PAIRS": "1"}  # the figures' shape, not their spread: one pair each
     proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "run.py"), "--quick"], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     try:

@@ -255,13 +255,17 @@ def test_droid_tui_spend_is_read_from_its_session_file_as_the_fake_api_reported_
     """The TUI draws no tokens; the session's settings file (droid-session channel) has them exactly."""
     w = team["droid-tui"]
     u = w.api.usage
-    n = len(w.api.answered_ok())  # the prompt's turn, and droid's own side request
-    want = (n * (u["input"] + u["cache_read"]), n * u["output"])
+    w.agent.wait_for(lambda: REPLY in w.agent.screen(), 30, "the answer on the screen")  # the turn is over
 
-    def counted() -> bool:
+    def counted() -> int:
+        """How many requests the budget rows add up to, once they add up to every answered one."""
+        n = len(w.api.answered_ok())
         rows = w.agent.rows("SELECT input_tok, output_tok FROM budget")
-        return (sum(r[0] for r in rows), sum(r[1] for r in rows)) == want
-    w.agent.wait_for(counted, 45, f"budget rows adding up to {want}")  # read at the watcher's idle tick
+        tokens = (sum(r[0] for r in rows), sum(r[1] for r in rows))
+        return n if tokens == (n * (u["input"] + u["cache_read"]), n * u["output"]) else 0
+    n = w.agent.wait_for(counted, 45, "budget rows adding up to every answered request")  # at the idle tick
+    assert n == 2  # the session's title, and the prompt's turn: droid rewrites the file after each
+    want = (n * (u["input"] + u["cache_read"]), n * u["output"])
     price = find_price(load_prices(), droid.MODEL)  # customModels[0] of droid's settings: gpt-4o
     assert price is not None
     usd = sum(r["usd"] for r in w.agent.rows("SELECT usd FROM budget"))

@@ -166,12 +166,19 @@ def copilot_usage(run: Run, answered: bool) -> str:
 
 def droid_tokens(run: Run, answered: bool) -> str:
     """droid's TUI draws no tokens: what the budget rows add up to (its session file, read by the
-    droid-session channel at the watcher's tick), once it has grown after an answer."""
+    droid-session channel at the watcher's tick), once it has grown after an answer to cover every
+    request the fake API answered. The first prompt makes two (the session's title, then the turn),
+    and droid rewrites the file after each: a tick between the two writes records the title alone,
+    and the turn's row comes later, during the respawn, where it would pass for a reprinted total."""
     last = run.screens[-1] if answered and run.screens else None
 
     def total() -> str | None:
         rows = run.agent.rows("SELECT input_tok, output_tok FROM budget")
         text = f"{sum(r[0] for r in rows)}/{sum(r[1] for r in rows)}"
+        if answered:
+            u, n = run.api.usage, len(run.api.answered_ok())
+            if REPLY not in run.agent.screen() or text != f"{n * (u['input'] + u['cache_read'])}/{n * u['output']}":
+                return None  # the turn not drawn yet, or a request the budget has not counted yet
         return text if rows and text != last else None
     return run.agent.wait_for(total, 45, "the session file's tokens in the budget")
 

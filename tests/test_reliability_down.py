@@ -34,6 +34,15 @@ time.sleep(120)
 """
 
 
+def impatient(team: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A teamctl command that waits 1 s, not SQLite's 5 s, for a lock before it calls the mailbox
+    locked: the holder here never lets go, so a longer wait proves nothing more. The team's watchers
+    keep the default (they were started by `up` without it)."""
+    env = {**fake_env(team), "TEAMCTL_BUSY_TIMEOUT_MS": "1000"}
+    return subprocess.run([sys.executable, "-m", "teamctl_supervisor", *args, "-C", str(team)], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
 @pytest.fixture
 def running(tmp_path):
     team = hanging_team(tmp_path, 2)
@@ -48,10 +57,10 @@ def test_down_stops_a_team_whose_mailbox_another_program_holds_and_status_names_
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "held"
-        status = teamctl(running, "status", timeout=60)
+        status = impatient(running, "status")
         assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
         assert "locked by another program" in status.stderr and f"pid {locker.pid}" in status.stderr
-        done = teamctl(running, "down", timeout=90)
+        done = impatient(running, "down")
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
         assert team_procs(running) == []
         assert "locked by another program" in done.stdout and f"pid {locker.pid}" in done.stdout  # not recorded

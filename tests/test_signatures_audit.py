@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from realcli.install import cache_dir, pins
-from teamctl_supervisor.core.descriptors.audit import audit, candidate_lines, renderings
+from teamctl_supervisor.core.descriptors.audit import WANTED, WANTED_BYTES, audit, candidate_lines, renderings
 from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.core.descriptors.pkgstrings import SLOT, binary_strings, js_literals, python_literals
 
@@ -108,6 +108,28 @@ def test_binary_strings_split_glued_pieces_and_keep_utf8_whole():
     assert "You’ve hit your usage limit for . Switch to another model now," in found
     assert "out of credits" in found and "You’re out of credits. Add credits to continue." in found
     assert "Daily token budget exceeded." in found
+
+
+#: One phrase per alternative of audit.CATEGORIES, in the casings and Unicode letters re.I also reads
+#: (İ ı ſ K), with Unicode spaces and digits where the pattern takes \s or \d.
+WANTED_PHRASES = (
+    "RATE-LIMITED now", "Rate limit", "limits", "limıted\u00a0by plan", "TOO MANY REQUESTS", "throttled",
+    "Overloaded", "at capacity", "reſets", "reset\u2003at 4pm", "hit\u00a0your cap", "Hİt your cap",
+    "try again later", "QUOTAS", "exhauſted", "exceeded", "out of credits", "usage", "Costs", "spending",
+    "spent", "billing", "budget", "CREDIT", "pricing", "$\u0663", "$5", "to\u212aens", "TOKEN\u2028usage",
+)
+
+
+def test_the_byte_prefilter_passes_every_run_the_category_words_would_find_something_in():
+    """binary_strings drops a run WANTED_BYTES finds nothing in before decoding it: a miss there would
+    drop a limit line from the audit without a word."""
+    for phrase in WANTED_PHRASES:
+        assert WANTED.search(phrase), phrase
+        raw = b"\x01-- " + phrase.encode() + b" --\x01"  # a run is 8 bytes or more
+        assert WANTED_BYTES.search(raw.lower()), phrase
+        assert list(binary_strings(raw, WANTED, WANTED_BYTES)) == list(binary_strings(raw, WANTED)) != [], phrase
+    assert list(binary_strings(BINARY, WANTED, WANTED_BYTES)) == list(binary_strings(BINARY, WANTED))
+    assert not WANTED_BYTES.search(b"hitherto the limes and posts; a $ sign")
 
 
 def test_python_literals_give_an_fstring_as_one_template():

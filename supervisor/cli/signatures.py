@@ -165,14 +165,14 @@ def _audit_files(path: Path) -> Iterator[tuple[Path, str]]:
 
 def _audit_strings(file: Path, reader: str) -> Iterator[str]:
     from ..core.descriptors import pkgstrings
-    from ..core.descriptors.audit import WANTED
+    from ..core.descriptors.audit import WANTED, WANTED_BYTES
 
     if reader == "binary":
         with open(file, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
                 return
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                yield from pkgstrings.binary_strings(data, WANTED)  # type: ignore[arg-type]
+                yield from pkgstrings.binary_strings(data, WANTED, WANTED_BYTES)  # type: ignore[arg-type]
         return
     text = file.read_bytes().decode("utf-8", "replace")
     if not WANTED.search(text):

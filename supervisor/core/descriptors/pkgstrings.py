@@ -156,12 +156,18 @@ def python_literals(source: str) -> Iterator[str]:
             yield node.value
 
 
-def binary_strings(data: bytes, wanted: re.Pattern[str] | None = None) -> Iterator[str]:
+def binary_strings(data: bytes, wanted: re.Pattern[str] | None = None,
+                   wanted_bytes: re.Pattern[bytes] | None = None) -> Iterator[str]:
     """The text in a binary, `strings`-like: printable runs (UTF-8 kept whole). A run that is JS
     source (a Bun or Node single-file executable) gives its literals; other runs are split where
-    Rust/Go string data glues pieces together. `wanted`: only runs it finds something in."""
+    Rust/Go string data glues pieces together. `wanted`: only runs it finds something in;
+    `wanted_bytes`: a cheaper test of the raw run, lower-cased, that passes every run `wanted` would
+    (most runs are dropped before they are decoded)."""
     for m in _RUN.finditer(data):
-        run = m.group().decode("utf-8", "surrogateescape").translate(_LATIN1)
+        raw = m.group()
+        if wanted_bytes is not None and not wanted_bytes.search(raw.lower()):
+            continue
+        run = raw.decode("utf-8", "surrogateescape").translate(_LATIN1)
         if wanted is not None and not wanted.search(run):
             continue
         if len(run) > 400 and len(_JS_CODE.findall(run, 0, 20000)) >= 3:
