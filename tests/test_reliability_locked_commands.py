@@ -24,9 +24,9 @@ def test_commands_on_a_mailbox_another_program_holds_name_it_and_start_nothing(t
     try:
         assert locker.stdout.readline().strip() == "held"
         runs = {args[0]: subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", *args, "-C", str(team)],
-                                          env=fake_env(team), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          env=fake_env(team, TEAMCTL_BUSY_TIMEOUT_MS="1000"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True)
-                for args in COMMANDS}  # side by side: each waits out SQLite's busy timeout
+                for args in COMMANDS}  # side by side: each waits out SQLite's busy timeout (1 s: the holder never lets go)
         for name, run in runs.items():
             out, err = run.communicate(timeout=90)
             assert run.returncode == 1, (name, out, err)
