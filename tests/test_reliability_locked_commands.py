@@ -23,10 +23,10 @@ def test_commands_on_a_mailbox_another_program_holds_name_it_and_start_nothing(t
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "held"
+        env = fake_env(team, TEAMCTL_BUSY_TIMEOUT_MS="1000")  # 1 s of SQLite's busy wait: the holder never lets go
         runs = {args[0]: subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", *args, "-C", str(team)],
-                                          env=fake_env(team, TEAMCTL_BUSY_TIMEOUT_MS="1000"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True)
-                for args in COMMANDS}  # side by side: each waits out SQLite's busy timeout (1 s: the holder never lets go)
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for args in COMMANDS}  # side by side
         for name, run in runs.items():
             out, err = run.communicate(timeout=90)
             assert run.returncode == 1, (name, out, err)
