@@ -16,10 +16,8 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from realcli import claude, codex, gemini, qwen
@@ -34,11 +32,8 @@ QUICK_RESPAWN = ("--backoff-initial", "0.1")
 
 
 class Agent:
-    """`zone`: the TZ of the watcher's environment (None: this machine's), which stamps its log."""
-
-    def __init__(self, name: str, api: FakeAPI, watched: WatchedAgent, zone: str | None) -> None:
+    def __init__(self, name: str, api: FakeAPI, watched: WatchedAgent) -> None:
         self.name, self.api, self.w = name, api, watched
-        self.zone = ZoneInfo(zone) if zone else None
 
     @property
     def prompt(self) -> str:
@@ -85,23 +80,11 @@ def _poke(agent: Agent) -> None:
     os.kill(state["watcher_pid"], signal.SIGUSR2)
 
 
-def _respawn_began(agent: Agent, since: float) -> float | None:
-    """When the watcher began the agent's respawn after `since`: the stamp of its log line "state
-    starting", written after the old CLI's whole tree was reaped and before the new CLI starts, so
-    every request after it is the new run's. (The state row's `started_at` is the CLI's create time as
-    psutil reads it, up to a second early: too coarse for a respawn 0.1 s after a kill.)"""
-    for line in agent.w.log().splitlines():
-        if line.endswith(": state starting"):  # "2026-12-07 10:56:33,234 INFO ...: state starting", in its zone
-            at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=agent.zone)
-            if (stamp := at.timestamp()) > since:
-                return stamp
-    return None
-
-
 def _respawned_into_own(agents: list[Agent], since: float, what: str, old_pids: dict[str, int]) -> None:
     for a in agents:
         # the runtime started again after `since`: only its requests count (not a late one of the old run)
-        began = a.w.wait_for(lambda a=a: _respawn_began(a, since), 120, f"{a.name}'s respawn after {what}")
+        # (the watcher's "state starting" stamp: the state row's started_at reads up to a second early)
+        began = a.w.wait_for(lambda a=a: a.w.respawn_began(since), 120, f"{a.name}'s respawn after {what}")
         a.w.wait_for(lambda a=a: (s := a.state()) and s["state"] == "running"
                      and s["pid"] not in (None, old_pids[a.name]), 120, f"{a.name} running again after {what}")
         req = a.w.wait_for(lambda a=a, t=began: _carries_own_history(a, t), 120,
@@ -169,7 +152,7 @@ def test_two_claude_agents_in_one_folder_each_resume_their_own_conversation(apis
             agent_env = {**env, "ANTHROPIC_BASE_URL": apis[name].base_url}
             w = WatchedAgent(root, name, "claude-code", claude.argv(claude.NEWEST, PROMPTS[name]), agent_env,
                              home / "work", *QUICK_RESPAWN)
-            agents.append(Agent(name, apis[name], w, agent_env.get("TZ")))
+            agents.append(Agent(name, apis[name], w))
             w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
         _scenario(agents, "claude-code", root)
     finally:
@@ -188,7 +171,7 @@ def test_two_codex_agents_in_one_folder_each_resume_their_own_conversation(apis,
             # each agent's own fake API: the provider's base_url from the command line
             argv = codex.argv("-c", f'model_providers.fake.base_url="{apis[name].base_url}/v1"', PROMPTS[name])
             w = WatchedAgent(root, name, "codex", argv, env, work, *QUICK_RESPAWN)
-            agents.append(Agent(name, apis[name], w, env.get("TZ")))
+            agents.append(Agent(name, apis[name], w))
             w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
         _scenario(agents, "codex", root)
     finally:
@@ -214,7 +197,7 @@ def test_two_agents_of_a_cli_that_takes_a_session_id_each_resume_their_own(runti
         try:
             for name in PROMPTS:
                 w = WatchedAgent(root, name, runtime, module.argv("-i", PROMPTS[name]), env, work, *QUICK_RESPAWN)
-                agents.append(Agent(name, api, w, env.get("TZ")))
+                agents.append(Agent(name, api, w))
                 w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
             _scenario(agents, runtime, root, turns_in_file=False)
         finally:
