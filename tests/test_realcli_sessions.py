@@ -26,7 +26,9 @@ from realcli.watched import WatchedAgent
 from teamctl_supervisor.store.mailbox import Store
 
 PROMPTS = {"alpha": "alpha-prompt-7731", "bravo": "bravo-prompt-4402"}
-GROUP_PAUSE = 6.0  # seconds the group's limit lasts
+GROUP_PAUSE = 3.0  # seconds the group's limit lasts (each watcher reads it within a second of its poke)
+#: the respawn after a kill -9 comes after 0.1-0.2 s instead of the default 1-2 s: the same backoff path
+QUICK_RESPAWN = ("--backoff-initial", "0.1")
 
 
 class Agent:
@@ -78,23 +80,25 @@ def _poke(agent: Agent) -> None:
     os.kill(state["watcher_pid"], signal.SIGUSR2)
 
 
-def _respawned_into_own(agents: list[Agent], since: float, what: str) -> None:
+def _respawned_into_own(agents: list[Agent], since: float, what: str, old_pids: dict[str, int]) -> None:
     for a in agents:
         # the runtime started again after `since`: only its requests count (not a late one of the old run)
-        row = a.w.wait_for(lambda a=a: (s := a.state()) and (s["started_at"] or 0) > since and s, 120,
-                           f"{a.name} respawned after {what}")
-        req = a.w.wait_for(lambda a=a, t=row["started_at"]: _carries_own_history(a, t), 120,
+        # (the watcher's "state starting" stamp: the state row's started_at reads up to a second early)
+        began = a.w.wait_for(lambda a=a: a.w.respawn_began(since), 120, f"{a.name}'s respawn after {what}")
+        a.w.wait_for(lambda a=a: (s := a.state()) and s["state"] == "running"
+                     and s["pid"] not in (None, old_pids[a.name]), 120, f"{a.name} running again after {what}")
+        req = a.w.wait_for(lambda a=a, t=began: _carries_own_history(a, t), 120,
                            f"{a.name}'s own history after {what}")
         assert a.other not in json.dumps(req.body)
         assert "resuming it" in a.w.log()
 
 
-def _kill_cli(agent: Agent) -> float:
+def _kill_cli(agent: Agent) -> tuple[float, int]:
     state = agent.w.wait_for(lambda: (s := agent.state()) and s["state"] == "running" and s["pid"] and s,
                              60, f"{agent.name} running")
     t = time.time()
     os.kill(state["pid"], signal.SIGKILL)
-    return t
+    return t, state["pid"]
 
 
 def _scenario(agents: list[Agent], group: str, root: Path, turns_in_file: bool = True) -> None:
@@ -103,17 +107,17 @@ def _scenario(agents: list[Agent], group: str, root: Path, turns_in_file: bool =
         a.w.wait_for(lambda a=a: a.turns(), 90, f"{a.name}'s first turn")
     # a crash: the CLI killed outright comes back in its own conversation, not a new one
     for a in agents:
-        t = _kill_cli(a)
-        _respawned_into_own([a], t, "a kill -9")
+        t, pid = _kill_cli(a)
+        _respawned_into_own([a], t, "a kill -9", {a.name: pid})
     # a pause of the limit group: both stop, wait, and come back each in its own conversation
-    for a in agents:
-        a.w.wait_for(lambda a=a: (s := a.state()) and s["state"] == "running", 60, f"{a.name} running again")
+    pids = {a.name: a.w.wait_for(lambda a=a: (s := a.state()) and s["state"] == "running" and s["pid"], 60,
+                                 f"{a.name} running again") for a in agents}
     t = _group_pause(root, group)
     for a in agents:
         _poke(a)
     for a in agents:
         a.w.wait_for(lambda a=a: "group" in a.w.log() and "pausing" in a.w.log(), 60, f"{a.name} paused")
-    _respawned_into_own(agents, t, "a group pause")
+    _respawned_into_own(agents, t, "a group pause", pids)
     sessions = {a.name: json.loads((root / "state" / "sessions" / f"solo-{a.name}.json").read_text())["id"]
                 for a in agents}
     assert len(set(sessions.values())) == 2 and all(sessions.values())
@@ -147,7 +151,7 @@ def test_two_claude_agents_in_one_folder_each_resume_their_own_conversation(apis
         for name in PROMPTS:  # bravo starts after alpha: its conversation is "the latest" in the folder
             agent_env = {**env, "ANTHROPIC_BASE_URL": apis[name].base_url}
             w = WatchedAgent(root, name, "claude-code", claude.argv(claude.NEWEST, PROMPTS[name]), agent_env,
-                             home / "work")
+                             home / "work", *QUICK_RESPAWN)
             agents.append(Agent(name, apis[name], w))
             w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
         _scenario(agents, "claude-code", root)
@@ -166,7 +170,7 @@ def test_two_codex_agents_in_one_folder_each_resume_their_own_conversation(apis,
         for name in PROMPTS:
             # each agent's own fake API: the provider's base_url from the command line
             argv = codex.argv("-c", f'model_providers.fake.base_url="{apis[name].base_url}/v1"', PROMPTS[name])
-            w = WatchedAgent(root, name, "codex", argv, env, work)
+            w = WatchedAgent(root, name, "codex", argv, env, work, *QUICK_RESPAWN)
             agents.append(Agent(name, apis[name], w))
             w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
         _scenario(agents, "codex", root)
@@ -192,7 +196,7 @@ def test_two_agents_of_a_cli_that_takes_a_session_id_each_resume_their_own(runti
         env = module.prepare(tmp_path / "home", api.base_url, **({"settings": extra} if extra else {}))
         try:
             for name in PROMPTS:
-                w = WatchedAgent(root, name, runtime, module.argv("-i", PROMPTS[name]), env, work)
+                w = WatchedAgent(root, name, runtime, module.argv("-i", PROMPTS[name]), env, work, *QUICK_RESPAWN)
                 agents.append(Agent(name, api, w))
                 w.wait_for(lambda a=agents[-1]: a.turns(), 90, f"{name}'s first turn")
             _scenario(agents, runtime, root, turns_in_file=False)

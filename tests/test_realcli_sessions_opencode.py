@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from realcli import opencode
 from realcli.fakeapi import FakeAPI
-from realcli.two_tui_agents import PROMPTS, REPLY, TuiAgent, crash, first_turn, pause, sessions
+from realcli.two_tui_agents import PROMPTS, REPLY, TuiAgent, first_turn, kill_cli, pause, sessions, type_follow_up
 from realcli.watched import WatchedAgent
 
 
@@ -37,6 +37,15 @@ def _has_answer(db: Path, sid: str) -> bool:
         con.close()
 
 
+def _crash(agent: TuiAgent) -> None:
+    """A kill -9 of the agent's CLI, respawned 0.1-0.2 s later (`--backoff-initial 0.1`, the backoff path
+    of the default 1-2 s): it comes back in its own conversation. The respawn is known by the watcher's
+    stamp (WatchedAgent.respawn_began): the state row's started_at reads up to a second early."""
+    t = kill_cli(agent)
+    began = agent.w.wait_for(lambda: agent.w.respawn_began(t), 60, f"{agent.name} respawned after a kill -9")
+    type_follow_up(agent, began, "a kill -9")
+
+
 @pytest.mark.timeout(180)  # its waits are its deadlines; the run takes under a minute
 def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Path) -> None:
     """One fake API for both: each request is known by its prompt."""
@@ -49,7 +58,8 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
             return any(_has_answer(db, sid) for db in (home / ".local" / "share" / "opencode").glob("teamctl-*.db"))
 
         def start(name: str) -> TuiAgent:
-            w = WatchedAgent(root, name, "opencode", opencode.argv("--prompt", PROMPTS[name]), env, home / "work")
+            w = WatchedAgent(root, name, "opencode", opencode.argv("--prompt", PROMPTS[name]), env, home / "work",
+                             "--backoff-initial", "0.1")
             agents.append(TuiAgent(name, api, w, _ready))
             return agents[-1]
 
@@ -57,9 +67,9 @@ def test_two_opencode_tui_agents_in_one_folder_each_resume_their_own(tmp_path: P
             alpha = start("alpha")
             first_turn(alpha, kept)
             bravo = start("bravo")  # its session is "the last" one while alpha comes back from its crash
-            crash(alpha)
+            _crash(alpha)
             first_turn(bravo, kept)
-            crash(bravo)
+            _crash(bravo)
             pause(root, "opencode", agents, "opencode-store")
             found = sessions(root, agents)
         finally:

@@ -15,8 +15,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -29,6 +31,7 @@ class WatchedAgent:
         self.root, self.agent = root, f"solo:{name}"
         root.mkdir(parents=True, exist_ok=True)
         self.socket = f"tcs-watch-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.zone = _zone(env.get("TZ"))  # the zone the watcher's log is stamped in (None: this machine's)
         env = {**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
         watch = [sys.executable, "-m", "teamctl_supervisor", "rl-watch", self.agent, "--runtime", runtime,
                  "--root", str(root), *options, "--", *argv]
@@ -70,6 +73,18 @@ class WatchedAgent:
         path = self.root / "state" / "logs" / f"{self.agent.replace(':', '-')}.supervisor.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def respawn_began(self, since: float) -> float | None:
+        """When the watcher began a run of the runtime after `since` (epoch): the stamp of its log line
+        "state starting", written after the last run's whole tree was reaped and before the new one
+        starts, so every model request after it is the new run's. (The state row's `started_at` is the
+        CLI's create time as psutil reads it, up to a second early: too coarse for a quick respawn.)"""
+        for line in self.log().splitlines():
+            if line.endswith(": state starting"):  # "2026-12-07 10:56:33,234 INFO ...: state starting"
+                at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=self.zone).timestamp()
+                if at > since:
+                    return at
+        return None
+
     def send(self, *keys: str, literal: bool = False) -> None:
         self._tmux("send-keys", "-t", "a", *(["-l"] if literal else []), *keys)
 
@@ -100,3 +115,10 @@ class WatchedAgent:
     def close(self) -> None:
         """Kill this agent's private tmux server; the watcher stops its runtime on SIGHUP."""
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def _zone(tz: str | None) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(tz.lstrip(":")) if tz else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
