@@ -87,26 +87,29 @@ def test_hook_values_lose_c0_and_c1_controls(tmp_path):
     assert json.loads(out.read_text()) == ["limit red reached bell"]
 
 
-def test_a_run_hook_being_started_is_never_taken_for_an_orphan_of_the_runtime():
+def test_a_run_hook_being_started_is_never_taken_for_an_orphan_of_the_runtime(tmp_path):
     """A stop lists our children while the hook thread may be forking a `run` hook: a hook listed
     before its pid is recorded must still be spared (a stop hit's hook was killed with the runtime)."""
-    runner = HookRunner({"h": HookSpec(name="h", action="run", argv=(sys.executable, "-c", "pass"), timeout=20)})
+    pids = tmp_path / "hook-pids"
+    writes_pid = "import os, sys; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n')"
+    runner = HookRunner({"h": HookSpec(name="h", action="run", argv=(sys.executable, "-c", writes_pid, str(pids)),
+                                       timeout=20)})
     done = threading.Event()
-    hooks: list[int] = []
 
     def spawn() -> None:
         for _ in range(40):
             runner.run_chain(["h"], {})
-            hooks.extend(runner.running_pids())
         done.set()
 
     worker = threading.Thread(target=spawn)
     worker.start()
-    taken: set[int] = set()
-    listings = 0
+    listed: set[int] = set()  # children listed as orphans and still there (other tests' children too); a hook
+    listings = 0  # that ended and was reaped between the listing and the spare list is gone, never ended by a stop
     while not done.is_set():
-        taken |= {p.pid for p in our_children(-1, runner.running_pids)}
+        listed |= {p.pid for p in our_children(-1, runner.running_pids) if p.is_running()}
         listings += 1
     worker.join()
-    assert listings > 40
+    hooks = {int(line) for line in pids.read_text().split()}
+    assert len(hooks) == 40 and listings > 40
+    taken = listed & hooks
     assert taken == set(), f"{len(taken)} hooks were listed as the runtime's orphans"
