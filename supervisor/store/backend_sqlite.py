@@ -36,6 +36,13 @@ ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.Interfac
               TypeError, OverflowError)
 
 
+def named(exc: sqlite3.Error, path: Path) -> sqlite3.Error:
+    """`exc` carrying the mailbox's path (`.mailbox`), so a command says which file is locked or
+    damaged, and by whom, instead of a traceback."""
+    exc.mailbox = path  # type: ignore[attr-defined]
+    return exc
+
+
 def is_damaged(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and any(t in str(exc) for t in _DAMAGED)
 
@@ -184,15 +191,10 @@ class SqliteBackend:
             try:
                 self._conn = connect(self.path, self.recover)
             except sqlite3.Error as exc:
-                raise self.named(exc) from None
+                raise named(exc, self.path) from None
             self._ident = _ident(self.path)
         return self._conn
 
-    def named(self, exc: sqlite3.Error) -> sqlite3.Error:
-        """`exc` carrying the mailbox's path (`.mailbox`), so a command says which file is locked or
-        damaged, and by whom, instead of a traceback."""
-        exc.mailbox = self.path  # type: ignore[attr-defined]
-        return exc
 
     def close(self) -> None:
         if self._conn is not None:
@@ -206,7 +208,7 @@ class SqliteBackend:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise self.named(exc) from None
+            raise named(exc, self.path) from None
         try:
             yield conn
             conn.execute("COMMIT")

@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from .backend_sqlite import named
 from .broker import is_pointer, open_backend
 from .mailbox import AgentRow
 
@@ -54,8 +55,7 @@ class ReadOnlyMailbox:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []  # a mailbox being created right now
-            exc.mailbox = self.path  # type: ignore[attr-defined]  # a command names the file and its holder
-            raise
+            raise named(exc, self.path) from None
 
     def agent_states(self) -> dict[str, AgentRow]:
         return {r["agent_id"]: AgentRow.from_row(r) for r in self.query("SELECT * FROM supervisor_agent_state")}
