@@ -108,6 +108,14 @@ def _cancel_its_auto_continue(s: Scenario) -> None:
     assert time.time() < s.reset_at, "cancelled after the reset"
 
 
+def _row_says_running(agent: WatchedAgent) -> Any:
+    """The state row once it says running. The watcher logs a change at once and its journal commits
+    the row a moment later (the relay never waits on the mailbox): a row read right after the log
+    line may still hold the state before, so the test waits for it (and a state that never comes fails)."""
+    return agent.wait_for(lambda: (st := agent.state()) is not None and st["state"] == "running" and st,
+                          30, "the state row to say running")
+
+
 def _logged_at(log: str, text: str) -> float | None:
     """When the supervisor's log first says `text` (its lines begin with the local asctime)."""
     for line in log.splitlines():
@@ -191,9 +199,8 @@ def test_claude_newest_waits_in_place_and_the_supervisor_types_nothing(team: dic
     ok = s.agent.wait_for(lambda: s.api.answered_ok(since=s.reset_at), DEADLINE, "the CLI's own retry after the reset")
     assert all(_last_user_text(r.body) != "continue" for r in ok)  # nothing typed into it
     s.agent.wait_for(lambda: "resumed the session" in s.agent.log(), DEADLINE, "the resume confirmed")
-    state = s.agent.state()
-    assert state["state"] == "running" and state["restarts"] == 0
-    assert len(s.agent.hits()) == 1
+    state = _row_says_running(s.agent)
+    assert state["restarts"] == 0 and len(s.agent.hits()) == 1
 
 
 def test_claude_waiting_in_place_with_no_request_after_the_reset_is_driven_to_one(team: dict[str, Scenario]) -> None:
@@ -211,7 +218,8 @@ def test_claude_waiting_in_place_with_no_request_after_the_reset_is_driven_to_on
     assert reset_at < typed < resumed  # nothing said on the clock, only after the turn
     assert typed <= ok[0].t <= resumed, (typed, ok[0].t, resumed)  # keys, request, then "resumed"
     assert log.count("resumed the session") == 1
-    assert agent.state()["state"] == "running" and len(agent.hits()) == 1
+    _row_says_running(agent)
+    assert len(agent.hits()) == 1
     assert not api.model_requests(since=reset_at - 0.5)[0].t < typed  # no request of its own after the reset
 
 
@@ -222,7 +230,8 @@ def test_claude_2_1_197_menu_answered_stop_and_wait_then_continue_reaches_the_ap
     ok = s.agent.wait_for(lambda: s.api.answered_ok(since=s.reset_at), DEADLINE, "a request after the reset")
     assert _last_user_text(ok[0].body) == "continue"  # typed at the prompt, not into the menu
     s.agent.wait_for(lambda: "resumed the session" in s.agent.log(), DEADLINE, "the resume confirmed")
-    assert s.agent.state()["state"] == "running" and len(s.agent.hits()) == 1
+    _row_says_running(s.agent)
+    assert len(s.agent.hits()) == 1
 
 
 @pytest.mark.parametrize("name", ["codex", "gemini"])
