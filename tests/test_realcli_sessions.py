@@ -105,10 +105,11 @@ def _scenario(agents: list[Agent], group: str, root: Path, turns_in_file: bool =
     """`turns_in_file`: the runtime's session file is one evidence.py reads (Claude Code, Codex)."""
     for a in agents:
         a.w.wait_for(lambda a=a: a.turns(), 90, f"{a.name}'s first turn")
-    # a crash: the CLI killed outright comes back in its own conversation, not a new one
-    for a in agents:
-        t, pid = _kill_cli(a)
-        _respawned_into_own([a], t, "a kill -9", {a.name: pid})
+    # a crash of both at once: each CLI killed outright comes back in its own conversation, not a
+    # new one and not the other's (both respawn in the same moment, in the same folder)
+    killed = {a.name: _kill_cli(a) for a in agents}
+    _respawned_into_own(agents, min(t for t, _ in killed.values()), "a kill -9",
+                        {name: pid for name, (_, pid) in killed.items()})
     # a pause of the limit group: both stop, wait, and come back each in its own conversation
     pids = {a.name: a.w.wait_for(lambda a=a: (s := a.state()) and s["state"] == "running" and s["pid"], 60,
                                  f"{a.name} running again") for a in agents}
