@@ -24,7 +24,7 @@ def _ready(screen: str) -> bool:
     return ">" in [line.rstrip() for line in screen.splitlines()]
 
 
-@pytest.mark.timeout(180)  # its waits are its deadlines; the run takes about a minute
+@pytest.mark.timeout(360)  # its waits are its deadlines (a TUI start under load: 120 s); it takes about a minute
 def test_two_aider_agents_in_one_folder_each_restore_their_own_chat(tmp_path: Path) -> None:
     """One HOME and one fake API for both: each request is known by its prompt."""
     home, root = tmp_path / "home", tmp_path / "team"

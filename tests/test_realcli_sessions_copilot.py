@@ -24,7 +24,7 @@ def _ready(screen: str) -> bool:
     return "/ commands" in screen and "trust the files" not in screen
 
 
-@pytest.mark.timeout(180)  # its waits are its deadlines; the run takes about a minute
+@pytest.mark.timeout(360)  # its waits are its deadlines (a TUI start under load: 120 s); it takes about a minute
 def test_two_copilot_tui_agents_in_one_folder_each_resume_their_own(tmp_path: Path) -> None:
     """One COPILOT_HOME and one fake API for both: each request is known by its prompt."""
     home, root = tmp_path / "home", tmp_path / "team"

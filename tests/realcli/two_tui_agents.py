@@ -87,7 +87,7 @@ def _summary(agent: TuiAgent, since: float, word: str) -> list[tuple[bool, ...]]
 
 def type_text(agent: TuiAgent, text: str, what: str) -> None:
     """Once the TUI is ready, type `text` (not Enter) until it is drawn: a TUI still starting may drop keys."""
-    agent.w.wait_for(lambda: agent.ready(agent.screen()), 60, f"{agent.name}'s TUI ready {what}")
+    agent.w.wait_for(lambda: agent.ready(agent.screen()), 120, f"{agent.name}'s TUI ready {what}")
     deadline = time.monotonic() + 40
     while text not in agent.screen():
         assert time.monotonic() < deadline, f"{text} never drawn\n{agent.w.screen()}"
