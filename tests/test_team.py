@@ -447,6 +447,7 @@ def test_status_is_fast_with_many_agents(tmp_path: Path, monkeypatch: pytest.Mon
     assert all(s.state == "running" and s.pid == me and s.rss and s.cost_today == 0.5 for s in rep.agents)
 
 
+@pytest.mark.timeout(400)  # each wait below is a deadline of its own (120 s); the run takes seconds
 def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
     """`logs -f` prints the tail, then new lines, across a rotation, until interrupted."""
     import subprocess
