@@ -22,6 +22,7 @@ from ..core.descriptors.loader import load_runtime
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
 from ..core.resets.parse import resolve_zone
+from ..team import launch_inputs
 from .watch_args import OPTIONS
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -49,7 +50,7 @@ def run_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, r
     agent = agent or agent_opt
     if not agent:
         raise WatchUsage("name the agent: teamctl rl-watch PROJECT:AGENT -- COMMAND...")
-    team = _team(root)
+    team = _team(root, agent)
     if team is not None and (":" not in agent or any(a.id == agent for a in team.agents)):
         member = team.agent(agent)
         settings = settings_for_agent(team, member, args)
@@ -74,10 +75,16 @@ def run_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, r
     return _run_locked(settings, Path(root or ".").resolve() if team is None else team.team_dir)
 
 
-def _team(root: str | None) -> Team | None:
-    """The compose tree at --root (or found from here), or None: ad hoc, without importing yaml."""
-    if find_root(root, os.environ, Path.cwd()) is None:
+def _team(root: str | None, agent: str) -> Team | None:
+    """The compose tree at --root (or found from here), or None: ad hoc, without importing yaml.
+    A watcher that `up` started gets its part of the tree as `up` loaded it (launch_inputs)."""
+    key = launch_inputs.take_key(os.environ)  # never inherited by the runtime
+    team_dir = find_root(root, os.environ, Path.cwd())
+    if team_dir is None:
         return None
+    part = launch_inputs.read(team_dir, agent, key) if ":" in agent else None
+    if part is not None:
+        return part
     from ..team.compose import load_compose
 
     return load_compose(root)
