@@ -15,7 +15,6 @@ from ..agent.settings import default_of
 from ..core.policy import Restart
 from ..core.resets.clocktext import human_duration
 from .watch_args import OPTIONS, RESTARTS
-from .watch_run import AGENT_ID as AGENT_ID  # the agent id's shape, named here too
 from .watch_run import WatchUsage, run_watch
 
 
