@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_status_reads_a_postgres_teams_state_with_the_url_from_the_environment(
     assert rows["p:a"]["until"] is not None and rows["p:a"]["runtime"] == "claude-code"
     assert rows["p:a"]["state"] == "rate_limited"  # as its row says: its pid means something on host-b only
     assert rows["p:a"]["host"] == "host-b" and rows["p:a"]["remote"] is True
-    assert rows["p:b"]["state"] == "not-started" and rows["p:b"]["host"] == mailbox.socket.gethostname()
+    assert rows["p:b"]["state"] == "not-started" and rows["p:b"]["host"] == socket.gethostname()
     pointer = (team / "state" / POINTER).read_text()
     assert "TEAMCTL_TEST_PG_URL" in pointer and url not in pointer  # the variable's name, never its value
     assert not (team / "state" / "mailbox.db").exists()

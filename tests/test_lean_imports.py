@@ -1,5 +1,6 @@
 """An idle watcher holds only what it needs: psutil, the regex engine, tenacity, yaml and
-logging.handlers load when something calls for them (a keyword hit, a stop, a crash), not at start.
+logging.handlers load when something calls for them (a keyword hit, a stop, a crash), not at start;
+click and the compose loader not at all for a watcher's ordinary command line outside a tree.
 
 One watcher runs per agent, for days, fifty at once: these imports were most of its memory."""
 
@@ -15,8 +16,9 @@ import pexpect
 from conftest import alive
 from watchkit import fake_env, rows, wait_for
 
-# click is the one option parser, rl-watch included (its memory is accepted); the team layer is not loaded.
-HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs",
+# rl-watch's line is read from the option table without click (cli/watch_args.py); no team code.
+HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs", "click",
+         "teamctl_supervisor.team.compose", "teamctl_supervisor.cli.group",
          "teamctl_supervisor.team.ops", "teamctl_supervisor.team.report", "teamctl_supervisor.team.backends"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
 

@@ -10,10 +10,12 @@ still follows what precedes it in the chain. The worker has its own HookRunner (
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import queue
 
 from .hooks import WAIT, HookRunner
 
@@ -25,7 +27,8 @@ class HookQueue:
 
     def __init__(self, make_runner: Callable[[], HookRunner]) -> None:
         self._make_runner = make_runner
-        self._queue: queue.Queue[tuple[tuple[str, ...], dict[str, Any]] | None] = queue.Queue()
+        #: made with the worker: most watchers never run a hook, and queue costs 0.3 MiB in each
+        self._queue: queue.Queue[tuple[tuple[str, ...], dict[str, Any]] | None] | None = None
         self._thread: threading.Thread | None = None
         self._runner: HookRunner | None = None
         self._pending = 0
@@ -37,8 +40,11 @@ class HookQueue:
             return
         with self._done:
             self._pending += 1
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="hooks", daemon=True)
+        if self._queue is None or self._thread is None:
+            import queue
+
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._work, args=(self._queue,), name="hooks", daemon=True)
             self._thread.start()
         self._queue.put((names, dict(values)))
 
@@ -54,16 +60,16 @@ class HookQueue:
 
     def close(self, timeout: float = 5.0) -> None:
         """Let queued chains finish for up to `timeout` seconds, then stop the worker."""
-        if self._thread is None:
+        if self._thread is None or self._queue is None:
             return
         self.drain(timeout)
         self._queue.put(None)
         self._thread.join(timeout)
 
-    def _work(self) -> None:
+    def _work(self, jobs: queue.Queue[tuple[tuple[str, ...], dict[str, Any]] | None]) -> None:
         runner = self._runner = self._make_runner()
         while True:
-            item = self._queue.get()
+            item = jobs.get()
             if item is None:
                 return
             try:

@@ -1,108 +1,75 @@
-"""`teamctl`: the command line. click parses every command; the layers below do the work;
-errors.run_guarded maps errors to exit codes (0 ok, 1 a runtime or operation failed, 2 bad usage or
-configuration). A command's module is imported only when it runs, so a watcher carries no team code.
+"""`teamctl`: the command line. click parses every command (cli/group.py); the layers below do the
+work; errors.run_guarded maps errors to exit codes (0 ok, 1 a runtime or operation failed, 2 bad
+usage or configuration).
+
+A watcher that `up` started is read without click (cli/watch_args.py: the same option table, and
+click's own reading for anything else), so the hundreds of idle watchers of a team never load it.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
-import click
-
-from .. import __version__
 from ..core.errors import UsageProblem as UsageProblem  # defined in errors.py; imported from here too
 from ..core.errors import run_guarded
-
-#: Each command's module (in this package) and attribute, imported on first use.
-_COMMANDS = {
-    "rl-watch": ("watch", "rl_watch"),
-    "up": ("team", "up"),
-    "down": ("team", "down"),
-    "status": ("views", "status"),
-    "ps": ("views", "ps"),
-    "logs": ("views", "logs"),
-    "restart": ("team", "restart"),
-    "wake": ("team", "wake"),
-    "attach": ("team", "attach"),
-    "send": ("send", "send"),
-    "startup": ("startup", "startup"),
-    "unstartup": ("startup", "unstartup"),
-    "rate-limits": ("team", "rate_limits"),
-    "budget": ("budget", "budget"),
-    "validate": ("team", "validate"),
-    "signatures": ("signatures", "signatures"),
-    "init": ("init", "init"),
-    "rl-hit": ("channels", "rl_hit"),
-    "budget-record": ("channels", "budget_record"),
-    "web": ("web", "web"),
-    "report": ("report", "report"),
-}
-
-
-#: Run by Claude Code's hooks, not by people: callable, but not listed in --help nor completed.
-_HIDDEN = {"rl-hit", "budget-record"}
-#: `teamctl --help`'s one line per command, whole (click would cut the docstring with "...").
-SUMMARIES = {
-    "attach": "Open an agent's tmux session (read-only by default).",
-    "budget": "Spend per project per day, limits and share used.",
-    "down": "Stop agents and every process they started.",
-    "init": "Write a .team/ that validates (never overwrites).",
-    "logs": "Output of an agent, a project or the whole team.",
-    "ps": "Alias of status.",
-    "rate-limits": "Recent rate-limit hits and usage windows.",
-    "restart": "Stop, then start, agents.",
-    "rl-watch": "Supervise one runtime under a pty (what up runs).",
-    "send": "Type a task into a running agent.",
-    "signatures": "List, show, test and audit runtime signatures.",
-    "startup": "Start this team at boot (systemd or cron).",
-    "status": "One line per agent: state, pid, uptime, cost.",
-    "unstartup": "Stop starting this team at boot.",
-    "up": "Start the agents that are not running.",
-    "validate": "Check the compose tree; print every problem.",
-    "wake": "End a limit wait, backoff or budget pause now.",
-}
-
-
-class LazyGroup(click.Group):
-    """A click group that imports a command's module on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in _COMMANDS:
-            return None
-        module, attr = _COMMANDS[name]
-        loaded = importlib.import_module(f"{__package__}.{module}")
-        cmd: click.Command = getattr(loaded, attr)
-        cmd.hidden = name in _HIDDEN
-        return cmd
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The summaries above, wrapped when the terminal is narrow, never cut; no module imported."""
-        rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx) if name not in _HIDDEN]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="teamctl")
-@click.option("-C", "--root", "root", metavar="DIR", help="Team root, as for every command (like git -C).")
-def cli(root: str | None) -> None:
-    """Supervise a team of AI coding-agent CLIs: keep them alive, within budget, past their limits."""
-    if root is not None:
-        # every command finds its root through TEAMCTL_ROOT when it is not given its own -C
-        os.environ["TEAMCTL_ROOT"] = os.path.abspath(root)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit status instead of raising it."""
     args = sys.argv[1:] if argv is None else argv
-    if "rl-watch" not in args:
+    if args[:1] == ["rl-watch"]:
+        status = _watch_without_click(args[1:])
+        if status is not None:
+            return status
+    elif "rl-watch" not in args:
         _notices_to_stderr()
-    return run_guarded(lambda: _run_click(argv))
+    from .group import run_click
+
+    return run_guarded(_mailbox_said(lambda: run_click(argv)))
+
+
+def _watch_without_click(tokens: list[str]) -> int | None:
+    """rl-watch's status, or None when click must read the line: one watch_args cannot read as
+    click would, or one whose agent or options are wrong (click then says so, in its words)."""
+    from .watch_args import parse
+
+    params = parse(tokens)
+    if params is None:
+        return None
+    from .watch_run import WatchUsage, run_watch
+
+    refused: list[WatchUsage] = []
+
+    def watch() -> object:
+        try:
+            return run_watch(**params)  # type: ignore[arg-type]
+        except WatchUsage as exc:  # raised before anything started: click reads the line again
+            refused.append(exc)
+            return None
+
+    status = run_guarded(_mailbox_said(watch))
+    return None if refused else status
+
+
+def _mailbox_said(command: Callable[[], object]) -> Callable[[], object]:
+    """`command`, with a mailbox locked by another program, damaged or read-only said in one line
+    (exit status 1), not a traceback."""
+    def said() -> object:
+        try:
+            return command()
+        except Exception as exc:
+            db = getattr(exc, "mailbox", None)  # set by the SQLite store on its errors
+            if db is None:
+                raise
+            from ..team.mailbox_trouble import describe
+
+            sys.stderr.write(f"teamctl: {describe(db, exc)}\n")
+            sys.stderr.flush()
+            return 1
+
+    return said
 
 
 def _notices_to_stderr() -> None:
@@ -116,24 +83,14 @@ def _notices_to_stderr() -> None:
     logging.getLogger(__package__.rsplit(".", 1)[0]).addHandler(handler)
 
 
-def _run_click(argv: list[str] | None) -> object:
-    """click's own errors here; ours (and Ctrl-C, SystemExit) in run_guarded, shared with rl-watch."""
-    try:
-        return cli.main(args=argv, prog_name="teamctl", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if exc.exit_code in (1, 2) else exc.exit_code
-    except Exception as exc:  # the mailbox locked by another program, damaged, read-only: said, not a traceback
-        db = getattr(exc, "mailbox", None)  # set by the SQLite store on its errors
-        if db is None:
-            raise
-        from ..team.mailbox_trouble import describe
+def __getattr__(name: str) -> Any:
+    """`cli` (the click group) and its helpers, loaded when asked for: `from teamctl_supervisor.cli
+    import cli` keeps working, and a watcher never loads click."""
+    if name in ("cli", "LazyGroup", "SUMMARIES"):
+        from . import group
 
-        click.echo(f"teamctl: {describe(db, exc)}", err=True)
-        return 1
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ opening a file goes through safefs (no symlink followed, 0700 / 0600).
       channels/<agent>.*      the structured channels' files (hook pointer, usage file, counted marks)
       agent-scope/<agent>/    the role prompt and MCP config handed to the CLI
       cache/compose.json      the parsed compose files, keyed by their stamps
+      cache/launch/<agent>.json  the agent's part of the loaded tree, for the watcher `up` starts
 
 `<agent>` is the agent's id with ":" as "-" (`agent_file_name`).
 """
@@ -106,3 +107,8 @@ def agent_scope_dir(state: Path, agent_id: str) -> Path:
 
 def compose_cache(state: Path) -> Path:
     return state / "cache" / "compose.json"
+
+
+def launch_file(state: Path, log_name: str) -> Path:
+    """The agent's part of the compose tree, written by `up` for the watcher it starts."""
+    return state / "cache" / "launch" / f"{log_name}.json"

@@ -14,11 +14,12 @@ from pathlib import Path
 from ..agent import procs
 from ..agent.lock import held_locks, lock_path
 from ..agent.sessions import forget as forget_session
+from ..core.descriptors.files import runtime_files
 from ..core.descriptors.loader import Runtime
 from ..store import layout
 from ..store.broker import write_url_value
 from ..store.safefs import check_state_dir, private_dir, write_private
-from . import sweep
+from . import launch_inputs, sweep
 from .backends import process as process_backend
 from .backends import tmux as tmux_backend
 from .compose import Agent, ComposeError, Team, load_team
@@ -57,9 +58,14 @@ def watcher_argv(team: Team, agent: Agent, argv: Sequence[str]) -> list[str]:
     return [*head, "--", *argv] if argv else head
 
 
-def watcher_env(team: Team, agent: Agent, base: dict[str, str] | None = None) -> dict[str, str]:
-    """What the watcher must see whatever server starts it; compose `env` is applied by the watcher."""
+def watcher_env(team: Team, agent: Agent, base: dict[str, str] | None = None,
+                launch: str | None = None) -> dict[str, str]:
+    """What the watcher must see whatever server starts it; compose `env` is applied by the watcher.
+    `launch`: the key of the agent's part of the tree written for it (launch_inputs)."""
     env = dict(base if base is not None else {k: os.environ[k] for k in PASS_ENV if k in os.environ})
+    env.pop(launch_inputs.LAUNCH_ENV, None)
+    if launch:
+        env[launch_inputs.LAUNCH_ENV] = launch
     env["TEAMCTL_ROOT"] = str(team.team_dir)
     if team.broker_url_env and base is None:  # tmux: the value is read from state/ (hand_over_broker_url)
         env[team.broker_url_env] = ""  # set, and empty: a tmux server's older value must not win
@@ -117,10 +123,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
         progress: Progress, fresh: bool = False) -> list[Outcome]:
     hand_over_broker_url(team)
     with store(team) as st:
-        try:  # state/ exists now: keep the parsed tree for the watchers about to start (compose_cache)
-            load_team(team.team_dir, None, cache=True)
-        except ComposeError:
-            pass  # changed since it was checked: each watcher reads it itself
+        tree = _tree_for_watchers(team)
         register(team, st)
         rows = st.agent_states()
     found = tmux_backend.listing() or {}
@@ -152,9 +155,10 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
         cmd = watcher_argv(team, agent, [] if prompt_in_argv(loaded[agent.runtime]) else argv)
         if fresh:
             forget_session(team.state_dir, log_name(agent))
+        launch = _launch_inputs(tree, agent)
         try:
             if backend == "tmux":
-                pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent))
+                pid = tmux_backend.new_session(name, agent.cwd, cmd, watcher_env(team, agent, launch=launch))
                 tmux_backend.tag_session(name, agent.project, agent.name, str(team.team_dir))
                 marker = tmux_marker_file(team, agent)
                 private_dir(marker.parent)
@@ -162,7 +166,7 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
                 started.append(_Started(agent, pid, "tmux", session=name))
             else:
                 console = layout.console_log(team.state_dir, log_name(agent))
-                popen = process_backend.start(cmd, agent.cwd, watcher_env(team, agent, dict(os.environ)),
+                popen = process_backend.start(cmd, agent.cwd, watcher_env(team, agent, dict(os.environ), launch),
                                               console)
                 tmux_marker_file(team, agent).unlink(missing_ok=True)
                 started.append(_Started(agent, popen.pid, "process", popen=popen, console=console))
@@ -182,6 +186,30 @@ def _up(team: Team, agents: Sequence[Agent], backend: str, wait: float, settle_s
     for s in started:
         results[s.agent.id] = progress.told(awaited[s.agent.id])
     return [results[a.id] for a in agents if a.id in results]
+
+
+def _tree_for_watchers(team: Team) -> tuple[Team, dict[str, object]] | None:
+    """The tree as each watcher would load it, with what it was read from; state/ exists now, so
+    the parsed files are kept too (compose_cache). None: it changed since it was checked, and each
+    watcher reads it itself."""
+    stamp = launch_inputs.tree_stamp(team.team_dir, launch_inputs.compose_files(team), ())
+    try:
+        tree = load_team(team.team_dir, set(runtime_files(team.team_dir)), cache=True)
+    except ComposeError:
+        return None
+    if launch_inputs.compose_files(tree) != launch_inputs.compose_files(team):
+        return None
+    stamp["roles"] = sorted({str(f) for f in launch_inputs.role_files(tree)})
+    return tree, stamp
+
+
+def _launch_inputs(tree: tuple[Team, dict[str, object]] | None, agent: Agent) -> str | None:
+    """Write the agent's part of the tree for its watcher; the key to pass it, or None."""
+    if tree is None:
+        return None
+    loaded, stamp = tree
+    same = [a for a in loaded.agents if a.id == agent.id]
+    return launch_inputs.write(loaded, same[0], stamp) if same else None
 
 
 def _await_rows(team: Team, started: list[_Started], t0: float, wait: float) -> dict[str, Outcome]:
