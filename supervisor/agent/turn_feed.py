@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core import reactor as r
 from ..core.descriptors.loader import Runtime
+from ..core.scan.fresh_text import WINDOW
 from ..core.scan.scanner import Event, EventKind
 from .evidence import DEFAULT_DEADLINE_SECONDS, Turn
 from .helpers import AgentHooks
@@ -28,20 +29,26 @@ def escalation_settings(runtime: Runtime) -> dict[str, Any]:
 
 
 class TurnPty(PtySession):
-    """A PtySession that keeps what it read since the last `take()`: the screen's evidence."""
+    """A PtySession that keeps the start of what it read since the last `take()`: the screen's
+    evidence. TurnWatch judges a read by its first WINDOW bytes, so a flood keeps only those (joining
+    megabytes per report cost a fresh mapping and its page faults, for bytes nobody read)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read: list[bytes] = []
+        self._kept = 0
 
     def _read_burst(self) -> bytes | None:
         data = super()._read_burst()
-        if data:
-            self._read.append(data)
+        if data and self._kept < WINDOW:
+            kept = data[:WINDOW - self._kept] if len(data) > WINDOW - self._kept else data
+            self._read.append(kept)
+            self._kept += len(kept)
         return data
 
     def take(self) -> bytes:
-        parts, self._read = self._read, []
+        """The first WINDOW bytes read since the last call (all of them, when fewer)."""
+        parts, self._read, self._kept = self._read, [], 0
         return b"".join(parts)
 
 

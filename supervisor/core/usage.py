@@ -64,11 +64,18 @@ def candidate_lines(lines: list[bytes], patterns: Sequence[object]) -> list[byte
     """The raw lines that may hold a usage line: those with the longest word of some keyword (a
     keyword's words may be drawn apart by cursor moves, a word is not). Converting only these keeps
     a flood of output from costing a regex pass over every byte once a second."""
-    anchors = {max(k.lower().split(), key=len).encode() for p in patterns for k in p.keywords  # type: ignore[attr-defined]
-               if k.strip()}
-    if not anchors or any(not p.keywords for p in patterns):  # type: ignore[attr-defined]
+    if _anchors(patterns) is None:
         return lines
-    block = b"\n".join(lines)
+    return candidate_lines_in(b"\n".join(lines), patterns)
+
+
+def candidate_lines_in(block: bytes, patterns: Sequence[object]) -> list[bytes]:
+    """`candidate_lines` of a block of lines as read (`\n` between them): a flood is searched
+    whole, never split into a list of lines first (that alone cost more than the search). Blank
+    lines are never candidates."""
+    anchors = _anchors(patterns)
+    if anchors is None:
+        return [line for line in block.split(b"\n") if line.strip()]
     low = block.lower()
     starts: set[int] = set()
     for anchor in anchors:
@@ -79,6 +86,16 @@ def candidate_lines(lines: list[bytes], patterns: Sequence[object]) -> list[byte
             end = block.find(b"\n", at)
             at = low.find(anchor, len(block) if end < 0 else end)
     return [block[i:j if (j := block.find(b"\n", i)) >= 0 else len(block)] for i in sorted(starts)]
+
+
+def _anchors(patterns: Sequence[object]) -> set[bytes] | None:
+    """The longest word of every usage keyword; None when some pattern has no keyword (then every
+    line is a candidate)."""
+    anchors = {max(k.lower().split(), key=len).encode() for p in patterns for k in p.keywords  # type: ignore[attr-defined]
+               if k.strip()}
+    if not anchors or any(not p.keywords for p in patterns):  # type: ignore[attr-defined]
+        return None
+    return anchors
 
 
 def read_line(line: str, patterns: Sequence[object], now: float, tz: ZoneInfo) -> Reading | None:

@@ -66,24 +66,40 @@ class NewLines:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
-        self.rest = b""
+        # the unfinished last line, in the pieces it was read in: a TUI may print no line feed for
+        # megabytes, and joining it anew with every piece read would copy it over and over
+        self._rest: list[bytes] = []
 
     def read(self) -> Iterator[bytes]:
+        yield from (line for line in self.read_block().split(b"\n") if line.strip())
+
+    def read_block(self, limit: int = MAX_READ) -> bytes:
+        """The new complete lines in the next `limit` bytes, as one block (`\n` between them, none
+        after; b"" for none), for a reader that looks for a few words in a flood and need not split
+        it. A small `limit` also keeps each read's buffer small: a fresh multi-MiB buffer costs a
+        page fault per few pages, ten times the read itself."""
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         try:
             size = os.fstat(fd).st_size
             if size < self.offset:  # replaced or truncated: read it again from the start
-                self.offset, self.rest = 0, b""
+                self.offset = 0
+                self._keep_rest([])
             os.lseek(fd, self.offset, os.SEEK_SET)
-            data = os.read(fd, MAX_READ)
+            data = os.read(fd, limit)
         finally:
             os.close(fd)
         self.offset += len(data)
-        data = self.rest + data
-        *lines, self.rest = data.split(b"\n")
-        if len(self.rest) > MAX_LINE:
-            self.rest = b""
-        yield from (line for line in lines if line.strip())
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._keep_rest([*self._rest, data] if data else self._rest)
+            return b""
+        block = b"".join([*self._rest, data[:cut]]) if self._rest else data[:cut]
+        self._keep_rest([data[cut + 1:]] if cut + 1 < len(data) else [])
+        return block
+
+    def _keep_rest(self, parts: list[bytes]) -> None:
+        """Keep the unfinished line, unless it has grown past MAX_LINE (then it is dropped)."""
+        self._rest = parts if sum(len(part) for part in parts) <= MAX_LINE else []
 
 
 class SessionFile:

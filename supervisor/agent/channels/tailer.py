@@ -21,13 +21,13 @@ from collections.abc import Callable
 
 from ...core.descriptors.loader import Channel
 from ...core.scan.scanner import Event
-from ...core.usage import Reading, candidate_lines, read_text, screen_text
+from ...core.usage import Reading, candidate_lines_in, read_text, screen_text
 from ...store import layout
 from ...store.mailbox import Store
 from ...store.usage import record_window
 from ..settings import WatchSettings
 from . import copilot_usage, droid_session
-from .base import NewLines, SessionFile
+from .base import MAX_READ, NewLines, SessionFile
 from .claude_hooks import hook_settings
 from .claude_transcript import ClaudeTranscript
 from .codex_rollout import CodexRollout
@@ -35,6 +35,8 @@ from .codex_rollout import CodexRollout
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+#: The output log is read back for usage lines in pieces this big (see NewLines.read_block).
+SCREEN_PIECE = 256 * 1024
 #: The reader of each channel kind a descriptor may name.
 READERS: dict[str, type[SessionFile]] = {
     "claude-transcript": ClaudeTranscript,
@@ -110,11 +112,17 @@ class ChannelTailer:
     def _poll_screen(self, now: float) -> None:
         if not self.s.runtime.usage:
             return
-        try:
-            lines = list(self._screen.read())
-        except OSError:
-            return  # no output yet
-        lines = candidate_lines(lines, self.s.runtime.usage)
+        lines: list[bytes] = []
+        for _ in range(MAX_READ // SCREEN_PIECE):  # a flood's growth in pieces, as much as one read took
+            offset = self._screen.offset
+            try:
+                block = self._screen.read_block(SCREEN_PIECE)
+            except OSError:
+                return  # no output yet
+            if block:
+                lines += candidate_lines_in(block, self.s.runtime.usage)
+            if self._screen.offset - offset < SCREEN_PIECE:
+                break
         if not lines:
             return
         for reading in read_text(screen_text(b"\n".join(lines)), self.s.runtime.usage, now, self.s.tz):
