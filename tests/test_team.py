@@ -22,6 +22,7 @@ from teamctl_supervisor.store.mailbox import Store
 from teamctl_supervisor.team import ops as ops
 from teamctl_supervisor.team import report
 from teamctl_supervisor.team.backends import tmux as tmux_backend
+from watchkit import ctrl_c_as_at_a_terminal
 
 
 @pytest.fixture(autouse=True)
@@ -463,7 +464,8 @@ def test_logs_follow(tmp_path: Path, fake_bin: FakeBin) -> None:
 
     proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "logs", "dev", "-f", "-n", "1",
                              "-C", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
 

@@ -15,6 +15,7 @@ from conftest import FakeBin, copy_example, wait_for
 from teamctl_supervisor.cli.up_report import interrupted
 from teamctl_supervisor.team import ops
 from test_team import Team
+from watchkit import ctrl_c_as_at_a_terminal
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +62,7 @@ def test_after_an_interrupt_up_names_what_runs_and_what_to_run_next(hello: Team,
 def test_ctrl_c_during_up_prints_the_summary_not_just_aborted(hello: Team, tmux_socket: str) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "teamctl_supervisor", "up", "-C", str(hello.root),
                              "--settle", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+                            env=dict(os.environ), preexec_fn=ctrl_c_as_at_a_terminal)
     try:
         wait_for(lambda: {s["state"] for s in hello.status().values()} == {"running"}, 60)
         proc.send_signal(signal.SIGINT)

@@ -31,6 +31,13 @@ def wait_for(pred: Callable[[], Any], timeout: float = 15.0, interval: float = 0
         time.sleep(interval)
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """Popen's preexec_fn for a command a test interrupts with SIGINT: the default disposition, as a
+    terminal's foreground job has it. A test runner started by a script with `&` ignores SIGINT, its
+    children inherit that, and Python then never turns SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def make_root(tmp_path: Path) -> Path:
     root = tmp_path / "team"
     (root / "runtimes").mkdir(parents=True)
