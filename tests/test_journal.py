@@ -144,3 +144,33 @@ def test_an_event_that_can_never_be_written_is_set_aside_and_the_rest_goes_in(tm
         journal.close()
     assert [r[0] for r in conn.execute("SELECT seq FROM ev ORDER BY seq")] == [1, 4]
     assert bad == [(2, "KeyError"), (3, "ProgrammingError")]
+
+
+def _wakeups(journal: Journal) -> int:
+    """Voluntary context switches of the journal's two threads (each wake-up from a wait is one)."""
+    total = 0
+    for t in journal._threads:
+        status = Path(f"/proc/self/task/{t.native_id}/status").read_text()
+        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("voluntary_ctxt")))
+    return total
+
+
+def test_an_idle_journal_sleeps_and_still_commits_what_comes_later(tmp_path):
+    """200 idle watchers each with two threads ticking every 0.05-1 s was idle CPU for nothing; with
+    these settings the old threads woke about 40 times in the window below."""
+    committed: list[int] = []
+    journal = Journal(tmp_path / "spool" / "dev.journal", lambda b: committed.extend(e.seq for e in b),
+                      flush_every=0.05, retry_every=0.05)
+    try:
+        first = journal.append("ev", [0, "start"])
+        assert journal.wait_committed(10) and committed == [first]
+        before = _wakeups(journal)
+        time.sleep(1.0)  # a window with nothing appended: the count of wake-ups in it is the claim
+        assert _wakeups(journal) - before <= 1
+        later = [journal.append("ev", [i, "later"]) for i in range(1, 4)]
+        assert journal.wait_committed(10)
+        assert committed == [first, *later]
+        soon = journal.append_all([("ev", [9, "state"])], soon=True)
+        assert soon is None and journal.wait_committed(10) and len(committed) == 5
+    finally:
+        journal.close()

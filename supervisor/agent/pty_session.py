@@ -28,8 +28,9 @@ QUIET_SECONDS = 0.3
 #: tens of ms while it streams) one scan per SCAN_DELAY rather than one per read.
 SCAN_BATCH = 32 * 1024
 SCAN_DELAY = 0.1
-#: Output bytes held before one write to the log; held bytes are written once the runtime pauses
-#: for LOG_FLUSH_SECONDS, before any event is acted on, and when it exits.
+#: Output bytes held before one write to the log; held bytes are written with each scan (so at most
+#: SCAN_DELAY after they came, and with no wake-up of their own at a CLI's pace), before any event is
+#: acted on, and when the runtime exits.
 LOG_HOLD = 64 * 1024
 LOG_FLUSH_SECONDS = 0.05
 #: While output floods in, whether the runtime still lives is checked every this many reads (an
@@ -173,6 +174,7 @@ class PtySession:
         data = self._unscanned[0] if len(self._unscanned) == 1 else b"".join(self._unscanned)
         self._unscanned.clear()
         self._unscanned_size = 0
+        self.log.flush()  # the log catches up in the same turn: no wake-up of its own
         return self.scanner.feed(data)
 
     def _drain(self) -> list[Event]:

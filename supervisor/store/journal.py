@@ -66,6 +66,7 @@ class Journal:
         self._queued: list[Entry] = []
         self._on_disk: list[Entry] = []  # fsync'd, not yet known to be committed
         self._closing = False
+        self._soon = False  # an append_all(soon=True) waits: flush without the batching delay
         self._closed = False
         self._unwritable = False  # the last flush failed (a full disk): logged once per episode
         self._after: list[tuple[int, Callable[[], None]]] = []  # (last seq it waits for, callback)
@@ -87,6 +88,8 @@ class Journal:
             entry = Entry(self._next, kind, list(params))
             self._next += 1
             self._queued.append(entry)
+            if len(self._queued) == 1:
+                self._wake.notify_all()  # the flusher sleeps while nothing is queued
             return entry.seq
 
     def append_all(self, writes: Sequence[tuple[str, list[Any]]], *, soon: bool = False) -> None:
@@ -94,10 +97,12 @@ class Journal:
         so they are committed in one transaction. `soon`: flush now, not at the next tick (rare
         events others read at once, such as an agent's state)."""
         with self._lock:
+            was_empty = not self._queued
             for kind, params in writes:
                 self._queued.append(Entry(self._next, kind, list(params)))
                 self._next += 1
-            if soon:
+            self._soon = self._soon or soon
+            if soon or (was_empty and self._queued):
                 self._wake.notify_all()
 
     def after_commit(self, fn: Callable[[], None]) -> None:
@@ -142,9 +147,16 @@ class Journal:
 
     # -- the flusher -------------------------------------------------------------------------
     def _flusher(self) -> None:
+        """Asleep while nothing is queued (an idle watcher's threads cost no wake-ups); once an event
+        is, it waits up to `flush_every` for more to batch with it, unless one is wanted soon."""
         with self._lock:
             while not self._closing:
-                self._wake.wait(self._flush_every)
+                if not self._queued:
+                    self._wake.wait()
+                    continue
+                if not self._soon:
+                    self._wake.wait(self._flush_every)
+                self._soon = False
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
@@ -176,7 +188,8 @@ class Journal:
                 if not self._on_disk:
                     if self._closing and not self._queued:  # the flusher's last batch is committed too
                         return
-                    self._wake.wait(self._retry_every)
+                    # a flush, an after_commit and close all notify: nothing to do until then
+                    self._wake.wait(None if not self._after else self._retry_every)
                     continue
                 batch = list(self._on_disk)
             try:
