@@ -174,3 +174,16 @@ def test_an_idle_journal_sleeps_and_still_commits_what_comes_later(tmp_path):
         assert soon is None and journal.wait_committed(10) and len(committed) == 5
     finally:
         journal.close()
+
+
+def test_close_right_after_an_append_commits_it_and_ends_the_committer(tmp_path):
+    """An event appended just before close (the flusher not yet awake) was left to a committer that
+    close had given up on: the mailbox was then closed under its commit and the watcher died of
+    SIGSEGV at exit. Close now flushes before it waits for the committer, and the committer ends."""
+    for round_ in range(20):
+        committed: list[int] = []
+        journal = Journal(tmp_path / f"spool{round_}" / "dev.journal",
+                          lambda b, c=committed: c.extend(e.seq for e in b), flush_every=0.5, retry_every=0.5)
+        seq = journal.append("ev", [round_, "last words"])
+        assert journal.close(timeout=5), "the committer outlived close"
+        assert committed == [seq]

@@ -23,7 +23,7 @@ def test_writes_return_at_once_on_a_locked_mailbox_and_land_once_when_it_is_free
         for i in range(20):
             assert st.record_budget("p", "p:dev", "claude-code", 0.01 * (i + 1), 10, 1, time.time())
         took = time.monotonic() - t0
-        assert took < mailbox.BUSY_TIMEOUT_MS / 1000 / 10  # never a busy wait on the caller's thread
+        assert took < mailbox.BUSY_TIMEOUT_MS / 1000  # one busy wait on the caller's thread alone takes this long
         assert holder.execute("SELECT count(*) FROM budget").fetchone()[0] == 0
         holder.execute("ROLLBACK")
         assert st.journal.wait_committed(20)

@@ -90,12 +90,12 @@ def test_a_trickling_webhook_never_freezes_the_relay_or_a_stop(tmp_path: Path) -
     try:
         child.expect("session limit hit")
         start = time.monotonic()
-        child.expect("still-relayed", timeout=5)  # relayed while the hook trickles
-        assert time.monotonic() - start < 3
+        child.expect("still-relayed", timeout=20)  # relayed while the hook trickles
+        assert time.monotonic() - start < 7  # a relay held by the hook waits out its 8 s timeout
         child.kill(signal.SIGTERM)
         stopped = time.monotonic()
         child.expect(pexpect.EOF, timeout=10)
-        assert time.monotonic() - stopped < 5  # not held up by the hook
+        assert time.monotonic() - stopped < 7  # not held up by the hook (its timeout is 8 s)
     finally:
         stop.set()
         child.close(force=True)

@@ -71,14 +71,15 @@ def test_dashboard_shows_the_team_live_and_runtime_text_as_text(root, watchers, 
     browser.js("window.__samePage = 'yes'")
     updates_before = int(browser.js("document.body.dataset.updates"))
 
-    # a limit hit by the runtime: on the page, with a countdown, within 2 s, with no reload
+    # a limit hit by the runtime: on the page, with a countdown, with no reload (how soon is a figure
+    # of bench/, not a wall-clock budget here that a loaded machine can miss)
     wait_for(lambda: rows(root, "SELECT * FROM rate_limits"), timeout=30, what="the hit row")
     wait_for(lambda: _page_state(browser, "solo:dev") == "rate_limited" and ":" in _countdown(browser, "solo:dev"),
-             timeout=2.0, interval=0.05, what="the hit on the page")
+             timeout=30, interval=0.05, what="the hit on the page")
     assert browser.js("window.__samePage") == "yes"
     assert int(browser.js("document.body.dataset.updates")) > updates_before
     first = _countdown(browser, "solo:dev")
-    wait_for(lambda: _countdown(browser, "solo:dev") != first, timeout=3, what="the countdown to move")
+    wait_for(lambda: _countdown(browser, "solo:dev") != first, timeout=30, what="the countdown to move")
     wait_for(lambda: _page_state(browser, "solo:ops") == "rate_limited", what="its limit group to wait too")
 
     # the runtime's markup is text: in the limit line and in the log tail, and nothing ran

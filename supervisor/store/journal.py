@@ -134,16 +134,22 @@ class Journal:
         with self._committed:
             return self._committed.wait_for(lambda: not self._queued and not self._on_disk, timeout)
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = 2.0) -> bool:
+        """Flush, give the committer `timeout` for a last commit; False while it is still at it (its
+        connection must then stay open: closing it under a commit crashes the process)."""
         with self._lock:
             self._closing = True
             self._wake.notify_all()
-        for t in self._threads:
-            t.join(timeout)
+        flusher, committer = self._threads
+        flusher.join(timeout)
+        with self._lock:
+            self._flush_locked()  # before the committer's join: its last batch is all there is
+        committer.join(timeout)
         with self._lock:
             self._flush_locked()
             os.close(self._fd)
             self._closed = True  # a commit still under way rewrites the file, and opens nothing
+        return not committer.is_alive()
 
     # -- the flusher -------------------------------------------------------------------------
     def _flusher(self) -> None:
@@ -189,7 +195,7 @@ class Journal:
                     if self._closing and not self._queued:  # the flusher's last batch is committed too
                         return
                     # a flush, an after_commit and close all notify: nothing to do until then
-                    self._wake.wait(None if not self._after else self._retry_every)
+                    self._wake.wait(None if not (self._after or self._closing) else self._retry_every)
                     continue
                 batch = list(self._on_disk)
             try:

@@ -201,7 +201,6 @@ class JournaledStore(Store):
 
     def finish(self, timeout: float = 2.0) -> None:
         """Flush the journal and close both connections (what is not committed stays on disk)."""
-        if self.journal is not None:
-            self.journal.close(timeout)
-            self._committer.close()
+        if self.journal is not None and self.journal.close(timeout):
+            self._committer.close()  # left open under a commit still running: the process ends it
         self.close()
