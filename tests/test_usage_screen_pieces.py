@@ -12,7 +12,7 @@ from teamctl_supervisor.agent.channels import tailer
 from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.descriptors.loader import load_runtime
-from teamctl_supervisor.core.usage import candidate_lines, candidate_lines_in
+from teamctl_supervisor.core.usage import candidate_lines_in
 from teamctl_supervisor.store import layout
 from teamctl_supervisor.store.mailbox import Store
 from teamctl_supervisor.store.usage import latest_windows
@@ -64,9 +64,9 @@ def _settings(tmp_path: Path) -> tuple[WatchSettings, Path]:
     return settings, out
 
 
-def test_block_candidates_are_the_same_lines_as_the_list_ones() -> None:
+def test_block_candidates_are_the_lines_with_a_keywords_longest_word() -> None:
     rt = load_runtime("claude-code")
     lines = [b"plain %d" % i for i in range(50)] + [USED, b"", b"  ", WEEKLY, b"tail"]
-    block = b"\n".join(lines)
-    assert candidate_lines_in(block, rt.usage) == candidate_lines([x for x in lines if x.strip()], rt.usage) \
-        == [USED, WEEKLY]
+    words = {max(k.lower().split(), key=len).encode() for sig in rt.usage for k in sig.keywords}
+    naive = [x for x in lines if x.strip() and any(w in x.lower() for w in words)]
+    assert candidate_lines_in(b"\n".join(lines), rt.usage) == naive == [USED, WEEKLY]

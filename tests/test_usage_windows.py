@@ -17,7 +17,7 @@ from teamctl_supervisor.agent.channels.tailer import ChannelTailer
 from teamctl_supervisor.agent.settings import WatchSettings
 from teamctl_supervisor.core.descriptors.loader import load_runtime
 from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
-from teamctl_supervisor.core.usage import burn_rate, candidate_lines, read_text, screen_text
+from teamctl_supervisor.core.usage import burn_rate, candidate_lines_in, read_text, screen_text
 from teamctl_supervisor.store.mailbox import Store
 
 REAL = Path(__file__).parent / "fixtures" / "real_cli"
@@ -50,7 +50,7 @@ def test_only_lines_with_a_keyword_word_are_converted_and_none_of_their_readings
     usage = [b"\x1b[2K  \xe2\x8e\xbf  You've used 91%\x1b[1Cof\x1b[1Cyour session limit \xc2\xb7 resets 3pm (UTC)",
              b"\x1b[7;1H\x1b[2KApproaching 5-hour limit"]
     lines = noise[:700] + usage[:1] + noise[700:] + usage[1:]
-    kept = candidate_lines(lines, rt.usage)
+    kept = candidate_lines_in(b"\n".join(lines), rt.usage)
     assert kept == usage
     every = read_text(screen_text(b"\n".join(lines)), rt.usage, 0.0, UTC)
     some = read_text(screen_text(b"\n".join(kept)), rt.usage, 0.0, UTC)

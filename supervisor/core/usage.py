@@ -60,19 +60,12 @@ def screen_text(data: bytes) -> str:
     return _ANSI.sub("", _ROW.sub("\n", _MOVE.sub(" ", text))).replace("\xa0", " ")
 
 
-def candidate_lines(lines: list[bytes], patterns: Sequence[object]) -> list[bytes]:
-    """The raw lines that may hold a usage line: those with the longest word of some keyword (a
-    keyword's words may be drawn apart by cursor moves, a word is not). Converting only these keeps
-    a flood of output from costing a regex pass over every byte once a second."""
-    if _anchors(patterns) is None:
-        return lines
-    return candidate_lines_in(b"\n".join(lines), patterns)
-
-
 def candidate_lines_in(block: bytes, patterns: Sequence[object]) -> list[bytes]:
-    """`candidate_lines` of a block of lines as read (`\n` between them): a flood is searched
-    whole, never split into a list of lines first (that alone cost more than the search). Blank
-    lines are never candidates."""
+    """The raw lines of `block` (`\n` between them) that may hold a usage line: those with the
+    longest word of some keyword (a keyword's words may be drawn apart by cursor moves, a word is
+    not). Converting only these keeps a flood of output from costing a regex pass over every byte
+    once a second; the block is searched whole, never split into a list of lines first (that alone
+    cost more than the search). Blank lines are never candidates."""
     anchors = _anchors(patterns)
     if anchors is None:
         return [line for line in block.split(b"\n") if line.strip()]
