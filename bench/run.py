@@ -38,7 +38,7 @@ from pairs import PAIRS, Paired, interleave, ratio_text, spread  # noqa: E402
 from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_runtime  # noqa: E402
 from teamctl_supervisor.core.scan.scanner import EventKind, Scanner, strip_ansi  # noqa: E402
 from teamctl_supervisor.store.mailbox import Store  # noqa: E402
-from transcript import FAKE_COSTS, FAKE_LIMITS, generate  # noqa: E402
+from transcript import FAKE_COSTS, FAKE_LIMITS, Made, generate  # noqa: E402
 
 PY = sys.executable
 CHUNK = 65536
@@ -269,8 +269,15 @@ def scan_real(chunks: list[bytes], runtime) -> tuple[float, int, int]:
     return dt, kinds.count(EventKind.RATE_LIMIT), kinds.count(EventKind.COST)
 
 
-def bench_relay(tmp: Path, quick: bool) -> None:
+def bench_relay_inputs(tmp: Path, quick: bool) -> tuple[Made, Path, str]:
+    """The relay transcript, the team root with its record-only `bench` runtime, and the runtime
+    whose signatures it copies; made once per run (the relay and relay_split parts share them, and
+    the second finds the first's on disk: run.py is also imported under its module name)."""
     root = tmp / "relay"
+    made_file = root / "made.json"
+    if made_file.exists():
+        saved = json.loads(made_file.read_text())
+        return Made(**{**saved["made"], "path": Path(saved["made"]["path"])}), root, saved["source"]
     (root / "runtimes").mkdir(parents=True)
     src_name, src, limit_t, cost_t = signature_source(root)
     record_only_descriptor(src, root / "runtimes" / "bench.toml", "bench")
@@ -281,6 +288,12 @@ def bench_relay(tmp: Path, quick: bool) -> None:
                     cost_templates=cost_t)
     note(f"transcript: {made.size / 1e6:.1f} MB, {made.limits} limit + {made.costs} cost lines "
          f"({src_name} signatures), generated in {time.perf_counter() - t0:.1f}s")
+    made_file.write_text(json.dumps({"made": {**made.__dict__, "path": str(made.path)}, "source": src_name}))
+    return made, root, src_name
+
+
+def bench_relay(tmp: Path, quick: bool) -> None:
+    made, root, src_name = bench_relay_inputs(tmp, quick)
     mb = made.size / 1e6
     # interleaved pairs (bare, rl-watch), the throughput ratio taken pair by pair
     stamp = tmp / "relay-start"
@@ -764,17 +777,18 @@ def bench_startup(tmp: Path, quick: bool) -> None:
 
 # -- main ----------------------------------------------------------------------------------------------
 def _parts_that_import_this_module() -> dict[str, Callable[[Path, bool], None]]:
-    """pane.py and realpace.py take their helpers from this module, so they load after it."""
+    """pane.py, realpace.py and relay_split.py take their helpers from this module, so they load after it."""
     import pane
     import realpace
+    import relay_split
 
-    return {"pane": pane.bench_pane, "realpace": realpace.bench_realpace}
+    return {"pane": pane.bench_pane, "realpace": realpace.bench_realpace, "relay_split": relay_split.bench_relay_split}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="tiny sizes (about 20 s), for the smoke test")
-    ap.add_argument("--only", help="comma list of: relay, latency, team, store, startup, pane, realpace")
+    ap.add_argument("--only", help="comma list of: relay, latency, team, store, startup, pane, realpace, relay_split")
     args = ap.parse_args()
     parts = {"relay": bench_relay, "latency": bench_latency, "team": bench_team, "store": bench_store,
              "startup": bench_startup, **_parts_that_import_this_module()}

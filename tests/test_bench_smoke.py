@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIGURES = ("relay_throughput", "detection_latency", "idle_cpu_10", "idle_memory", "scale_up_10", "scale_status_10",
            "scale_down_10", "scale_growth", "store_contention", "startup", "scan_throughput", "events_found",
            "scan_real_capture", "pane_throughput", "pane_throughput_relay", "pane_watcher_cpu", "pane_line_latency",
-           "realpace_cpu_claude", "realpace_latency_claude", "realpace_cpu_codex", "realpace_latency_codex")
+           "realpace_cpu_claude", "realpace_latency_claude", "realpace_cpu_codex", "realpace_latency_codex",
+           "relay_split_log", "relay_split_scan_inline", "relay_split_scan_thread", "relay_split_scan_process")
 LINE = re.compile(r"^(?P<name>[a-z_0-9]+): (?P<value>\S.*?) \(baseline (?P<baseline>.+?); ratio (?P<ratio>[^;]+)"
                   r"(?:; target .+)?\)$")
 
