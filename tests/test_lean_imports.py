@@ -18,6 +18,7 @@ from watchkit import fake_env, rows, wait_for
 
 # rl-watch's line is read from the option table without click (cli/watch_args.py); no team code.
 HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs", "click",
+         "pexpect", "ptyprocess", "shutil",  # agent/ptyspawn.py forks the pty: shutil brings bz2 and lzma
          "teamctl_supervisor.team.compose", "teamctl_supervisor.cli.group",
          "teamctl_supervisor.team.ops", "teamctl_supervisor.team.report", "teamctl_supervisor.team.backends"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
@@ -60,7 +61,8 @@ def test_idle_watcher_in_a_real_pty_loads_none_of_the_heavy_modules_until_a_keyw
     try:
         wait_for(early.exists, timeout=30, what="the idle watcher's module list")
         idle = modules(early)
-        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan.scanner", "sqlite3", "pexpect"}
+        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan.scanner", "sqlite3",
+                    "teamctl_supervisor.agent.ptyspawn"}
         assert expected <= idle  # it is the watcher
         assert not HEAVY & idle, sorted(HEAVY & idle)
         hit = wait_for(lambda: rows(root, "SELECT raw_match FROM rate_limits"), timeout=30, what="the hit row")
