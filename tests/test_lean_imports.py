@@ -19,6 +19,10 @@ from watchkit import fake_env, rows, wait_for
 # rl-watch's line is read from the option table without click (cli/watch_args.py); no team code.
 HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs", "click",
          "pexpect", "ptyprocess", "shutil",  # agent/ptyspawn.py forks the pty: shutil brings bz2 and lzma
+         # the other CLIs' channel and session-file readers, and reset parsing (until a hit has a reset)
+         "teamctl_supervisor.agent.channels.codex_rollout", "teamctl_supervisor.agent.channels.copilot_usage",
+         "teamctl_supervisor.agent.channels.droid_session", "teamctl_supervisor.agent.turns.gemini_chat",
+         "teamctl_supervisor.agent.turns.opencode_store", "teamctl_supervisor.core.resets.parse",
          "teamctl_supervisor.team.compose", "teamctl_supervisor.cli.group",
          "teamctl_supervisor.team.ops", "teamctl_supervisor.team.report", "teamctl_supervisor.team.backends"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
@@ -124,3 +128,21 @@ def test_a_runtime_that_exits_alone_ends_its_session_without_psutil_and_an_orpha
     pids = [int(p) for p in pidfile.read_text().split()]
     assert len(pids) == 2  # the runtime and its forked grandchild
     wait_for(lambda: not any(alive(p) for p in pids), timeout=10, what="the orphan ended")
+
+
+def test_the_lazy_reader_tables_name_each_module_by_its_own_kind() -> None:
+    """agent/turns and the channel tailer import a reader by its kind; each module's KIND is that kind."""
+    from importlib import import_module
+
+    from teamctl_supervisor.agent import turns
+    from teamctl_supervisor.agent.channels import tailer
+
+    for kind, module in {**turns._ROW_MODULES, **turns._STORE_MODULES}.items():
+        assert import_module(f"teamctl_supervisor.agent.turns.{module}").KIND == kind
+    assert set(turns._RUNTIMES.values()) == set(turns._ROW_MODULES) | set(turns._STORE_MODULES)
+    assert turns.row_reader("aider-chat") is import_module("teamctl_supervisor.agent.turns.aider_chat").model_row
+    assert turns.row_reader("claude-transcript") is None and turns.store_reader("gemini-chat") is None
+    for kind, (module, name) in tailer.READERS.items():
+        reader = tailer.reader(kind)
+        assert reader.__name__ == name and reader.__module__.endswith(f".channels.{module}")
+        assert getattr(import_module(reader.__module__), "KIND", kind) == kind

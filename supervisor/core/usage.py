@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .resets.parse import parse_reset
-
 #: Window names as CLIs spell them, to the short name shown ("5h", "weekly").
 _WINDOW_NAMES = {
     "session": "5h", "session limit": "5h", "5-hour": "5h", "5-hour limit": "5h", "5h": "5h",
@@ -117,6 +115,8 @@ def read_line(line: str, patterns: Sequence[object], now: float, tz: ZoneInfo) -
         name = window_name(groups.get("window")) if groups.get("window") else pattern.window  # type: ignore[attr-defined]
         reset = None
         if groups.get("reset"):
+            from .resets.parse import parse_reset  # with the first usage line that has a reset
+
             when = parse_reset(groups["reset"], "clock", datetime.fromtimestamp(now).astimezone(), tz)
             reset = when.timestamp() if when else None
         return Reading(name or "usage", used, reset, now, "screen", m.group(0)[:200])
