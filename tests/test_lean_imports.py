@@ -146,3 +146,15 @@ def test_the_lazy_reader_tables_name_each_module_by_its_own_kind() -> None:
         reader = tailer.reader(kind)
         assert reader.__name__ == name and reader.__module__.endswith(f".channels.{module}")
         assert getattr(import_module(reader.__module__), "KIND", kind) == kind
+
+
+def test_look_alike_wrap_and_usage_patterns_compile_with_the_first_line_that_needs_them() -> None:
+    at_import, odd, after = run(
+        "import json\n"
+        "from teamctl_supervisor.core.scan import lookalike, wrapped\n"
+        "from teamctl_supervisor.core import usage\n"
+        "lazy = [p for _, p in lookalike._SHAPES] + [lookalike._NUMBERED, wrapped._WORDY, usage._ANSI]\n"
+        "at_import = any(p.is_compiled for p in lazy)\n"
+        "odd = [lookalike.shape('> quoted limit'), lookalike.shape('1. item'), lookalike.shape('plain')]\n"
+        "print(json.dumps([at_import, odd, lookalike._SHAPES[0][1].is_compiled]))")
+    assert (at_import, odd, after) == (False, ["quote", "numbered", None], True)

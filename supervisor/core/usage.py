@@ -10,11 +10,12 @@ The patterns are the descriptor's `[[usage]]` tables; this module only turns a m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from .lazyre import LazyPattern
 
 #: Window names as CLIs spell them, to the short name shown ("5h", "weekly").
 _WINDOW_NAMES = {
@@ -22,9 +23,9 @@ _WINDOW_NAMES = {
     "5h limit": "5h", "five_hour": "5h", "weekly": "weekly", "weekly limit": "weekly",
     "seven_day": "weekly", "7d": "weekly",
 }
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][0-9A-Za-z]|\x1b.")
-_MOVE = re.compile(r"\x1b\[\d*[GC]")  # a cursor move between words is a blank on the screen
-_ROW = re.compile(r"\x1b\[[\d;]*[ABEFHfd]|\r")  # a move to another row ends the line
+_ANSI = LazyPattern(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][0-9A-Za-z]|\x1b.")
+_MOVE = LazyPattern(r"\x1b\[\d*[GC]")  # a cursor move between words is a blank on the screen
+_ROW = LazyPattern(r"\x1b\[[\d;]*[ABEFHfd]|\r")  # a move to another row ends the line
 
 
 @dataclass(frozen=True)
