@@ -83,6 +83,10 @@ def spawn(argv: list[str], cwd: str, env: Mapping[str, str], rows: int, cols: in
         os.close(err_read)
     if said:
         os.close(fd)
+        try:
+            os.waitpid(pid, 0)  # it exited right after saying why: no zombie left behind
+        except ChildProcessError:
+            pass
         raise _error_from(said)
     try:
         set_size(fd, rows, cols)
