@@ -18,6 +18,11 @@ from watchkit import fake_env, rows, wait_for
 
 # rl-watch's line is read from the option table without click (cli/watch_args.py); no team code.
 HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs", "click",
+         "pexpect", "ptyprocess", "shutil",  # agent/ptyspawn.py forks the pty: shutil brings bz2 and lzma
+         # the other CLIs' channel and session-file readers, and reset parsing (until a hit has a reset)
+         "teamctl_supervisor.agent.channels.codex_rollout", "teamctl_supervisor.agent.channels.copilot_usage",
+         "teamctl_supervisor.agent.channels.droid_session", "teamctl_supervisor.agent.turns.gemini_chat",
+         "teamctl_supervisor.agent.turns.opencode_store", "teamctl_supervisor.core.resets.parse",
          "teamctl_supervisor.team.compose", "teamctl_supervisor.cli.group",
          "teamctl_supervisor.team.ops", "teamctl_supervisor.team.report", "teamctl_supervisor.team.backends"}
 HIT = "You've hit your session limit · resets 4pm (Europe/Berlin)"
@@ -60,7 +65,8 @@ def test_idle_watcher_in_a_real_pty_loads_none_of_the_heavy_modules_until_a_keyw
     try:
         wait_for(early.exists, timeout=30, what="the idle watcher's module list")
         idle = modules(early)
-        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan.scanner", "sqlite3", "pexpect"}
+        expected = {"teamctl_supervisor.agent.watch", "teamctl_supervisor.core.scan.scanner", "sqlite3",
+                    "teamctl_supervisor.agent.ptyspawn"}
         assert expected <= idle  # it is the watcher
         assert not HEAVY & idle, sorted(HEAVY & idle)
         hit = wait_for(lambda: rows(root, "SELECT raw_match FROM rate_limits"), timeout=30, what="the hit row")
@@ -122,3 +128,33 @@ def test_a_runtime_that_exits_alone_ends_its_session_without_psutil_and_an_orpha
     pids = [int(p) for p in pidfile.read_text().split()]
     assert len(pids) == 2  # the runtime and its forked grandchild
     wait_for(lambda: not any(alive(p) for p in pids), timeout=10, what="the orphan ended")
+
+
+def test_the_lazy_reader_tables_name_each_module_by_its_own_kind() -> None:
+    """agent/turns and the channel tailer import a reader by its kind; each module's KIND is that kind."""
+    from importlib import import_module
+
+    from teamctl_supervisor.agent import turns
+    from teamctl_supervisor.agent.channels import tailer
+
+    for kind, module in {**turns._ROW_MODULES, **turns._STORE_MODULES}.items():
+        assert import_module(f"teamctl_supervisor.agent.turns.{module}").KIND == kind
+    assert set(turns._RUNTIMES.values()) == set(turns._ROW_MODULES) | set(turns._STORE_MODULES)
+    assert turns.row_reader("aider-chat") is import_module("teamctl_supervisor.agent.turns.aider_chat").model_row
+    assert turns.row_reader("claude-transcript") is None and turns.store_reader("gemini-chat") is None
+    for kind, (module, name) in tailer.READERS.items():
+        reader = tailer.reader(kind)
+        assert reader.__name__ == name and reader.__module__.endswith(f".channels.{module}")
+        assert getattr(import_module(reader.__module__), "KIND", kind) == kind
+
+
+def test_look_alike_wrap_and_usage_patterns_compile_with_the_first_line_that_needs_them() -> None:
+    at_import, odd, after = run(
+        "import json\n"
+        "from teamctl_supervisor.core.scan import lookalike, wrapped\n"
+        "from teamctl_supervisor.core import usage\n"
+        "lazy = [p for _, p in lookalike._SHAPES] + [lookalike._NUMBERED, wrapped._WORDY, usage._ANSI]\n"
+        "at_import = any(p.is_compiled for p in lazy)\n"
+        "odd = [lookalike.shape('> quoted limit'), lookalike.shape('1. item'), lookalike.shape('plain')]\n"
+        "print(json.dumps([at_import, odd, lookalike._SHAPES[0][1].is_compiled]))")
+    assert (at_import, odd, after) == (False, ["quote", "numbered", None], True)

@@ -1,8 +1,7 @@
-"""The runtime process under its pty: spawn with pexpect, and own its exit status.
+"""The runtime process under its pty (ptyspawn), and its exit status.
 
-pexpect keeps its own idea of whether the child was reaped, and psutil's wait (used to stop whole
-trees) reaps children itself; so the status is taken here, once, by whoever reaps first, and
-pexpect is told the child is gone. Exit status follows the shell convention: 128+N after signal N.
+psutil's wait (used to stop whole trees) reaps children itself; so the status is taken here, once, by
+whoever reaps first. Exit status follows the shell convention: 128+N after signal N.
 """
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-import pexpect
-
 from . import procs
+from .ptyspawn import set_size, spawn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,11 +21,9 @@ class Child:
     """A spawned runtime: its pid, pty fd and exit status."""
 
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], rows: int, cols: int) -> None:
-        self._spawn = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=env, dimensions=(rows, cols), use_poll=True,
-                                    preexec_fn=_die_with_parent)
-        self.pid: int = self._spawn.pid
-        self.fd: int = self._spawn.child_fd
+        self.pid, self.fd = spawn(argv, cwd, env, rows, cols, _die_with_parent)
         self.status: int | None = None
+        self._closed = False
 
     def poll(self) -> int | None:
         """The exit status if the runtime has exited (reaping it), else None."""
@@ -88,26 +84,25 @@ class Child:
         self.close()
 
     def setwinsize(self, rows: int, cols: int) -> None:
+        if self._closed:
+            return
         try:
-            self._spawn.setwinsize(rows, cols)
-        except (OSError, pexpect.ExceptionPexpect):
+            set_size(self.fd, rows, cols)
+        except OSError:
             pass
 
     def close(self) -> None:
         """Close our side of the pty (the process is already gone or stopped)."""
-        self._spawn.ptyproc.terminated = True
-        self._spawn.terminated = True
+        if self._closed:
+            return
+        self._closed = True
         try:
-            self._spawn.ptyproc.fileobj.close()
+            os.close(self.fd)
         except OSError:
             pass
-        self._spawn.closed = True
-        self._spawn.ptyproc.closed = True
 
     def _reaped(self, status: int) -> None:
         self.status = status
-        self._spawn.ptyproc.terminated = True
-        self._spawn.terminated = True
 
 
 def _die_with_parent() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.scan.fresh_text import FreshText, words_of
-from .turns import ROW_READERS, TEXT_KINDS
+from .turns import TEXT_KINDS, row_reader
 
 #: A runtime without a per-runtime figure: seconds after a resume with no model turn before escalating.
 DEFAULT_DEADLINE_SECONDS = 120.0
@@ -43,7 +43,7 @@ class Turn:
 
 def model_turn(kind: str, row: Any) -> bool:
     """Whether one session-file row is the model's own output (pure: the format knowledge in one place)."""
-    reader = ROW_READERS.get(kind)  # the other CLIs' session files (agent/turns/)
+    reader = row_reader(kind)  # the other CLIs' session files (agent/turns/)
     if reader is not None:
         return reader(row)
     if not isinstance(row, dict):

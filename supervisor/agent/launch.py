@@ -6,12 +6,12 @@ substituted once: a model name that contains `{role_prompt}` is not expanded aga
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
 from .hooks import substitute
+from .ptyspawn import which
 from .sessions import SessionChoice
 
 
@@ -51,7 +51,7 @@ def find_binary(name: str, env_path: str | None = None) -> str | None:
     """Full path of `name` on PATH (or `env_path`), or None when it is not installed."""
     if "/" in name:
         return name if Path(name).is_file() else None
-    return shutil.which(name, path=env_path)
+    return which(name, env_path)  # shutil.which's answer; shutil itself loads bz2, lzma and zlib
 
 
 def argv(runtime: Runtime, base_argv: list[str], session: SessionChoice | None, resume: bool) -> list[str]:

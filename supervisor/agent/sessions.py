@@ -291,7 +291,7 @@ class SessionKeeper:
         kind = self.turns.kind
         if rec is None or rec.id is None or kind is None:
             return None
-        before, now, store = self.turns.last, now if now is not None else time.time(), turns.STORE_READERS.get(kind)
+        before, now, store = self.turns.last, now if now is not None else time.time(), turns.store_reader(kind)
         if store is not None:  # one database holds every session: the newest model row of this one
             proof = self.turns.stamp(now, store(self._db_patterns(), rec.id))
         else:

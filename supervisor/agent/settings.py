@@ -19,7 +19,7 @@ from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
 from ..core.reactor.settings import DEFAULTS, ReactorSettings
-from ..core.resets.parse import resolve_zone
+from ..core.resets.zones import resolve_zone
 from ..store import layout
 from ..store.safefs import private_dir
 from .agent_env import launch_env

@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import replace
 
-import pexpect
-
 from ..core import reactor as r
 from ..core.scan.scanner import Scanner
 from ..core.states import AgentState
@@ -35,6 +33,7 @@ from .helpers import AgentHooks
 from .hooks import split_chain
 from .logfile import RotatingLog
 from .pty_session import LOG_HOLD
+from .ptyspawn import SpawnError
 from .records import Records
 from .sessions import SessionKeeper
 from .settings import WatchSettings
@@ -141,7 +140,7 @@ class AgentWatch:
         self.change_state(AgentState.STARTING)
         try:
             child = self._spawn(resume)
-        except (pexpect.ExceptionPexpect, OSError) as exc:
+        except (SpawnError, OSError) as exc:
             return self.reactor.spawn_failed(self._now(), f"{self.s.argv[0]!r}: {exc}")
         self.child = child
         self.child_started = orphans.create_time(child.pid)

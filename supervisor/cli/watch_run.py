@@ -21,7 +21,7 @@ from ..core.compose_model import Team, find_root
 from ..core.descriptors.loader import load_runtime
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
-from ..core.resets.parse import resolve_zone
+from ..core.resets.zones import resolve_zone
 from ..team import launch_inputs
 from .watch_args import OPTIONS
 

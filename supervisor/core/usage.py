@@ -10,13 +10,12 @@ The patterns are the descriptor's `[[usage]]` tables; this module only turns a m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .resets.parse import parse_reset
+from .lazyre import LazyPattern
 
 #: Window names as CLIs spell them, to the short name shown ("5h", "weekly").
 _WINDOW_NAMES = {
@@ -24,9 +23,9 @@ _WINDOW_NAMES = {
     "5h limit": "5h", "five_hour": "5h", "weekly": "weekly", "weekly limit": "weekly",
     "seven_day": "weekly", "7d": "weekly",
 }
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][0-9A-Za-z]|\x1b.")
-_MOVE = re.compile(r"\x1b\[\d*[GC]")  # a cursor move between words is a blank on the screen
-_ROW = re.compile(r"\x1b\[[\d;]*[ABEFHfd]|\r")  # a move to another row ends the line
+_ANSI = LazyPattern(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][0-9A-Za-z]|\x1b.")
+_MOVE = LazyPattern(r"\x1b\[\d*[GC]")  # a cursor move between words is a blank on the screen
+_ROW = LazyPattern(r"\x1b\[[\d;]*[ABEFHfd]|\r")  # a move to another row ends the line
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,8 @@ def read_line(line: str, patterns: Sequence[object], now: float, tz: ZoneInfo) -
         name = window_name(groups.get("window")) if groups.get("window") else pattern.window  # type: ignore[attr-defined]
         reset = None
         if groups.get("reset"):
+            from .resets.parse import parse_reset  # with the first usage line that has a reset
+
             when = parse_reset(groups["reset"], "clock", datetime.fromtimestamp(now).astimezone(), tz)
             reset = when.timestamp() if when else None
         return Reading(name or "usage", used, reset, now, "screen", m.group(0)[:200])

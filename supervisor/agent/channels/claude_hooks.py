@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import sys
 from typing import Any
 
 from ...core.descriptors.loader import Channel
 from ...store import layout
 from ...store.safefs import private_dir
+from ..ptyspawn import which
 from ..settings import WatchSettings
 
 
@@ -45,6 +45,6 @@ def _detached(command: str) -> str:
     reads the hook JSON from the pipe it inherits, which keeps what the CLI wrote after the CLI is
     gone. (Saving the JSON to a file first took a mktemp and a cat: under load the CLI killed the
     shell before the cat was done, and the hit was lost.)"""
-    if shutil.which("setsid"):
+    if which("setsid"):
         return f"exec setsid --fork {command} >/dev/null 2>&1"
     return f"({command} <&0 >/dev/null 2>&1 &)"  # an explicit <&0: a background job's stdin is /dev/null

@@ -9,7 +9,9 @@ the screen's copy. Limit windows in the file, and usage lines on the screen (rea
 log, off the relay's path), become readings in the usage-windows table. A missing, unreadable or
 unknown-version file leaves the screen path alone, with one log line.
 
-One reader per file of this folder; this module picks them by the descriptor's channel kind.
+One reader per file of this folder; this module picks them by the descriptor's channel kind, and
+imports only the readers (and the hook channel) its runtime names: an idle watcher of one CLI does
+not hold the other CLIs' readers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from importlib import import_module
 
 from ...core.descriptors.loader import Channel
 from ...core.scan.scanner import Event
@@ -26,24 +29,27 @@ from ...store import layout
 from ...store.mailbox import Store
 from ...store.usage import record_window
 from ..settings import WatchSettings
-from . import copilot_usage, droid_session
 from .base import MAX_READ, NewLines, SessionFile
-from .claude_hooks import hook_settings
-from .claude_transcript import ClaudeTranscript
-from .codex_rollout import CodexRollout
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 #: The output log is read back for usage lines in pieces this big (see NewLines.read_block).
 SCREEN_PIECE = 256 * 1024
-#: The reader of each channel kind a descriptor may name.
-READERS: dict[str, type[SessionFile]] = {
-    "claude-transcript": ClaudeTranscript,
-    "codex-rollout": CodexRollout,
-    copilot_usage.KIND: copilot_usage.CopilotUsageFile,
-    droid_session.KIND: droid_session.DroidSession,
+#: The reader of each channel kind a descriptor may name: (module of this folder, class), imported
+#: when a runtime names the kind (the modules' KIND constants say the same names).
+READERS: dict[str, tuple[str, str]] = {
+    "claude-transcript": ("claude_transcript", "ClaudeTranscript"),
+    "codex-rollout": ("codex_rollout", "CodexRollout"),
+    "copilot-usage-file": ("copilot_usage", "CopilotUsageFile"),
+    "droid-session": ("droid_session", "DroidSession"),
 }
+
+
+def reader(kind: str) -> type[SessionFile]:
+    """The reader class of a channel kind in READERS."""
+    module, name = READERS[kind]
+    return getattr(import_module(f"{__package__}.{module}"), name)  # type: ignore[no-any-return]
 
 
 class ChannelTailer:
@@ -72,6 +78,8 @@ class ChannelTailer:
             if flag and flag in argv:
                 log.info("channel claude-hooks: the command line has its own %s; hooks not added", flag)
                 continue
+            from .claude_hooks import hook_settings
+
             value = hook_settings(self.s, ch)
             out += [value if a == "{settings}" else a for a in ch.option]
         return out
@@ -82,6 +90,8 @@ class ChannelTailer:
         if flag and any(a == flag or a.startswith(flag + "=") for a in argv):
             log.info("channel %s: the command line has its own %s; not read", ch.kind, flag)
             return []
+        from . import copilot_usage
+
         path = str(copilot_usage.prepare(self.s.state_dir, self.s.log_name))
         return [path if a == "{file}" else a for a in ch.option]
 
@@ -95,7 +105,7 @@ class ChannelTailer:
         started = self.started()
         if started is not None and started != self._session:
             self._session = started
-            self._files = [READERS[c.kind](c, self.s, started, self._record) for c in self.s.runtime.channels
+            self._files = [reader(c.kind)(c, self.s, started, self._record) for c in self.s.runtime.channels
                            if c.kind in READERS]
         events: list[Event] = []
         for f in self._files:

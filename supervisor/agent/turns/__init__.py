@@ -12,36 +12,50 @@ model row of the agent's own session, which TurnWatch.stamp compares with its ar
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import Any
 
-from . import aider_chat, copilot_events, droid_chat, gemini_chat, opencode_store, qwen_chat
-
-#: reader kind -> is this row (one line of the file, JSON unless the kind is in TEXT_KINDS) a model turn?
-ROW_READERS: dict[str, Callable[[Any], bool]] = {
-    gemini_chat.KIND: gemini_chat.model_row,
-    qwen_chat.KIND: qwen_chat.model_row,
-    copilot_events.KIND: copilot_events.model_row,
-    droid_chat.KIND: droid_chat.model_row,
-    aider_chat.KIND: aider_chat.model_row,
+#: reader kind -> the module of this folder whose `model_row(row)` says whether a row (one line of the
+#: file, JSON unless the kind is in TEXT_KINDS) is a model turn; imported with the first row read, so a
+#: watcher holds at most its own CLI's reader (each module's KIND is the same name)
+_ROW_MODULES = {
+    "gemini-chat": "gemini_chat",
+    "qwen-chat": "qwen_chat",
+    "copilot-events": "copilot_events",
+    "droid-chat": "droid_chat",
+    "aider-chat": "aider_chat",
 }
 #: kinds whose rows are lines of text, not JSON
-TEXT_KINDS = frozenset({aider_chat.KIND})
+TEXT_KINDS = frozenset({"aider-chat"})
 
-#: reader kind -> the newest model row of a session in the databases a runtime's `session_capture_db`
-#: names (the session id, not a file, is what the agent owns there): seconds since the epoch, or None
-STORE_READERS: dict[str, Callable[[Iterable[str], str], float | None]] = {
-    opencode_store.KIND: opencode_store.latest,
+#: reader kind -> the module whose `latest(patterns, session_id)` is the newest model row of a session in
+#: the databases a runtime's `session_capture_db` names (the session id, not a file, is what the agent
+#: owns there): seconds since the epoch, or None
+_STORE_MODULES = {
+    "opencode-store": "opencode_store",
 }
 
 #: runtime name -> the reader of the file (`session_files`) or store (`session_capture_db`) its keys name
 _RUNTIMES = {
-    "gemini": gemini_chat.KIND,
-    "qwen-code": qwen_chat.KIND,
-    "opencode": opencode_store.KIND,
-    "copilot": copilot_events.KIND,
-    "droid": droid_chat.KIND,
-    "aider": aider_chat.KIND,
+    "gemini": "gemini-chat",
+    "qwen-code": "qwen-chat",
+    "opencode": "opencode-store",
+    "copilot": "copilot-events",
+    "droid": "droid-chat",
+    "aider": "aider-chat",
 }
+
+
+def row_reader(kind: str) -> Callable[[Any], bool] | None:
+    """The row reader of a file kind (None: not one of this folder's)."""
+    module = _ROW_MODULES.get(kind)
+    return None if module is None else import_module(f"{__name__}.{module}").model_row  # type: ignore[no-any-return]
+
+
+def store_reader(kind: str) -> Callable[[Iterable[str], str], float | None] | None:
+    """The store reader of a kind (None: its sessions are files, or it has none)."""
+    module = _STORE_MODULES.get(kind)
+    return None if module is None else import_module(f"{__name__}.{module}").latest  # type: ignore[no-any-return]
 
 
 def kind_for(runtime: str) -> str | None:

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import re
 
+from ..lazyre import LazyPattern
+
 #: Shapes of a whole text (ANSI removed, stripped of nothing) that no CLI's own notice has.
 #: Numbered items are apart: a dialog's options are numbered (`❯ 1. Yes, I trust this folder`).
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("quote", re.compile(r"^\s*(?:>|▎|▍|▌)(?:\s|$)")),  # markdown block quote, as typed or rendered
-    ("table", re.compile(r"^\s*\|")),  # a markdown table row (a CLI's box uses `│`, not `|`)
-    ("heading", re.compile(r"^\s*#{1,6}\s")),
-    ("bullet", re.compile(r"^\s*(?:[-*+]|•|◦|‣)\s")),  # a list item (Codex's own notices use `■`)
-    ("diff", re.compile(r"^\s*(?:[+\-](?=[^\s+\-])|@@\s)")),  # `+You've hit…` in a diff or a fenced one
+#: Compiled when the scanner first asks (a line with a keyword): an idle watcher never does.
+_SHAPES: tuple[tuple[str, LazyPattern], ...] = (
+    ("quote", LazyPattern(r"^\s*(?:>|▎|▍|▌)(?:\s|$)")),  # markdown block quote, as typed or rendered
+    ("table", LazyPattern(r"^\s*\|")),  # a markdown table row (a CLI's box uses `│`, not `|`)
+    ("heading", LazyPattern(r"^\s*#{1,6}\s")),
+    ("bullet", LazyPattern(r"^\s*(?:[-*+]|•|◦|‣)\s")),  # a list item (Codex's own notices use `■`)
+    ("diff", LazyPattern(r"^\s*(?:[+\-](?=[^\s+\-])|@@\s)")),  # `+You've hit…` in a diff or a fenced one
     # a string literal alone on its line (not a JSON member: `"status": "RESOURCE_EXHAUSTED",`)
-    ("quoted", re.compile(r"^\s*[\"'“‘`](?![^\n]*[\"”]\s*:)[^\n]{3,}[\"'”’`]\s*[,;.)]?\s*$")),
-    ("test-failure", re.compile(r"^\s*(?:E\s{2,}|FAILED\s|AssertionError\b|assert\s|Expected:|Received:)")),
-    ("line-number", re.compile(r"^\s*\d{1,6}(?:\t|→|\s{0,2}│)")),  # `cat -n`, a Read tool's numbered lines
+    ("quoted", LazyPattern(r"^\s*[\"'“‘`](?![^\n]*[\"”]\s*:)[^\n]{3,}[\"'”’`]\s*[,;.)]?\s*$")),
+    ("test-failure", LazyPattern(r"^\s*(?:E\s{2,}|FAILED\s|AssertionError\b|assert\s|Expected:|Received:)")),
+    ("line-number", LazyPattern(r"^\s*\d{1,6}(?:\t|→|\s{0,2}│)")),  # `cat -n`, a Read tool's numbered lines
 )
-_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")
+_NUMBERED = LazyPattern(r"^\s*\d{1,3}[.)]\s")
 #: A markdown code fence opens or closes on a line that starts with it.
 FENCE = re.compile(r"^\s*(?:```|~~~)")
 #: Its marks, as the scanner's prefilter looks for them in the raw bytes.

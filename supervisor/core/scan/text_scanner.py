@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..descriptors.model import Runtime, Signature
-from ..resets.parse import parse_reset
 from .events import Event, EventKind
 from .figures import parse_count, parse_figure
 from .lookalike import FENCE_MARKS, is_fence, shape
@@ -322,6 +321,8 @@ class TextScanner:
         resets_at = None
         if reset_text:
             zone = ZoneInfo(sig.tz) if sig.tz else self.tz
+            from ..resets.parse import parse_reset  # with the first hit: an idle watcher never reads a reset
+
             resets_at = parse_reset(reset_text, sig.reset, self.clock(), zone)
         return Event(EventKind.RATE_LIMIT, line, raw, sig.id, action=sig.action, resets_at=resets_at,
                      reset_text=reset_text, model=groups.get(sig.model_group) or None,

@@ -11,14 +11,15 @@ both read the same notice at 40, 60, 80, 120 or 250 columns. No I/O.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lazyre import LazyPattern
+
 #: Rows a held hit may read on: a 250-character notice at 40 columns is seven rows.
 WRAP_ROWS = 8
-_WORDY = re.compile(r"\w")
-_SENTENCE_END = re.compile(r"[.!?)\]…]\s*[│┃]?\s*$")
+_WORDY = LazyPattern(r"\w")
+_SENTENCE_END = LazyPattern(r"[.!?)\]…]\s*[│┃]?\s*$")
 
 
 @dataclass
@@ -44,7 +45,7 @@ def may_go_on(text: str, match: Any, reset_text: str | None, reset_kind: str, re
 
 
 #: A row that goes on with a reset already read: its zone, or the rest of a clock time.
-_RESET_GOES_ON = re.compile(r"^\W{0,4}(?:\(|[AaPp]\.?[Mm]\b|GMT|UTC|\d)")
+_RESET_GOES_ON = LazyPattern(r"^\W{0,4}(?:\(|[AaPp]\.?[Mm]\b|GMT|UTC|\d)")
 
 
 def read_on(held: Held, text: str, search: Any, pattern: Any, groups_of: Any, reset_group: str) -> bool:
