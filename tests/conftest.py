@@ -38,13 +38,30 @@ EXAMPLE_DIRS = {
 FAKE_BINARIES = ("claude", "codex", "gemini")
 
 
-# Files that wait on real CLIs, sshd, PostgreSQL or clocks for tens of seconds, longest kind first. Run in
-# parallel (`-n 3 --dist loadfile`), each worker takes whole files in collection order: these go first, so
-# the many quick files fill the gaps at the end instead of one long file running alone at the end.
-# xdist's own reordering (most tests first) would put them last: it is turned off here.
-STARTS_EARLY = ("test_realcli_", "test_hosts_", "test_bench_smoke", "test_new_runtimes", "test_newcomer_",
-                "test_reliability_", "test_power_cut", "test_demo", "test_faults", "test_watch_rules",
-                "test_escalation_watch", "test_team", "test_web", "test_store_postgres")
+# Seconds each slow file took under README's `-n 3 --dist loadfile` on a 2-core machine (the mean of two
+# full runs with `--durations=0`, 2026-12-07). With loadfile a worker takes whole files, one after another,
+# in collection order: longest first ("longest processing time first"), so the long files overlap each
+# other and the many quick files (not listed: under 10 s each) fill the end, where a long file alone
+# would keep one worker busy while the others wait. Mostly-waiting files (resets, timeouts) are spread
+# among the CPU-heavy real-CLI ones, which share the two cores. xdist's own reordering (most tests first)
+# is turned off. Re-measure when a file grows: `pytest -n 3 --dist loadfile --durations=0 tests`.
+FILE_SECONDS = {
+    "test_realcli_sessions": 142, "test_realcli_sessions_more": 134, "test_realcli_sessions_opencode": 113,
+    "test_realcli_sessions_turns_more": 92, "test_realcli_watch": 91, "test_realcli_new_runtimes_costs": 81,
+    "test_team": 66, "test_realcli_sessions_opencode_together": 63, "test_realcli_sessions_turns": 60,
+    "test_reliability_watchers": 56, "test_realcli_sessions_aider": 55, "test_realcli_new_runtimes": 52,
+    "test_lookalikes": 52, "test_demo": 49, "test_realcli_sessions_turns_opencode": 49, "test_new_runtimes": 47,
+    "test_web": 45, "test_realcli_sessions_copilot": 44, "test_realcli_claude_harness": 42, "test_watch_rules": 42,
+    "test_team_root": 40, "test_watch": 37, "test_realcli_chat_harness": 37, "test_realcli_sessions_droid": 36,
+    "test_store_postgres": 35, "test_hosts_ssh": 34, "test_bench_smoke": 33, "test_reliability_mailbox": 33,
+    "test_hosts_status": 32, "test_faults": 31, "test_newcomer_two_packages": 31, "test_reliability_leftovers": 30,
+    "test_realcli_gemini_stall": 28, "test_hosts_commands": 26, "test_realcli_gemini_harness": 24,
+    "test_realcli_qwen_watch": 23, "test_reliability_down": 22, "test_relay_locked_mailbox": 21,
+    "test_hosts_postgres": 21, "test_wrapped_widths": 20, "test_escalation_watch": 20, "test_signatures_audit": 20,
+    "test_realcli_role_prompt": 20, "test_newcomer_upstream_up": 19, "test_store": 15, "test_power_cut": 14,
+    "test_up_honest": 14, "test_reliability_compose": 14, "test_hosts_secret": 14, "test_realcli_codex_harness": 13,
+    "test_realcli_aider_watch": 12, "test_hosts_pause_over_ssh": 12, "test_views": 12, "test_report": 11,
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,11 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        return next((i for i, prefix in enumerate(STARTS_EARLY) if item.path.name.startswith(prefix)),
-                    len(STARTS_EARLY))
-
-    items.sort(key=rank)  # stable: a file's tests stay together and in order
+    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.stem, 0))  # stable: a file's tests stay together
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from realcli import opencode
 from realcli.fakeapi import FakeAPI
 from realcli.keeper_runs import runner
@@ -19,6 +20,9 @@ from teamctl_supervisor.agent.sessions import SessionKeeper
 from teamctl_supervisor.core.descriptors.loader import load_runtime
 
 
+# three `opencode run`s one after another (each ~10 s of CPU: about 50 s on a quiet 2-core machine running the
+# suite); each run has its own 90 s deadline (keeper_runs.runner), so the whole may need more than the default 120 s
+@pytest.mark.timeout(360)
 def test_a_turn_is_read_from_the_agents_own_session_in_the_database_and_a_refused_run_is_none(
         tmp_path: Path) -> None:
     home = tmp_path / "home"

@@ -20,15 +20,21 @@ FAKES = Path(__file__).parent / "fakes"
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = "") -> Any:
-    """Poll `pred` until it returns something truthy; fail with `what` after `timeout`."""
+    """Poll `pred` until it returns something truthy; fail with `what` after `timeout`.
+
+    Between polls it sleeps `interval`, or as long as `pred` itself took if that is longer: a `pred` that
+    starts a `teamctl status` (a few hundred ms of CPU) then keeps at most half a core busy instead of a
+    whole one, which on a 2-core machine running the suite in parallel is taken from the other tests."""
     deadline = time.monotonic() + timeout
     while True:
+        began = time.monotonic()
         value = pred()
         if value:
             return value
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
-        time.sleep(interval)
+        time.sleep(max(interval, now - began))
 
 
 def ctrl_c_as_at_a_terminal() -> None:
