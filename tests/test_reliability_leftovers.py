@@ -30,8 +30,9 @@ def test_end_all_ends_many_sigterm_ignoring_processes_in_about_one_grace_period(
         took = time.monotonic() - t0
         assert survivors == ()
         assert not [k.pid for k in kids if psutil.pid_exists(k.pid) and psutil.Process(k.pid).status() != "zombie"]
-        # one after another this is CHILDREN * grace (20 s); together it is one grace plus the kill
-        assert took < CHILDREN * grace / 2, f"{took:.1f}s for {CHILDREN} processes"
+        # one after another this is at least CHILDREN * grace (20 s); together it is one grace plus the
+        # kill (under a second here, 9 s on a machine loaded to 19): the bound tells the two apart
+        assert took < CHILDREN * grace * 0.75, f"{took:.1f}s for {CHILDREN} processes"
     finally:
         for k in kids:
             if k.poll() is None:
