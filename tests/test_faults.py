@@ -246,20 +246,22 @@ def test_full_disk_keeps_events_in_memory_and_writes_them_when_space_returns(roo
     import resource
 
     cost = "print:session cost: ${} (1k in, 10 out)"
-    marks = [tmp_path / "a", tmp_path / "b"]
+    marks = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     steps = ["print:up", "sleep:1", cost.format("0.10"), f"pidfile:{marks[0]}", "sleep:0.5", cost.format("0.20"),
-             f"pidfile:{marks[1]}", "sleep:2.5", cost.format("0.30"), "hang"]
+             f"pidfile:{marks[1]}", "sleep:2.5", cost.format("0.30"), f"pidfile:{marks[2]}", "hang"]
     w = start(watchers, root, steps)
     wait_for(lambda: state(root) and state(root)["state"] == "running", what="running")
     # As good as a full disk for this process: no file it writes may grow (writes fail with EFBIG).
+    # It stays full for the three cost lines, 3 s: the journal tries (and fails) to flush meanwhile,
+    # at most 0.5 s after the first one (a flush first tried after the disk came back would say nothing).
     hard = resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE)[1]
     resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE, (1, hard))
-    wait_for(lambda: marks[1].exists(), what="both cost lines printed while the disk is full")
+    wait_for(lambda: marks[2].exists(), what="the three cost lines printed while the disk is full")
     runtime_pid = int(marks[0].read_text().split()[0])
     assert procs.alive(runtime_pid) and w.proc.poll() is None  # the agent and its watcher go on
     assert rows(root, "SELECT * FROM budget") == []  # nothing could be written...
     resource.prlimit(w.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
     got = wait_for(lambda: len(r := rows(root, "SELECT usd FROM budget ORDER BY id")) == 3 and r,
-                   what="the kept events and the new one", timeout=20)
+                   what="the three kept events", timeout=20)
     assert [round(r["usd"], 2) for r in got] == [0.10, 0.10, 0.10]  # ...and nothing was lost
     assert "writable again" in (root / "state" / "logs" / "solo-dev.supervisor.log").read_text()
