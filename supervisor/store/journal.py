@@ -85,25 +85,26 @@ class Journal:
     def append(self, kind: str, params: list[Any]) -> int:
         """Queue one event; its sequence number. On disk within `flush_every` seconds."""
         with self._lock:
-            entry = Entry(self._next, kind, list(params))
-            self._next += 1
-            self._queued.append(entry)
-            if len(self._queued) == 1:
-                self._wake.notify_all()  # the flusher sleeps while nothing is queued
-            return entry.seq
+            return self._queue_locked([(kind, params)], soon=False)
 
     def append_all(self, writes: Sequence[tuple[str, list[Any]]], *, soon: bool = False) -> None:
         """Queue events that belong together (a hit and its scope): they are flushed in one batch,
         so they are committed in one transaction. `soon`: flush now, not at the next tick (rare
         events others read at once, such as an agent's state)."""
         with self._lock:
-            was_empty = not self._queued
-            for kind, params in writes:
-                self._queued.append(Entry(self._next, kind, list(params)))
-                self._next += 1
-            self._soon = self._soon or soon
-            if soon or (was_empty and self._queued):
-                self._wake.notify_all()
+            self._queue_locked(writes, soon)
+
+    def _queue_locked(self, writes: Sequence[tuple[str, list[Any]]], soon: bool) -> int:
+        """Queue `writes`; the last one's sequence number. The flusher sleeps while nothing is queued:
+        the first event (or one wanted soon) wakes it."""
+        was_empty = not self._queued
+        for kind, params in writes:
+            self._queued.append(Entry(self._next, kind, list(params)))
+            self._next += 1
+        self._soon = self._soon or soon
+        if soon or (was_empty and self._queued):
+            self._wake.notify_all()
+        return self._next - 1
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Call `fn` on the committer's thread once every event appended so far is in the mailbox
