@@ -32,7 +32,6 @@ SCAN_DELAY = 0.1
 #: SCAN_DELAY after they came, and with no wake-up of their own at a CLI's pace), before any event is
 #: acted on, and when the runtime exits.
 LOG_HOLD = 64 * 1024
-LOG_FLUSH_SECONDS = 0.05
 #: While output floods in, whether the runtime still lives is checked every this many reads (an
 #: exit also wakes the loop through SIGCHLD).
 ALIVE_EVERY = 64
@@ -81,14 +80,12 @@ class PtySession:
 
     def timeout(self) -> float:
         """How soon this session needs a turn even if nothing is read (a quiet partial line to scan,
-        a held log to write, a batch to scan); inf when only new output matters."""
+        a batch to scan, and with it the held log to write); inf when only new output matters."""
         if self._unscanned:  # more output joins the batch; it is scanned (and the log written) then
             return max(self._first_unscanned + SCAN_DELAY - time.monotonic(), 0.0)
         timeout = float("inf")
         if self.scanner.has_pending():
             timeout = max(self._last_output + QUIET_SECONDS - time.monotonic(), 0.0)
-        if self.log.held:
-            timeout = min(timeout, LOG_FLUSH_SECONDS)
         return timeout
 
     def read(self, readable: bool, report: bool = False) -> Readout | None:
@@ -112,8 +109,6 @@ class PtySession:
                 self._note_content(data)
                 if self._unscanned_size >= SCAN_BATCH or (len(data) < FLOOD_READ and self.scanner.urgent(data)):
                     events = self._scan_unscanned()  # a full batch, or a read at its own pace with a limit's words
-        elif self.log.held:
-            self.log.flush()  # the runtime paused: the log catches up
         events += self._scan_due(readable)
         if events or self.eof:
             self.log.flush()  # what the runtime said before a limit or its exit is logged first
