@@ -51,14 +51,10 @@ def _executable(path: str) -> bool:
 
 
 def _find(command: str, env: Mapping[str, str]) -> str | None:
-    """pexpect's lookup: a name with a folder as it is, else the first executable file on env's PATH."""
+    """pexpect's lookup: a name with a folder as it is, else the first executable on env's PATH."""
     if os.path.dirname(command) and _executable(command):
         return command
-    for folder in (env.get("PATH") or os.defpath).split(os.pathsep):
-        candidate = os.path.join(folder, command)
-        if _executable(candidate):
-            return candidate
-    return None
+    return which(command, env.get("PATH") or os.defpath)
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:
