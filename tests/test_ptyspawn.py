@@ -18,7 +18,7 @@ import fcntl, os, struct, sys, termios
 rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))[:2]
 fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
 print(f"argv0={sys.argv[0]} size={rows}x{cols} sid={os.getsid(0) == os.getpid()} tty={os.ttyname(0)} "
-      f"cwd={os.getcwd()} env={os.environ.get('PROBE_ENV')} fds={fds}", flush=True)
+      f"cwd={os.getcwd()} pwd={os.environ.get('PWD')} env={os.environ.get('PROBE_ENV')} fds={fds}", flush=True)
 """
 
 
@@ -43,7 +43,8 @@ def test_the_child_runs_under_its_own_pty_with_the_full_path_the_size_and_no_fd_
     probe = folder / "probe"
     probe.write_text(f"#!{sys.executable}\n{PROBE}")
     probe.chmod(0o700)
-    env = {"PATH": f"{tmp_path / 'nothing'}:{folder}:/usr/bin:/bin", "PROBE_ENV": "yes"}
+    # PWD: the watcher's own folder, not the runtime's (a Bun-built CLI would take its project from it)
+    env = {"PATH": f"{tmp_path / 'nothing'}:{folder}:/usr/bin:/bin", "PROBE_ENV": "yes", "PWD": str(folder)}
     try:
         pid, fd = spawn(["probe"], str(tmp_path), env, 33, 111)
     finally:
@@ -57,7 +58,8 @@ def test_the_child_runs_under_its_own_pty_with_the_full_path_the_size_and_no_fd_
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert f"argv0={probe} " in text  # the full path, found on the runtime's PATH
     assert "size=33x111 sid=True tty=/dev/pts/" in text
-    assert f"cwd={tmp_path} env=yes fds=[0, 1, 2, 3]" in text  # 3: the listing's own fd
+    assert f"cwd={tmp_path} pwd={tmp_path} env=yes fds=[0, 1, 2, 3]" in text  # 3: the listing's own fd
+    assert env["PWD"] == str(folder)  # the caller's mapping is left as it was
 
 
 def test_a_command_not_on_the_runtime_path_is_the_error_pexpect_raised(tmp_path: Path) -> None:

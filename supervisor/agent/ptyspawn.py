@@ -4,7 +4,9 @@ A watcher only ever needed their fork: the pid and the pty's fd (the relay reads
 import brought shutil (with bz2, lzma and zlib), pty, tty and two packages: about 0.9 MiB in each idle
 watcher, fifty to two hundred of them. What the runtime sees is unchanged: argv[0] is the full path
 found on the runtime's own PATH, the pty has the given size before exec, every fd but 0-2 is closed,
-`preexec` runs in the child; a failed exec is raised in the parent as the same error.
+`preexec` runs in the child; a failed exec is raised in the parent as the same error. PWD names the
+folder the runtime starts in, as a shell's would: Bun-built CLIs (opencode) take their project folder
+from $PWD, and a watcher's own PWD may name another folder (an agent's compose `cwd`, a hand-run watcher).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def spawn(argv: list[str], cwd: str, env: Mapping[str, str], rows: int, cols: in
     if command is None:
         raise SpawnError(f"The command was not found or was not executable: {argv[0]}.")
     args = [command, *argv[1:]]
+    env = {**env, "PWD": os.path.abspath(cwd)}
     err_read, err_write = os.pipe()  # both close on exec: an exec that works closes it unwritten
     pid, fd = os.forkpty()
     if pid == 0:  # pragma: no cover - the child, until exec

@@ -5,8 +5,10 @@ OpenAI-compatible provider "fakeapi" (`@ai-sdk/openai-compatible`, bundled in th
 baseURL is the fake API, its model priced by `cost` (so opencode prints dollars), autoupdate and sharing
 off. OPENCODE_DISABLE_MODELS_FETCH keeps it from fetching models.dev (it uses its bundled snapshot),
 OPENCODE_DISABLE_PROJECT_CONFIG from reading an opencode.json above the work dir, and every other
-connection goes to a dead proxy on 127.0.0.1 (nothing leaves the machine). `argv(*extra)`: the command
-line, e.g. `argv("run", "--format", "json", "hi")` for a headless run, `argv()` for the TUI.
+connection goes to a dead proxy on 127.0.0.1 (nothing leaves the machine). PWD names the work dir:
+opencode takes its project (and the folder it snapshots with git) from $PWD, not from the folder it runs
+in. `argv(*extra)`: the command line, e.g. `argv("run", "--format", "json", "hi")` for a headless
+run, `argv()` for the TUI.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def prepare(home: Path, base_url: str, model: str = MODEL) -> dict[str, str]:
         "XDG_STATE_HOME": str(home / ".local" / "state"),
         "OPENCODE_DISABLE_MODELS_FETCH": "1",
         "OPENCODE_DISABLE_PROJECT_CONFIG": "1",
+        "PWD": str(home / "work"),  # opencode's project folder is $PWD's, not getcwd()'s (run it there)
         "TERM": env.get("TERM") if env.get("TERM") not in (None, "", "dumb") else "xterm-256color",
         **dead_proxy_env(),
     })
