@@ -11,13 +11,14 @@ import logging
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..core.costs import Spend
 from ..core.descriptors.loader import DescriptorError, package_data_dir
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.lazyre import LazyPattern
 from ..store.journaled import SPEND_TODAY, JournaledStore
 from ..store.mailbox import Store
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 CAP_FLUSH_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Price:
     """USD per million tokens."""
 
@@ -112,7 +113,7 @@ def local_day(ts: float, tz: ZoneInfo) -> date:
     return datetime.fromtimestamp(ts, tz).date()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Caps:
     """The compose `budget` block, as the watchers and `teamctl budget` need it."""
 
@@ -135,7 +136,7 @@ class Caps:
         return self.daily_usd_limit is not None or bool(self.per_project)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CapCheck:
     """Today's spend against the limits: `capped` names the limit reached, `warn` the one near it."""
 
@@ -168,7 +169,7 @@ def check_caps(store: Store, caps: Caps, project_id: str, now: float) -> CapChec
     return CapCheck(project_spend, team_spend, capped, warn, next_midnight(now, caps.tz) if capped else None)
 
 
-@dataclass
+@lazy_dataclass
 class DayRow:
     day: date
     project_id: str

@@ -15,10 +15,10 @@ import json
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.scan.fresh_text import FreshText, words_of
 from .turns import TEXT_KINDS, row_reader
 
@@ -32,7 +32,7 @@ MAX_READ = 4 * 1024 * 1024
 _CODEX_MODEL_ITEMS = {"function_call", "custom_tool_call", "local_shell_call", "reasoning", "web_search_call"}
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Turn:
     """A model turn seen at `at` (wall clock), by `source` ("claude-transcript", "codex-rollout", a reader
     kind of agent/turns/, or "screen")."""

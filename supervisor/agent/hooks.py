@@ -20,10 +20,10 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.controls import printable
+from ..core.lazy_dataclass import lazy_dataclass
 from .orphans import SPAWNING
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class HookLike(Protocol):
     timeout: float
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class HookResult:
     name: str
     ok: bool

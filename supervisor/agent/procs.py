@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from ..core.lazy_dataclass import lazy_dataclass
 
 if TYPE_CHECKING:
     import psutil
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class StopResult:
     """What stopping a tree took: `killed` is True when SIGKILL was needed."""
 

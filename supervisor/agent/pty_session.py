@@ -13,8 +13,8 @@ import os
 import select
 import time
 from collections import deque
-from dataclasses import dataclass
 
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.scan.fresh_text import FreshText
 from ..core.scan.scanner import Event, Scanner
 from . import ptyio
@@ -45,7 +45,7 @@ FLOOD_READ = 3 * 1024
 COALESCE_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Readout:
     """What one turn of the session read: scanner events, whether the runtime wrote anything,
     whether it drew something new (a spinner's redraw is not), and whether its output ended."""

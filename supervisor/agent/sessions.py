@@ -20,10 +20,11 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ..core.descriptors.loader import Runtime
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.placeholders import fill
 from ..store.safefs import private_dir, read_nofollow, write_private
 from . import session_db, session_files, turns
@@ -44,7 +45,7 @@ _TURN_KINDS = ("claude-transcript", "codex-rollout")
 START_SLACK = 2.0
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SessionChoice:
     """What one spawn does: resume the session `id`, or start it (`id` None: the CLI picks one).
     `home`: the session's folder under state/ (`{session_home}`), made when the descriptor uses it."""
@@ -54,7 +55,7 @@ class SessionChoice:
     home: str = ""
 
 
-@dataclass
+@lazy_dataclass
 class _Record:
     runtime: str
     id: str | None

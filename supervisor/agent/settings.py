@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from ..core.compose_model import Agent, Team
 from ..core.descriptors.loader import Runtime, load_runtime, runtime_files
 from ..core.errors import UsageProblem
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.policy import Restart
 from ..core.reactor.settings import DEFAULTS, ReactorSettings
 from ..core.resets.zones import resolve_zone
@@ -31,7 +32,7 @@ from .loghandler import RotatingLogHandler
 from .scope import mcp_config_file, role_prompt_file
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class WatchSettings:
     """Everything one watcher needs, resolved from compose and the command line."""
 

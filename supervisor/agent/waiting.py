@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.resets.clocktext import countdown_line, human_duration, time_with_zone  # noqa: F401 (re-exported)
 from ..core.states import WaitEnd
 
@@ -33,7 +33,7 @@ class SystemClock:
         return time.monotonic()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class WaitResult:
     end: WaitEnd
     waited: float

@@ -6,12 +6,13 @@ compose.py reads and checks the YAML; everything else in the supervisor only eve
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from .errors import ComposeError as ComposeError  # defined in errors.py; imported from here too
 from .errors import UnknownAgentError
+from .lazy_dataclass import lazy_dataclass
 from .reactor.settings import DEFAULTS as REACTOR_DEFAULTS
 
 COMPOSE_FILE = "team-compose.yaml"
@@ -30,7 +31,7 @@ def did_you_mean(word: str, choices: Collection[str]) -> str:
 # Public data types
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Problem:
     """One thing wrong with the compose tree; `key` is a dotted path like `workers.dev.runtime`."""
 
@@ -79,7 +80,7 @@ class FrozenMap(Mapping[str, str]):
         return (FrozenMap, (self._data,))
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class HookSpec:
     """One named rate-limit / budget hook: what to do when an agent hits a limit or a cap."""
 
@@ -97,7 +98,7 @@ class HookSpec:
 WAIT_HOOK = HookSpec(action="wait", name="wait")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RateLimitSettings:
     """`rate_limits:` block. `hooks` always includes a `wait` hook (built-in unless declared)."""
 
@@ -117,7 +118,7 @@ class RateLimitSettings:
         raise KeyError(f"no rate-limit hook named {name!r}")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class BudgetSettings:
     """`budget:` block. Limits are USD per day in `tz` (host zone when None)."""
 
@@ -139,7 +140,7 @@ class BudgetSettings:
         return lim
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Agent:
     """One long-lived agent CLI. `id` is `<project>:<name>`; paths are absolute."""
 
@@ -171,7 +172,7 @@ class Agent:
     host: str | None = None  # a name under compose `hosts:`; None: the host that runs the command
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class McpServer:
     """One per-agent MCP server (`mcps:`), written into the runtime's MCP config at launch."""
 
@@ -181,7 +182,7 @@ class McpServer:
     env: Mapping[str, str] = field(default_factory=lambda: FrozenMap())
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Project:
     """A project file: its id, human name, absolute working directory and source file."""
 
@@ -191,7 +192,7 @@ class Project:
     file: Path
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class HostSpec:
     """One `hosts:` entry: where its agents run, reached over ssh (docs/hosts.md)."""
 
@@ -202,7 +203,7 @@ class HostSpec:
     teamctl: str = "teamctl"  # the command there
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Team:
     """A validated compose tree."""
 

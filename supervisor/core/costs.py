@@ -16,8 +16,8 @@ output: negative, absurd or malformed figures are logged and dropped.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
+from .lazy_dataclass import lazy_dataclass
 from .scan.scanner import Event
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ MAX_TOKENS_PER_LINE = 100_000_000
 SCREEN = "screen"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Spend:
     """One budget row's figures."""
 
@@ -39,7 +39,7 @@ class Spend:
     cached_tok: int = 0
 
 
-@dataclass
+@lazy_dataclass
 class _Figures:
     usd: float = 0.0
     input_tok: int = 0

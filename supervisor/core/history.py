@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+
+from .lazy_dataclass import lazy_dataclass
 
 #: `2026-12-07 02:42:20,123 INFO teamctl_supervisor.agent.watch: state rate_limited until 03:00 (why)`
 _STATE_LINE = re.compile(
@@ -22,14 +23,14 @@ _STATE_LINE = re.compile(
 KINDS = ("running", "rate_limited", "paused", "stalled", "failed", "backing_off", "starting", "stopped")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Transition:
     at: float
     state: str
     detail: str | None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Segment:
     """From `start` to `end`, the agent was in `kind` (one of KINDS); `detail` says why, if known."""
 

@@ -11,9 +11,11 @@ jitter after a crash, a reset after stable uptime, and a give-up rule for crash 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from .lazy_dataclass import lazy_dataclass
 
 if TYPE_CHECKING:
     import tenacity
@@ -25,7 +27,7 @@ class Restart(StrEnum):
     NEVER = "never"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Decision:
     """After an exit: respawn after `delay` seconds, or stop (`give_up` when it is a crash loop)."""
 
@@ -35,7 +37,7 @@ class Decision:
     attempt: int = 0
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CrashSettings:
     """Backoff 1 s doubling to 5 min with jitter; give up after N quick exits within a window.
     Each default is written here once: `rl-watch`'s options and their help text read it."""
@@ -109,7 +111,7 @@ def _state(attempt: int) -> tenacity.RetryCallState:
     return state
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class WaitPlan:
     """Until when a rate-limited agent waits, and why (for the log and the countdown line)."""
 

@@ -11,10 +11,10 @@ The patterns are the descriptor's `[[usage]]` tables; this module only turns a m
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .lazy_dataclass import lazy_dataclass
 from .lazyre import LazyPattern
 
 #: Window names as CLIs spell them, to the short name shown ("5h", "weekly").
@@ -28,7 +28,7 @@ _MOVE = LazyPattern(r"\x1b\[\d*[GC]")  # a cursor move between words is a blank 
 _ROW = LazyPattern(r"\x1b\[[\d;]*[ABEFHfd]|\r")  # a move to another row ends the line
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Reading:
     """One window's usage at one moment: `used` in percent (None: only "approaching"), `resets_at`
     as epoch seconds when known, `source` "screen" or the channel that told it."""
@@ -141,7 +141,7 @@ def _percent(text: str | None) -> float | None:
     return value if 0 <= value <= 100 else None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Burn:
     """How fast a window fills: percent per hour, and when it reaches 100 % at that pace."""
 

@@ -12,7 +12,7 @@ names without expanding it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .lazy_dataclass import lazy_dataclass
 
 #: Deepest nesting of mappings and sequences (an alias counts as deep as what it names).
 MAX_DEPTH = 64
@@ -20,7 +20,7 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class TooBig:
     """Why a document was refused, and where (1-based line of the event that crossed the limit)."""
 
@@ -28,7 +28,7 @@ class TooBig:
     line: int | None
 
 
-@dataclass
+@lazy_dataclass
 class _Frame:
     anchor: str | None
     nodes: int = 1

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
+
+from ..core.lazy_dataclass import lazy_dataclass
 
 
 class BrokerError(Exception):
@@ -67,7 +68,7 @@ GROUP_LIMITS = ("SELECT l.agent_id, l.hit_at, l.model, l.until, r.resets_at FROM
                 " WHERE l.limit_group=? AND l.action!='record' AND l.until>? AND r.handled_at IS NULL")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class AgentRow:
     """One row of supervisor_agent_state."""
 

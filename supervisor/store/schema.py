@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from dataclasses import dataclass
+
+from ..core.lazy_dataclass import lazy_dataclass
 
 #: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
 SHARED_SCHEMA = """
@@ -254,7 +255,7 @@ def postgres_schema() -> str:
     return postgres_type(SHARED_SCHEMA + OWN_SCHEMA) + APPLIED_SCHEMA
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Column:
     name: str
     type: str

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..agent.hooks import EVENTS
 from ..core.compose_model import Agent, FrozenMap, McpServer, Project, did_you_mean
+from ..core.lazy_dataclass import lazy_dataclass
 from . import compose_unserved
 from .compose_checker import (
     MISSING,
@@ -50,7 +51,7 @@ _NOT_APPLIED = {
 
 
 
-@dataclass
+@lazy_dataclass
 class RawAgent:
     agent: Agent
     path: str  # dotted key in the project file, e.g. workers.dev

@@ -18,11 +18,11 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.compose_model import Agent, HostSpec, Team
+from ..core.lazy_dataclass import lazy_dataclass
 from .compose_checker import Checker, join
 from .outcome import Outcome
 
@@ -95,7 +95,7 @@ def by_host(team: Team, agents: Sequence[Agent]) -> tuple[list[Agent], dict[Host
     return local, remote
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Reply:
     host: HostSpec
     ok: bool  # ssh reached the host and the command ran (its own exit status is `status`)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from datetime import datetime
 
 from ..core.history import crashes, segments, stalls, totals
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.states import LIVE_STATES, state_text
 from ..store.mailbox import AgentRow
 from ..store.readonly import ReadOnlyMailbox
@@ -28,7 +29,7 @@ WAITS = {"rate_limited": "rate-limited", "paused": "paused", "backing_off": "bac
 FORMATS = ("text", "markdown", "json")
 
 
-@dataclass
+@lazy_dataclass
 class AgentReport:
     id: str
     runtime: str
@@ -44,7 +45,7 @@ class AgentReport:
     needs: str | None = None
 
 
-@dataclass
+@lazy_dataclass
 class TeamReport:
     since: float
     until: float

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..core.compose_model import Agent
+from ..core.lazy_dataclass import lazy_dataclass
 
 
-@dataclass
+@lazy_dataclass
 class Outcome:
     agent: Agent
     status: str  # started | running | failed | stopped | killed | not-running

@@ -10,7 +10,7 @@ import os
 import re
 import time
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 
 import psutil
@@ -18,6 +18,7 @@ import psutil
 from ..agent.budget import day_start
 from ..agent.sessions import last_turn
 from ..core.controls import printable
+from ..core.lazy_dataclass import lazy_dataclass
 from ..core.resets.parse import resolve_zone
 from ..core.states import AgentState, short_time, state_text  # noqa: F401 (short_time: for the commands)
 from ..store.mailbox import HOST, LOST_AFTER_BEATS, AgentRow, Store, heartbeat_seconds
@@ -31,7 +32,7 @@ from .watchers import LIVE_STATE_NAMES, log_name, team_sessions, tmux_marker_fil
 # status
 
 
-@dataclass
+@lazy_dataclass
 class Status:
     id: str
     runtime: str
@@ -67,7 +68,7 @@ class Status:
         }
 
 
-@dataclass
+@lazy_dataclass
 class Report:
     agents: list[Status]
     notices: list[str] = field(default_factory=list)
@@ -286,7 +287,7 @@ def parse_since(text: str, now: float) -> float:
     return when.timestamp()
 
 
-@dataclass
+@lazy_dataclass
 class HitRecord:
     agent_id: str
     runtime: str

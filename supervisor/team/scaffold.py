@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..agent.launch import find_binary
 from ..core.compose_model import TEAM_DIRNAME
 from ..core.descriptors.loader import load_runtime
 from ..core.errors import DescriptorError
+from ..core.lazy_dataclass import lazy_dataclass
 
 #: Tried in this order when no runtime is named: the CLIs upstream's templates and examples use first.
 PREFERRED = ("claude-code", "codex", "gemini", "qwen-code", "aider")
@@ -74,7 +74,7 @@ class Exists(Exception):
         super().__init__(f"{path} already exists: teamctl init never overwrites a file (nothing written)")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Plan:
     """What `init` writes: each file's path and text, and the runtime it picked (and whether its
     binary was found)."""

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from ..agent import procs
@@ -16,6 +16,7 @@ from ..agent.lock import held_locks, lock_path
 from ..agent.sessions import forget as forget_session
 from ..core.descriptors.files import runtime_files
 from ..core.descriptors.loader import Runtime
+from ..core.lazy_dataclass import lazy_dataclass
 from ..store import layout
 from ..store.broker import write_url_value
 from ..store.safefs import check_state_dir, private_dir, write_private
@@ -41,7 +42,7 @@ PASS_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTU
             "TEAMCTL_HOST", tmux_backend.SOCKET_ENV)
 
 
-@dataclass
+@lazy_dataclass
 class _Started:
     agent: Agent
     pid: int | None
@@ -93,7 +94,7 @@ def choose_backend(requested: str | None) -> str:
     return "process"
 
 
-@dataclass
+@lazy_dataclass
 class Progress:
     """What `up` tells its caller as it goes: `starting(agent, i, n)` before each launch and
     `done(outcome)` as soon as an agent's outcome is known (a caller that prints shows it at once)."""

@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..core.lazy_dataclass import lazy_dataclass
 
 #: Environment the boot-time `up` needs from the shell that ran `startup` (a runtime on PATH, the
 #: tmux server the team uses); nothing else, so no secret of the shell lands in a unit or crontab.
@@ -28,7 +29,7 @@ class StartupError(RuntimeError):
     """The boot entry could not be written or removed; the message says what to do by hand."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Plan:
     team_dir: Path
     python: str

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.lazy_dataclass import lazy_dataclass
 from ..store.safefs import private_dir, read_nofollow, write_private
 
 
@@ -57,7 +57,7 @@ def stored_token(state_dir: Path) -> str | None:
     return text or None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Access:
     token: str | None
     reads_need_token: bool

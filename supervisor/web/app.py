@@ -4,8 +4,7 @@ the two actions. The click command (cli/web.py) only parses and prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..core.lazy_dataclass import lazy_dataclass
 from ..store.readonly import ReadOnlyMailbox
 from ..team import ops
 from ..team.agent_history import FileCache
@@ -16,7 +15,7 @@ from .hub import Hub
 from .server import DashboardServer
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class WebOptions:
     host: str = "127.0.0.1"
     port: int = 8765
@@ -26,7 +25,7 @@ class WebOptions:
     max_clients: int = 32
 
 
-@dataclass
+@lazy_dataclass
 class Dashboard:
     server: DashboardServer
     hub: Hub

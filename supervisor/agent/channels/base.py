@@ -11,12 +11,12 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ...core.descriptors.loader import Channel
+from ...core.lazy_dataclass import lazy_dataclass
 from ...core.placeholders import fill
 from ...core.scan.scanner import Event
 from ...core.usage import Reading
@@ -32,7 +32,7 @@ MAX_READ = 4 * 1024 * 1024
 MAX_LINE = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ChannelEvent(Event):
     """A scanner-like event read from a structured channel; `source` names it (not "screen")."""
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from ..lazy_dataclass import lazy_dataclass
 from .loader import Runtime, Signature, UsagePattern
 from .pkgstrings import SLOT
 
@@ -61,7 +61,7 @@ _BEFORE = ((re.compile(r"\$$"), "0.0123"), (re.compile(r"(?:resets?|at|until|aft
 _MIN_PREFIX = 12
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Cover:
     """One signature that reads a string: `how` is "match", or "prefix" (the string, open at its
     end, is the start of a match); `keyword` False: the regex matches but none of its keywords is
@@ -74,7 +74,7 @@ class Cover:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Finding:
     """One distinct string of the package, where it was first seen, and what covers it."""
 

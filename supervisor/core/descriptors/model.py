@@ -7,12 +7,13 @@ them. The TOML keys behind each field are in docs/runtime-descriptors.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ..lazy_dataclass import lazy_dataclass
 from ..lazyre import LazyPattern
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Action(StrEnum):
 RESET_KINDS = ("none", "clock", "duration", "epoch", "iso", "auto")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Signature:
     """One line signature (rate limit, cost, dialog or ignore).
 
@@ -65,7 +66,7 @@ class Signature:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SessionKeys:
     """How the CLI names one conversation, so every respawn of an agent resumes its own and no other
     (docs/runtime-descriptors.md, "Sessions"). `{session_id}` is the agent's id in each fragment,
@@ -89,7 +90,7 @@ class SessionKeys:
     capture_query: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Launch:
     """How to start the CLI: binary, fixed args, optional fragments per setting, resume flag, env."""
 
@@ -119,7 +120,7 @@ class Launch:
         return [a for a in extra if a not in argv]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class StallRule:
     """A CLI that retries silently behind a spinner: after `seconds` with no new content the agent
     is shown as stalled and logged; `restart` also restarts the runtime. 0 seconds: never."""
@@ -128,7 +129,7 @@ class StallRule:
     restart: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Runtime:
     """A loaded descriptor; `rate_limits` already has the generic signatures appended."""
 
@@ -153,7 +154,7 @@ class Runtime:
 CHANNEL_KINDS = ("claude-hooks", "claude-transcript", "codex-rollout", "copilot-usage-file", "droid-session")
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Channel:
     """One structured channel: hooks given at launch (`option` with `{settings}`), or session files
     under the first of `dirs` whose `{VAR}`s the runtime's env all sets, in a format of `versions`."""
@@ -165,7 +166,7 @@ class Channel:
     option: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class UsagePattern:
     """A line that says how much of a limit window is used: a reading, never a hit."""
 

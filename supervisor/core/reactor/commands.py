@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..lazy_dataclass import lazy_dataclass
 from ..scan.scanner import Event
 from ..states import AgentState
 from .phases import WaitKind
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Now:
     """Both clocks at one instant, read by the shell: wall for reset instants and rows, monotonic
     for lengths. The reactor never reads a clock itself."""
@@ -18,7 +17,7 @@ class Now:
     mono: float
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Hit:
     """A rate-limit hit: the event, when it was seen, its reset instant (None: unknown)."""
 
@@ -28,24 +27,24 @@ class Hit:
     recheck: int = 0  # > 0: seen again after its reset, the n-th "not reset yet"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Spawn:
     resume: bool
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Stop:
     """Stop the runtime's whole tree; `exited` follows."""
 
     reason: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SendKeys:
     keys: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class FindRows:
     """Ask the mailbox for this agent's unhandled hit rows since `since` (a CLI's own hook may have
     written this hit first); answer `rows(hit, until, found)`."""
@@ -55,7 +54,7 @@ class FindRows:
     since: float
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RecordHit:
     """Write the hit's row, keyed by (agent, `row`), and its scope; `update`: that row exists already
     (a record-only line of this limit, or the CLI's own hook's report), this hit takes it over."""
@@ -66,56 +65,56 @@ class RecordHit:
     update: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RecordCost:
     event: Event
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class MarkHandled:
     hit: Hit
     row: float  # the hit_at keying its row
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RunHooks:
     names: tuple[str, ...]
     hit: Hit
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class PokeGroup:
     """Tell the other watchers of the limit group to poll now."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CheckLimits:
     """Poll the mailbox: the group's active limit (when `group`) and the budget cap; answer `limits`."""
 
     group: bool = True
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SetState:
     state: AgentState
     until: float | None = None
     detail: str | None = None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Notice:
     """A line for the person watching (the pane) and the log."""
 
     text: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Log:
     text: str
     level: str = "info"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Wait:
     """Block until `deadline` (wall), a wake or a stop; answer `waited(kind, end)`."""
 
@@ -126,19 +125,19 @@ class Wait:
     detail: str | None = None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class BudgetWoken:
     """`teamctl wake` ended a budget pause: the guard lets the agent run for the rest of the day."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ArmTurns:
     """Look for a model turn from now on (evidence.TurnWatch.arm); the `typed` keys are not one."""
 
     typed: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RunEvent:
     """Run the agent's on_event hooks for `event` ("resumed", proven by a model turn)."""
 
@@ -146,7 +145,7 @@ class RunEvent:
     detail: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Exit:
     code: int
 

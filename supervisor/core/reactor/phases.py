@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from ..lazy_dataclass import lazy_dataclass
 
 
 class Phase(StrEnum):
@@ -56,7 +57,7 @@ class WaitKind(StrEnum):
     BUDGET_BEFORE = "budget-before"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Pause:
     """A session stopped for its limit group or its budget cap: waited out until `until` (wall)."""
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ..lazy_dataclass import lazy_dataclass
 from ..scan.scanner import Event
 from .commands import Hit
 from .phases import Pause
 
 
-@dataclass
+@lazy_dataclass
 class Session:
     resumed: bool  # spawned with its resume flag: the CLI may redraw its history
     started: float  # mono

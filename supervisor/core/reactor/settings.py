@@ -4,9 +4,10 @@ core/policy.CrashSettings, nested inside)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from zoneinfo import ZoneInfo
 
+from ..lazy_dataclass import lazy_dataclass
 from ..policy import CrashSettings
 
 #: Record-only hits (the CLI retries by itself) closer together than this are one hit.
@@ -36,7 +37,7 @@ DIALOG_SETTLE_SECONDS = 0.5
 REMEMBERED_HITS = 16
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ReactorSettings:
     """What the rules of an agent's life read: the waits (from compose, or the command line), the
     hook chain, the zone, the limit group, the stall rule (from the descriptor), the crash policy."""

@@ -6,11 +6,11 @@ reactor and the spend accounting (costs.py) only read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from ..descriptors.model import Action
+from ..lazy_dataclass import lazy_dataclass
 
 
 class EventKind(StrEnum):
@@ -19,7 +19,7 @@ class EventKind(StrEnum):
     DIALOG = "dialog"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Event:
     """One thing the runtime said that the supervisor acts on: a limit hit, a cost report, a dialog."""
 

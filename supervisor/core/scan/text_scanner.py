@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..descriptors.model import Runtime, Signature
+from ..lazy_dataclass import lazy_dataclass
 from .events import Event, EventKind
 from .figures import parse_count, parse_figure
 from .lookalike import FENCE_MARKS, is_fence, shape
@@ -44,7 +45,7 @@ RAW_MAX = 2000
 FENCE_MAX = timedelta(seconds=120)
 
 
-@dataclass
+@lazy_dataclass
 class _Pending:
     """A hit or cost line still reading its reset or figures from the lines after it."""
 

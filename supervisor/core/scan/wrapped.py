@@ -11,9 +11,10 @@ both read the same notice at 40, 60, 80, 120 or 250 columns. No I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ..lazy_dataclass import lazy_dataclass
 from ..lazyre import LazyPattern
 
 #: Rows a held hit may read on: a 250-character notice at 40 columns is seven rows.
@@ -22,7 +23,7 @@ _WORDY = LazyPattern(r"\w")
 _SENTENCE_END = LazyPattern(r"[.!?)\]…]\s*[│┃]?\s*$")
 
 
-@dataclass
+@lazy_dataclass
 class Held:
     """The rows of a notice read so far, and the best match over them."""
 

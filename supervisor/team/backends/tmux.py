@@ -10,8 +10,9 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from ...core.lazy_dataclass import lazy_dataclass
 
 SOCKET_ENV = "TEAMCTL_TMUX_SOCKET"
 WIDTH, HEIGHT = 250, 50
@@ -83,7 +84,7 @@ def sessions() -> set[str] | None:
     return {line for line in result.stdout.splitlines() if line}
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Session:
     """One session on our server and its teamctl tags ("" when untagged: another program's
     session, or one started by a build before the tags)."""
