@@ -307,6 +307,8 @@ def test_a_group_limit_or_budget_cap_seen_while_running_stops_and_waits_then_res
     for pause, answer in (("group", (T0 + 900, None)), ("budget", (None, T0 + 900))):
         reactor, clock = make(), Clock()
         running(reactor, clock)
+        assert reactor.tick(clock.advance(r.FIRST_GROUP_POLL_SECONDS)) == [r.CheckLimits(group=True)]
+        assert reactor.limits(clock.now(), None, None) == []  # nothing yet: polled again in 30 s
         assert reactor.tick(clock.advance(10)) == []
         out = reactor.tick(clock.advance(r.GROUP_POLL_SECONDS))
         assert out == [r.CheckLimits(group=True)]
@@ -316,6 +318,19 @@ def test_a_group_limit_or_budget_cap_seen_while_running_stops_and_waits_then_res
         assert kinds(out) == ["Wait"] and out[0].kind == pause and out[0].deadline == T0 + 900
         assert reactor.waited(pause, WaitEnd.DEADLINE, clock.advance(900))[-1] == r.CheckLimits(group=True)
         assert reactor.limits(clock.now(), None, None) == [r.Spawn(True)]
+
+
+def test_a_session_polls_its_group_soon_after_it_starts_and_ticks_every_second_until_then() -> None:
+    """A group-mate that hit its limit while this watcher was starting poked only the watchers whose rows
+    it could see: the first poll, a few seconds in, finds that limit instead of the 30 s poll."""
+    reactor, clock = make(), Clock()
+    running(reactor, clock)
+    assert reactor.busy()  # the shell ticks every second until the first poll
+    assert reactor.tick(clock.advance(1)) == []
+    assert reactor.tick(clock.advance(r.FIRST_GROUP_POLL_SECONDS - 1)) == [r.CheckLimits(group=True)]
+    assert not reactor.busy()
+    out = reactor.limits(clock.now(), T0 + 900, None)  # the group-mate's limit, recorded during our start
+    assert kinds(out)[-1] == "Stop"
 
 
 def test_a_cost_line_is_recorded_and_the_budget_checked() -> None:

@@ -195,7 +195,7 @@ def test_a_resumed_tui_redrawing_its_old_line_is_still_history() -> None:
     reactor.limits(now(200), None, None)
     reactor.spawned(now(200), True)
     assert kinds(reactor.readout(now(201), [line])) == ["Log"]
-    assert reactor.tick(now(205)) == [] and reactor.phase is r.Phase.RESUMING  # going on, not yet proven
+    assert reactor.tick(now(202)) == [] and reactor.phase is r.Phase.RESUMING  # going on, not yet proven
 
 
 # -- blocked ---------------------------------------------------------------------------------------------

@@ -384,7 +384,7 @@ def test_wake_ends_a_limit_wait_and_rate_limits_lists_it(hello: Team) -> None:
     status = hello.status()["hello:manager"]
     assert status["text"].startswith("rate-limited until ") and status["until"] > time.time() + 20
     # The limit is per account: dev (same runtime, so same limit group) is paused until the same reset.
-    wait_for(lambda: hello.states()["hello:dev"].state == "rate_limited", what="dev paused by its group")
+    wait_for(lambda: hello.states()["hello:dev"].state == "rate_limited", 30, what="dev paused by its group")
 
     code, out = hello.run("rate-limits")
     assert code == 0 and "hello:manager" in out and "rate_limit_event" in out and " no " in out

@@ -26,10 +26,10 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.lazy_dataclass import lazy_dataclass
 from .safefs import open_private, private_dir, read_nofollow
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ RETRY_EVERY = 1.0
 MARK_SCHEMA = "CREATE TABLE IF NOT EXISTS supervisor_journal (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
 
 
-@lazy_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Entry:
     seq: int
     kind: str

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
-
-from ..core.lazy_dataclass import lazy_dataclass
 
 
 class BrokerError(Exception):
@@ -68,7 +67,7 @@ GROUP_LIMITS = ("SELECT l.agent_id, l.hit_at, l.model, l.until, r.resets_at FROM
                 " WHERE l.limit_group=? AND l.action!='record' AND l.until>? AND r.handled_at IS NULL")
 
 
-@lazy_dataclass(frozen=True)
+@dataclass(frozen=True)
 class AgentRow:
     """One row of supervisor_agent_state."""
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-
-from ..core.lazy_dataclass import lazy_dataclass
+from dataclasses import dataclass
 
 #: The mailbox schema shared by every teamctl program (team_core/mailbox.rs), verbatim.
 SHARED_SCHEMA = """
@@ -255,7 +254,7 @@ def postgres_schema() -> str:
     return postgres_type(SHARED_SCHEMA + OWN_SCHEMA) + APPLIED_SCHEMA
 
 
-@lazy_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Column:
     name: str
     type: str

@@ -33,6 +33,7 @@ from .rows import adopted_row, hook_report_is_known, same_limit_as_record
 from .settings import (
                        DEFAULTS,
                        DIALOG_SETTLE_SECONDS,
+                       FIRST_GROUP_POLL_SECONDS,
                        GROUP_POLL_SECONDS,
                        RECHECK_CAP,
                        RECHECK_FIRST,
@@ -52,7 +53,8 @@ __all__ = [
     "PokeGroup", "RecordCost", "RecordHit", "RunHooks", "SendKeys", "SetState", "Spawn", "Stop", "Wait",
     "TABLE", "Reactor", "SESSION_PHASES", "Input", "Pause", "Phase", "UnexpectedInput", "WaitKind",
     "adopted_row", "hook_report_is_known", "same_limit_as_record", "DEFAULTS", "DIALOG_SETTLE_SECONDS",
-    "GROUP_POLL_SECONDS", "RECHECK_CAP", "RECHECK_FIRST", "RECORD_DEDUP_SECONDS", "REPLAY_WINDOW_SECONDS",
+    "FIRST_GROUP_POLL_SECONDS", "GROUP_POLL_SECONDS", "RECHECK_CAP", "RECHECK_FIRST", "RECORD_DEDUP_SECONDS",
+    "REPLAY_WINDOW_SECONDS",
     "RESIZE_REPLAY_SECONDS", "RESUME_CONFIRM_SECONDS", "SAME_HIT_SECONDS", "SAME_RESET_SECONDS",
     "ReactorSettings",
 ]

@@ -40,6 +40,7 @@ from .rows import adopted_row
 from .session import Session
 from .settings import (
     DIALOG_SETTLE_SECONDS,
+    FIRST_GROUP_POLL_SECONDS,
     GROUP_POLL_SECONDS,
     REPLAY_WINDOW_SECONDS,
     RESIZE_REPLAY_SECONDS,
@@ -67,6 +68,7 @@ class Reactor(Inputs):
         self._woken = False
         self._stop_signal: int | None = None
         self._next_poll = 0.0
+        self._first_poll_due = False
 
     def remember(self, hit: Hit) -> None:
         """A hit from an earlier watcher of this agent (the mailbox): its redraw is history too."""
@@ -79,10 +81,12 @@ class Reactor(Inputs):
 
     def busy(self) -> bool:
         """Whether something in this session is due within seconds (a reset to resume at, a dialog to
-        answer, a resume to confirm): the shell then ticks every second, else seldom."""
+        answer, a resume to confirm, the session's first poll): the shell then ticks every second, else
+        seldom."""
         s = self._session
         due = self.phase is Phase.RESUMING and s is not None and s.proof_due is not None
-        return self.phase in (Phase.LIMITED, Phase.STOPPING) or due or self.answer_due()
+        first_poll = self._first_poll_due and s is not None and self._polls(s)
+        return self.phase in (Phase.LIMITED, Phase.STOPPING) or due or first_poll or self.answer_due()
 
     def answer_due(self) -> bool:
         """A dialog waits for the screen to settle: the shell should tick again soon."""
@@ -139,7 +143,8 @@ class Reactor(Inputs):
         # only a CLI started with its resume flag can redraw its history (a fresh run cannot)
         self._session = Session(resumed=resumed, started=now.mono, last_content=now.mono,
                                 replay_until=now.mono + REPLAY_WINDOW_SECONDS if resumed else 0.0)
-        self._next_poll = now.mono + GROUP_POLL_SECONDS
+        self._next_poll = now.mono + FIRST_GROUP_POLL_SECONDS
+        self._first_poll_due = True
         if resumed and self.escalation.await_next:  # respawned to go on: resuming until a model turn
             self.escalation.await_next = False
             self.phase = Phase.RESUMING
@@ -199,6 +204,7 @@ class Reactor(Inputs):
             out += commands
         if self._polls(s) and now.mono >= self._next_poll:
             self._next_poll = now.mono + GROUP_POLL_SECONDS
+            self._first_poll_due = False
             out.append(CheckLimits(group=True))
         stall = self.settings.stall_seconds
         if stall and self.phase is Phase.RUNNING and not s.stalled and now.mono - s.last_content >= stall:

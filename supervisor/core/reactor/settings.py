@@ -19,6 +19,9 @@ SAME_RESET_SECONDS = 120.0
 SAME_HIT_SECONDS = 120.0
 #: How often a running agent polls the mailbox for its limit group and budget caps.
 GROUP_POLL_SECONDS = 30.0
+#: A session's first poll comes this soon: a group-mate that hit a limit while this watcher was
+#: starting poked the watchers it could see, and this one's row may not have been visible yet.
+FIRST_GROUP_POLL_SECONDS = 3.0
 #: "Not reset yet" re-checks: first wait, doubled each time, capped.
 RECHECK_FIRST, RECHECK_CAP = 30.0, 600.0
 #: Kept for old imports: "resumed" is no longer a time without the limit, it is a model turn seen.
