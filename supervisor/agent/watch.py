@@ -144,9 +144,6 @@ class AgentWatch:
             return self.reactor.spawn_failed(self._now(), f"{self.s.argv[0]!r}: {exc}")
         self.child = child
         self.child_started = orphans.create_time(child.pid)
-        if not self._startup_trimmed:  # once: a respawn leaves no start-up heap behind
-            self._startup_trimmed = True
-            orphans.give_back_startup_memory()
         began = time.monotonic()
         try:
             self._execute(self.reactor.spawned(self._now(), resume))
@@ -179,6 +176,8 @@ class AgentWatch:
         """Wait for I/O or a signal; hand the readout to the reactor; execute; until the output ends."""
         while not pty.eof:
             ready = self._select(pty)
+            if not (ready or self._startup_trimmed or self.reactor.busy()):  # first idle tick, not in `up`'s rush
+                self._startup_trimmed = orphans.give_back_startup_memory() or True
             if self.stdin_fd in ready and self._keys_open:
                 self._forward_keys(pty.child)
             if self._wake_r in ready:
