@@ -38,13 +38,15 @@ EXAMPLE_DIRS = {
 FAKE_BINARIES = ("claude", "codex", "gemini")
 
 
-# Seconds each slow file took under README's `-n 3 --dist loadfile` on a 2-core machine (the mean of two
+# Seconds each slow file took under `-n 3 --dist loadfile` on a 2-core machine (the mean of two
 # full runs with `--durations=0`, 2026-12-07). With loadfile a worker takes whole files, one after another,
 # in collection order: longest first ("longest processing time first"), so the long files overlap each
 # other and the many quick files (not listed: under 10 s each) fill the end, where a long file alone
 # would keep one worker busy while the others wait. Mostly-waiting files (resets, timeouts) are spread
 # among the CPU-heavy real-CLI ones, which share the two cores. xdist's own reordering (most tests first)
-# is turned off. Re-measure when a file grows: `pytest -n 3 --dist loadfile --durations=0 tests`.
+# is turned off. README runs four workers on the two cores: most tests wait (on a CLI, a reset, a
+# deadline) more than they compute, and a fourth worker fills those waits (a full run: 621 s with three,
+# 581 s with four, the same CPU). Re-measure when a file grows: `pytest -n 4 --dist loadfile --durations=0 tests`.
 FILE_SECONDS = {
     "test_realcli_sessions": 142, "test_realcli_sessions_more": 134, "test_realcli_sessions_opencode": 113,
     "test_realcli_sessions_turns_more": 92, "test_realcli_watch": 91, "test_realcli_new_runtimes_costs": 81,

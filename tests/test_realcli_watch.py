@@ -36,6 +36,9 @@ DEADLINE = 200.0  # reset + the default 60 s margin + a respawn, on a loaded 2-c
 CANCELLED = "claude-cancelled"  # the newest Claude Code whose own auto-continue is cancelled
 CANCELLED_LEAD = 30  # seconds from its start to its reset: it meets the limit and is cancelled before it
 RESUME_DEADLINE = 8  # its seconds without a model turn before the first escalation step
+#: pytest-timeout's 120 s must not cut the tests' own deadlines short (DEADLINE is 200 s); the module's
+#: team starts with the first test, and a loaded machine takes a minute more to reach the resets.
+pytestmark = pytest.mark.timeout(420)
 
 
 class Scenario:
