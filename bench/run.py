@@ -35,7 +35,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
 from pairs import PAIRS, Paired, interleave, ratio_text, spread  # noqa: E402
+from teamctl_supervisor.agent.watch import IDLE_TICK_SECONDS  # noqa: E402
 from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_runtime  # noqa: E402
+from teamctl_supervisor.core.reactor import FIRST_GROUP_POLL_SECONDS  # noqa: E402
 from teamctl_supervisor.core.scan.scanner import EventKind, Scanner, strip_ansi  # noqa: E402
 from teamctl_supervisor.store.mailbox import Store  # noqa: E402
 from transcript import FAKE_COSTS, FAKE_LIMITS, Made, generate  # noqa: E402
@@ -47,6 +49,10 @@ SCAN_CHUNK = 4096
 RELAY_PAIRS = PAIRS
 NAIVE_SHARE = 4
 UP_RUNS = 3
+#: A watcher's start-up ends at its first idle tick (agent/watch.py: the group poll FIRST_GROUP_POLL_SECONDS
+#: in, then IDLE_TICK_SECONDS of quiet; it hands its start-up heap back then): the idle windows begin
+#: after that, counted from `up`'s return (every watcher started before it).
+IDLE_AFTER = FIRST_GROUP_POLL_SECONDS + IDLE_TICK_SECONDS + 2.0
 UTC = ZoneInfo("UTC")
 
 #: Every pid this run started (watchers, runtimes, workers); ended in `cleanup()`.
@@ -645,8 +651,8 @@ def bench_team_size(tmp: Path, n: int, quick: bool, memory: bool) -> dict[str, f
             p_up.a.append(up())
             p_status.b.append(version())
             p_status.a.append(status())
-            if i == 0:  # idle: CPU of the watchers only (not the runtimes), PAIRS windows after a 1 s settle
-                time.sleep(1.0)
+            if i == 0:  # idle: CPU of the watchers only (not the runtimes), PAIRS windows once they idle
+                time.sleep(1.0 if quick else IDLE_AFTER)  # quick: the smoke test checks the harness
                 for _ in range(pairs):
                     c0, r0, t0 = cpu_seconds(watcher_pids), cpu_seconds(runtime_pids), time.perf_counter()
                     time.sleep(window)
