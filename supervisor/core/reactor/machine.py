@@ -68,7 +68,6 @@ class Reactor(Inputs):
         self._woken = False
         self._stop_signal: int | None = None
         self._next_poll = 0.0
-        self._first_poll_due = False
 
     def remember(self, hit: Hit) -> None:
         """A hit from an earlier watcher of this agent (the mailbox): its redraw is history too."""
@@ -85,7 +84,7 @@ class Reactor(Inputs):
         seldom."""
         s = self._session
         due = self.phase is Phase.RESUMING and s is not None and s.proof_due is not None
-        first_poll = self._first_poll_due and s is not None and self._polls(s)
+        first_poll = s is not None and self._polls(s) and self._next_poll <= s.started + FIRST_GROUP_POLL_SECONDS
         return self.phase in (Phase.LIMITED, Phase.STOPPING) or due or first_poll or self.answer_due()
 
     def answer_due(self) -> bool:
@@ -144,7 +143,6 @@ class Reactor(Inputs):
         self._session = Session(resumed=resumed, started=now.mono, last_content=now.mono,
                                 replay_until=now.mono + REPLAY_WINDOW_SECONDS if resumed else 0.0)
         self._next_poll = now.mono + FIRST_GROUP_POLL_SECONDS
-        self._first_poll_due = True
         if resumed and self.escalation.await_next:  # respawned to go on: resuming until a model turn
             self.escalation.await_next = False
             self.phase = Phase.RESUMING
@@ -204,7 +202,6 @@ class Reactor(Inputs):
             out += commands
         if self._polls(s) and now.mono >= self._next_poll:
             self._next_poll = now.mono + GROUP_POLL_SECONDS
-            self._first_poll_due = False
             out.append(CheckLimits(group=True))
         stall = self.settings.stall_seconds
         if stall and self.phase is Phase.RUNNING and not s.stalled and now.mono - s.last_content >= stall:
