@@ -177,7 +177,8 @@ class AgentWatch:
         while not pty.eof:
             ready = self._select(pty)
             if not (ready or self._startup_trimmed or self.reactor.busy()):  # first idle tick, not in `up`'s rush
-                self._startup_trimmed = orphans.give_back_startup_memory() or True
+                self._startup_trimmed = True
+                orphans.give_back_startup_memory()
             if self.stdin_fd in ready and self._keys_open:
                 self._forward_keys(pty.child)
             if self._wake_r in ready:
