@@ -84,7 +84,7 @@ class Reactor(Inputs):
         seldom."""
         s = self._session
         due = self.phase is Phase.RESUMING and s is not None and s.proof_due is not None
-        first_poll = s is not None and self._polls(s) and self._next_poll <= s.started + FIRST_GROUP_POLL_SECONDS
+        first_poll = s is not None and self._next_poll <= s.started + FIRST_GROUP_POLL_SECONDS and self._polls(s)
         return self.phase in (Phase.LIMITED, Phase.STOPPING) or due or first_poll or self.answer_due()
 
     def answer_due(self) -> bool:
