@@ -9,6 +9,11 @@ replayed at its recorded pace by bench/replay.py, the runtime, in two ways at on
   descriptor copied as record-only (as the relay part does: a stop would end the replay at the limit);
 - under bench/bare_relay.py, a pty relay that does nothing else (the baseline).
 
+The record-only copy is a team's own descriptor, which a watcher checks in full unless its text
+was checked before (store/descriptor_checks.py); each run's copy is checked once beforehand, as
+`up`'s validation does for the watchers it starts (a first-ever start of a new text pays about
+60 ms more for Claude Code's).
+
 The watcher's CPU is what os.wait4 reports for it less the replay's own (start-up and exit included);
 the replay also reads its parent's CPU from /proc when it starts and when it is done (relaying only).
 The share is the watcher's CPU over the CLI's in the recorded session. The detection latency is from
@@ -36,6 +41,7 @@ from pairs import PAIRS, Paired, ratio_text, spread
 from run import BENCH, PY, REPO, bench_env, figure, kill_pids, note, record_only_descriptor, verdict
 from teamctl_supervisor.core.descriptors.loader import BUILTIN_DIR, load_runtime
 from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
+from teamctl_supervisor.store.descriptor_checks import DescriptorChecks
 from teamctl_supervisor.store.mailbox import Store
 
 FIXTURES = REPO / "tests" / "fixtures" / "real_cli"
@@ -157,6 +163,8 @@ def bench_realpace(tmp: Path, quick: bool) -> None:
                     (d / "runtimes").mkdir()
                     (d / "runtimes" / f"bench-{key}.toml").write_text(
                         (root0 / "runtimes" / f"bench-{key}.toml").read_text())
+                    # checked in full once, as `up`'s validation does for the watchers it starts
+                    load_runtime(f"bench-{key}", d, checks=DescriptorChecks(d / "state"))
                     argv = [PY, "-m", "teamctl_supervisor", "rl-watch", f"solo:{key}", "--root", str(d), "--runtime",
                             f"bench-{key}", "--restart", "never", "--", *replay, str(mark),
                             str(d / "state" / "mailbox.db")]

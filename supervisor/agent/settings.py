@@ -22,6 +22,7 @@ from ..core.policy import Restart
 from ..core.reactor.settings import DEFAULTS, ReactorSettings
 from ..core.resets.zones import resolve_zone
 from ..store import layout
+from ..store.descriptor_checks import DescriptorChecks
 from ..store.safefs import private_dir
 from .agent_env import launch_env
 from .budget import Caps, Price, load_prices
@@ -97,7 +98,7 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
                        runtime: Runtime | None = None, write_files: bool = True) -> WatchSettings:
     """Everything compose says about one agent, as watcher settings (`runtime`: already loaded).
     `write_files` False: the per-agent files under state/agent-scope/ are named, not written."""
-    runtime = runtime or load_runtime(agent.runtime, team.team_dir)
+    runtime = runtime or load_runtime(agent.runtime, team.team_dir, checks=DescriptorChecks(team.state_dir))
     env = launch_env(runtime, agent.id, os.environ, agent.env)
     role_prompt = role_prompt_file(team.state_dir, agent, write_files)
     if role_prompt and runtime.launch.role_prompt_env:  # e.g. Gemini CLI: GEMINI_SYSTEM_MD=<file>
@@ -127,10 +128,10 @@ def adhoc_settings(agent_id: str, runtime_name: str | None, argv: list[str], roo
     name = runtime_name or guess_runtime(argv[0], root)
     if name is None:
         raise UsageProblem(f"cannot tell the runtime of {argv[0]!r}: pass --runtime NAME")
-    runtime = load_runtime(name, root)
+    state = layout.state_dir(root)
+    runtime = load_runtime(name, root, checks=DescriptorChecks(state))
     env = launch_env(runtime, agent_id, os.environ)
     project = agent_id.split(":", 1)[0]
-    state = layout.state_dir(root)
     return WatchSettings(
         agent_id=agent_id, project_id=project, runtime=runtime, argv=tuple(argv), cwd=Path.cwd(),
         env=MappingProxyType(env), tz=resolve_zone(None, env), mailbox=layout.mailbox(state),

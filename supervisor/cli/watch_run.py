@@ -22,6 +22,7 @@ from ..core.descriptors.loader import load_runtime
 from ..core.errors import UsageProblem
 from ..core.policy import Restart
 from ..core.resets.zones import resolve_zone
+from ..store.descriptor_checks import DescriptorChecks
 from ..team import launch_inputs
 from .watch_args import OPTIONS
 
@@ -55,7 +56,8 @@ def run_watch(agent: str | None, argv: tuple[str, ...], agent_opt: str | None, r
         member = team.agent(agent)
         settings = settings_for_agent(team, member, args)
         if runtime and runtime != member.runtime:
-            settings = replace(settings, runtime=load_runtime(runtime, team.team_dir))
+            settings = replace(settings, runtime=load_runtime(runtime, team.team_dir,
+                                                                 checks=DescriptorChecks(team.state_dir)))
     else:
         if not AGENT_ID.match(agent):
             raise WatchUsage(f"{agent!r}: an agent id is PROJECT:AGENT, letters, digits, '_', '.', '-'",

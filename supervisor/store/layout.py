@@ -109,6 +109,11 @@ def compose_cache(state: Path) -> Path:
     return state / "cache" / "compose.json"
 
 
+def descriptor_check(state: Path, digest: str) -> Path:
+    """A runtime descriptor text that passed the full check (store/descriptor_checks.py)."""
+    return state / "cache" / "descriptor-checks" / digest
+
+
 def launch_file(state: Path, log_name: str) -> Path:
     """The agent's part of the compose tree, written by `up` for the watcher it starts."""
     return state / "cache" / "launch" / f"{log_name}.json"

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..agent.launch import find_binary
 from ..core.descriptors.loader import DescriptorError, Runtime, load_runtime, runtime_files
 from ..store import layout
+from ..store.descriptor_checks import DescriptorChecks
 from ..store.mailbox import Store
 from .compose import Agent, ComposeError, Problem, Team, broker_selected, find_root, load_team
 
@@ -54,7 +55,7 @@ def runtime_problems(team: Team) -> list[Problem]:
     found: list[Problem] = []
     for name in sorted({a.runtime for a in team.agents}):
         try:
-            load_runtime(name, team.team_dir)
+            load_runtime(name, team.team_dir, checks=DescriptorChecks(team.state_dir, create=False))
         except DescriptorError as exc:
             user = next(a for a in team.agents if a.runtime == name)
             found.append(Problem(user.source, f"{'managers' if user.is_manager else 'workers'}.{user.name}"
@@ -135,7 +136,8 @@ def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = No
 
     cache = loaded if loaded is not None else {}
     if agent.runtime not in cache:
-        cache[agent.runtime] = load_runtime(agent.runtime, team.team_dir)
+        cache[agent.runtime] = load_runtime(agent.runtime, team.team_dir,
+                                            checks=DescriptorChecks(team.state_dir, create=False))
     settings = settings_for_agent(team, agent, runtime=cache[agent.runtime], write_files=write_files)
     return list(settings.argv), dict(settings.env)
 

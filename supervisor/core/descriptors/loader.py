@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import DescriptorError
 from . import files as descriptor_files
+from .checked import CheckRecord, text_digest
 from .files import BUILTIN_DIR, generic_patterns_path, is_builtin, package_data_dir, runtime_files
 from .model import (
     CHANNEL_KINDS,
@@ -64,8 +65,10 @@ MAX_SIGNATURES = 500
 _SIGNATURE_TABLES = ("rate_limit", "cost", "dialog", "ignore")
 
 
-def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = True) -> Runtime:
-    """Load runtime `name` (team override first), with the generic signatures appended."""
+def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = True,
+                 checks: CheckRecord | None = None) -> Runtime:
+    """Load runtime `name` (team override first), with the generic signatures appended. `checks`:
+    the team's record of descriptor texts already checked in full (see checked.py)."""
     files = runtime_files(team_dir)
     if name not in files:
         known = ", ".join(sorted(files))
@@ -77,7 +80,7 @@ def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = Tru
 
         runtime = load_yaml_override(path, name, load_descriptor)
     else:
-        runtime = load_descriptor(path)
+        runtime = load_descriptor(path, checks=checks)
     if not generic or not generic_patterns_path().is_file():
         return runtime
     extra = load_descriptor(generic_patterns_path(), generic=True)
@@ -85,21 +88,29 @@ def load_runtime(name: str, team_dir: Path | None = None, *, generic: bool = Tru
                                ignores=runtime.ignores + extra.ignores)
 
 
-def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = None) -> Runtime:
+def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = None,
+                    checks: CheckRecord | None = None) -> Runtime:
     """Parse and validate one TOML descriptor (or the generic patterns file when `generic`).
 
     A team's own descriptor is checked in full here (every regex compiled, its groups checked), so a
     mistake fails at load naming file, table and key. The built-in ones (`lazy` None: whether `path`
     is built in) get LazyPatterns instead: the test suite compiles and checks every one of them, and
     a watcher whose runtime never prints a keyword never compiles a regex or imports the engine.
+    A team's descriptor whose text `checks` holds as passed is loaded lazily too; one checked in
+    full here is noted there.
     """
-    if lazy is None:
-        lazy = is_builtin(path)
+    digest = None
     try:
         if path.stat().st_size > MAX_DESCRIPTOR_BYTES:
             raise DescriptorError(path, "", f"{path.stat().st_size:,} bytes: a descriptor is at most "
                                             f"{MAX_DESCRIPTOR_BYTES:,} bytes")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if lazy is None:
+            lazy = is_builtin(path)
+            if not lazy and checks is not None:
+                digest = text_digest(text)
+                lazy = checks.passed(digest)
+        data = tomllib.loads(text)
     except OSError as exc:
         raise DescriptorError(path, "", f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -148,6 +159,8 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
     usage = tuple(part(lambda: parse_usage(path, data.get("usage", []), lazy), []))
     if problems:
         raise all_problems(path, problems)
+    if checks is not None and digest is not None and not lazy:
+        checks.note(digest)
     return Runtime(
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),

@@ -117,8 +117,9 @@ class Prefilter:
         # A keyword that ends with another phrase's first words ("hit your" / "your session limit")
         # would hide that phrase's wrap mark (leftmost matches do not overlap): then every read with
         # such a keyword is checked folded too.
+        starts = {w for h in self.heads for w in _word_prefixes(h)}  # what a phrase's wrap mark may begin with
         self._hiders = frozenset(i for i, n in enumerate(self.needles)
-                                 if any(n.endswith(b" " + w) or n == w for h in self.heads for w in _word_prefixes(h)))
+                                 if n in starts or any(n[at + 1:] in starts for at in _blanks(n)))
         self._text_re = re.compile("|".join(re.escape(p) for p in kept))
 
     def use(self, engine: str, auto: bool = False) -> None:
@@ -216,6 +217,11 @@ def _drawn(pf: Prefilter, find: Callable[[bytes], list[Hit]], first_at: int) -> 
         return out
 
     return found
+
+
+def _blanks(phrase: bytes) -> list[int]:
+    """Where `phrase` has a blank: each word after one starts a suffix that may hide a mark."""
+    return [at for at, byte in enumerate(phrase) if byte == 0x20]
 
 
 def _word_prefixes(phrase: bytes) -> list[bytes]:

@@ -1,0 +1,31 @@
+"""Which descriptor texts have passed the full check already, so a watcher need not repeat it.
+
+A team's own descriptor is checked in full when it is loaded: every regex compiled on the `regex`
+engine and walked for shapes whose cost explodes (62 ms of a watcher's start for a copy of Claude
+Code's descriptor, against 11 ms for the built-in one, which is loaded lazily). The check depends
+only on the file's text and on this program's version, so once one process has passed a text (`up`
+validating the team, or the first watcher), every later start may load it as the built-ins are
+loaded: each regex compiled by its first search. The record itself is kept by the caller (under
+the team's state/, see store/descriptor_checks.py); this module says what it is keyed by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from ... import __version__
+
+
+class CheckRecord(Protocol):
+    """Digests of descriptor texts that passed the full check."""
+
+    def passed(self, digest: str) -> bool: ...
+
+    def note(self, digest: str) -> None: ...
+
+
+def text_digest(text: str) -> str:
+    """The key of a descriptor text: its bytes and the version whose checks it passed (another
+    version may check more, so its record does not count)."""
+    return hashlib.sha256(f"{__version__}\0{text}".encode()).hexdigest()
