@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..lazyre import LazyPattern
+
 #: Bytes on each side of a line break looked at for a keyword wrapped across it.
 SEAM = 64
 
@@ -120,7 +122,8 @@ class Prefilter:
         starts = {w for h in self.heads for w in _word_prefixes(h)}  # what a phrase's wrap mark may begin with
         self._hiders = frozenset(i for i, n in enumerate(self.needles)
                                  if n in starts or any(n[at + 1:] in starts for at in _blanks(n)))
-        self._text_re = re.compile("|".join(re.escape(p) for p in kept))
+        # used on the line path only (a keyword's line): compiled there, not at every watcher's start
+        self._text_re = LazyPattern("|".join(re.escape(p) for p in kept))
 
     def use(self, engine: str, auto: bool = False) -> None:
         """Match with `engine` ("ahocorasick" or "loop"); `auto`: keep counting toward the switch."""
