@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from teamctl_supervisor.core.descriptors.checked import text_digest
+from teamctl_supervisor.core.descriptors.checked import record_content
 from teamctl_supervisor.core.descriptors.files import BUILTIN_DIR
 from teamctl_supervisor.core.descriptors.loader import DescriptorError, load_runtime
 from teamctl_supervisor.core.lazyre import LazyPattern
@@ -52,8 +52,9 @@ def test_a_checked_text_loads_lazily_and_an_edited_one_is_checked_again(tmp_path
     own = _own(first, path)
     assert len(own) >= 10
     assert not any(isinstance(s.regex, LazyPattern) for s in own)  # compiled and checked here
-    record = layout.descriptor_check(layout.state_dir(tmp_path), text_digest(path.read_text(encoding="utf-8")))
-    assert record.is_file() and (record.stat().st_mode & 0o777) == 0o600
+    record = layout.descriptor_check(layout.state_dir(tmp_path), "mine.toml")
+    assert record.read_text(encoding="utf-8") == record_content(path.read_text(encoding="utf-8"))
+    assert (record.stat().st_mode & 0o777) == 0o600
 
     again = load_runtime("mine", tmp_path, checks=checks)
     own_again = _own(again, path)
@@ -80,17 +81,21 @@ def test_without_a_record_every_load_checks_in_full(tmp_path: Path) -> None:
 def test_a_link_planted_at_a_record_is_not_a_record_and_is_never_written_through(tmp_path: Path) -> None:
     path = _team_copy(tmp_path)
     state = layout.state_dir(tmp_path)
-    record = layout.descriptor_check(state, text_digest(path.read_text(encoding="utf-8")))
+    content = record_content(path.read_text(encoding="utf-8"))
+    record = layout.descriptor_check(state, "mine.toml")
     record.parent.mkdir(parents=True)
     target = tmp_path / "elsewhere.txt"
-    target.write_text("not yours\n")
+    target.write_text(content)  # even a link to the very text is not a record
     record.symlink_to(target)
     checks = DescriptorChecks(state)
-    assert not checks.passed(record.name)
+    assert not checks.passed("mine.toml", content)
     runtime = load_runtime("mine", tmp_path, checks=checks)
     assert not any(isinstance(s.regex, LazyPattern) for s in _own(runtime, path))
-    assert target.read_text() == "not yours\n"
-    assert not record.is_symlink() and record.is_file() and checks.passed(record.name)
+    assert target.read_text() == content
+    assert not record.is_symlink() and record.is_file() and checks.passed("mine.toml", content)
+    record.unlink()
+    os.mkfifo(record)  # a fifo at the name: no record, and no read that waits for a writer
+    assert not checks.passed("mine.toml", content)
 
 
 def test_validate_leaves_a_tree_without_state_as_it_is(tmp_path: Path) -> None:
@@ -119,7 +124,7 @@ def test_a_second_watcher_on_the_same_text_never_loads_the_regex_engine(tmp_path
     assert "regex" in mods  # the first start checked every regex on the engine
     second, mods = _watch(tmp_path, root, 2)
     assert second.returncode == 0, second.stderr
-    assert "regex" not in mods and "teamctl_supervisor.agent.watch" in mods
+    assert "regex" not in mods and "_hashlib" not in mods and "teamctl_supervisor.agent.watch" in mods
 
     path.write_text(path.read_text(encoding="utf-8") + BAD, encoding="utf-8")
     before = sorted(os.listdir(layout.state_dir(root)))

@@ -19,6 +19,7 @@ from watchkit import fake_env, rows, wait_for
 # rl-watch's line is read from the option table without click (cli/watch_args.py); no team code.
 HEAVY = {"psutil", "regex", "tenacity", "yaml", "logging.handlers", "ahocorasick_rs", "click",
          "pexpect", "ptyprocess", "shutil",  # agent/ptyspawn.py forks the pty: shutil brings bz2 and lzma
+         "_hashlib",  # OpenSSL, 3.6 MiB: a team descriptor's check record is compared, not hashed
          # the other CLIs' channel and session-file readers, and reset parsing (until a hit has a reset)
          "teamctl_supervisor.agent.channels.codex_rollout", "teamctl_supervisor.agent.channels.copilot_usage",
          "teamctl_supervisor.agent.channels.droid_session", "teamctl_supervisor.agent.turns.gemini_chat",

@@ -1,6 +1,6 @@
 """The team's record of descriptor texts that passed the full check (core/descriptors/checked.py):
-one empty file per digest under state/cache/descriptor-checks/, so `up`'s check spares every
-watcher it starts the same work."""
+state/cache/descriptor-checks/<file name>, holding the version and the text checked, so `up`'s
+check spares every watcher it starts the same work. Read and written without following links."""
 
 from __future__ import annotations
 
@@ -21,18 +21,21 @@ class DescriptorChecks:
         self.state_dir = state_dir
         self.create = create
 
-    def passed(self, digest: str) -> bool:
-        try:  # a planted link is not a record of ours
-            return stat.S_ISREG(os.lstat(layout.descriptor_check(self.state_dir, digest)).st_mode)
+    def passed(self, name: str, content: str) -> bool:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a planted link or fifo: no record
+        try:
+            fd = os.open(layout.descriptor_check(self.state_dir, name), flags)
         except OSError:
             return False
+        with os.fdopen(fd, "rb") as fh:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and fh.read() == content.encode()
 
-    def note(self, digest: str) -> None:
+    def note(self, name: str, content: str) -> None:
         """Best effort: a full disk or a read-only tree costs the next start the check, nothing more."""
         if not self.create and not self.state_dir.is_dir():
             return
-        path = layout.descriptor_check(self.state_dir, digest)
+        path = layout.descriptor_check(self.state_dir, name)
         with contextlib.suppress(OSError, UnsafeState):
             private_dir(path.parent.parent)  # state/cache: never through a planted link
             private_dir(path.parent)
-            write_private(path, "")
+            write_private(path, content)

@@ -109,9 +109,10 @@ def compose_cache(state: Path) -> Path:
     return state / "cache" / "compose.json"
 
 
-def descriptor_check(state: Path, digest: str) -> Path:
-    """A runtime descriptor text that passed the full check (store/descriptor_checks.py)."""
-    return state / "cache" / "descriptor-checks" / digest
+def descriptor_check(state: Path, name: str) -> Path:
+    """The text of a team's runtime descriptor `name` that passed the full check
+    (store/descriptor_checks.py)."""
+    return state / "cache" / "descriptor-checks" / name
 
 
 def launch_file(state: Path, log_name: str) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import DescriptorError
 from . import files as descriptor_files
-from .checked import CheckRecord, text_digest
+from .checked import CheckRecord, record_content
 from .files import BUILTIN_DIR, generic_patterns_path, is_builtin, package_data_dir, runtime_files
 from .model import (
     CHANNEL_KINDS,
@@ -99,7 +99,7 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
     A team's descriptor whose text `checks` holds as passed is loaded lazily too; one checked in
     full here is noted there.
     """
-    digest = None
+    content = None
     try:
         if path.stat().st_size > MAX_DESCRIPTOR_BYTES:
             raise DescriptorError(path, "", f"{path.stat().st_size:,} bytes: a descriptor is at most "
@@ -108,8 +108,8 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
         if lazy is None:
             lazy = is_builtin(path)
             if not lazy and checks is not None:
-                digest = text_digest(text)
-                lazy = checks.passed(digest)
+                content = record_content(text)
+                lazy = checks.passed(path.name, content)
         data = tomllib.loads(text)
     except OSError as exc:
         raise DescriptorError(path, "", f"cannot read: {exc.strerror or exc}") from exc
@@ -159,8 +159,8 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
     usage = tuple(part(lambda: parse_usage(path, data.get("usage", []), lazy), []))
     if problems:
         raise all_problems(path, problems)
-    if checks is not None and digest is not None and not lazy:
-        checks.note(digest)
+    if checks is not None and content is not None and not lazy:
+        checks.note(path.name, content)
     return Runtime(
         name=name, path=path, launch=launch, aliases=aliases, tz=tz,
         rate_limits=tuple(tables["rate_limit"]), costs=tuple(tables["cost"]),
