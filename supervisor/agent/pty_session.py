@@ -28,6 +28,10 @@ QUIET_SECONDS = 0.3
 #: tens of ms while it streams) one scan per SCAN_DELAY rather than one per read.
 SCAN_BATCH = 32 * 1024
 SCAN_DELAY = 0.1
+#: A batch is handed to the scanner in pieces of at most this size: its passes over the bytes
+#: (lower-casing, the keyword search, line ends) then run on what the CPU's cache still holds, where
+#: one pass over a coalesced 256 KiB burst at a time reads memory (6.7 against 9.8 ms per MB here).
+SCAN_PIECE = 32 * 1024
 #: Output bytes held before one write to the log; held bytes are written with each scan (so at most
 #: SCAN_DELAY after they came, and with no wake-up of their own at a CLI's pace), before any event is
 #: acted on, and when the runtime exits.
@@ -170,7 +174,12 @@ class PtySession:
         self._unscanned.clear()
         self._unscanned_size = 0
         self.log.flush()  # the log catches up in the same turn: no wake-up of its own
-        return self.scanner.feed(data)
+        if len(data) <= SCAN_PIECE:
+            return self.scanner.feed(data)
+        events: list[Event] = []
+        for at in range(0, len(data), SCAN_PIECE):
+            events += self.scanner.feed(data[at:at + SCAN_PIECE])
+        return events
 
     def _drain(self) -> list[Event]:
         """The runtime exited: relay what is still in the pty (its last words are often the limit)."""

@@ -1,0 +1,70 @@
+"""A flood's coalesced batch is handed to the scanner in SCAN_PIECE pieces (agent/pty_session.py): a
+notice cut in two by a piece's end is still read whole, once (a real pty; a runtime that prints a
+1.7 MB flood in one write, Claude Code's limit notice drawn in colour every few lines, at offsets that
+walk across the pieces' ends)."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from teamctl_supervisor.agent.child import Child
+from teamctl_supervisor.agent.logfile import RotatingLog
+from teamctl_supervisor.agent.pty_session import LOG_HOLD, SCAN_PIECE, PtySession
+from teamctl_supervisor.core.descriptors.loader import load_runtime
+from teamctl_supervisor.core.scan.scanner import EventKind, Scanner
+
+NOTICES = 5000
+FLOOD = f"""
+import sys
+out = []
+for i in range({NOTICES}):
+    for j in range(i % 6 + 3):  # a few lines of answer, a different number each time
+        out.append(f"line {{i}}.{{j}} of the model answer, nothing else\\n")
+    out.append(f"\\x1b[31mYou've hit your limit \\u00b7 resets {{1 + i % 11}}:{{i % 60:02d}}pm (UTC)\\x1b[39m\\n")
+sys.stdout.buffer.write("".join(out).encode())
+sys.stdout.flush()
+"""
+
+
+def test_a_notice_across_a_pieces_end_is_read_whole_once(tmp_path: Path) -> None:
+    child = Child([sys.executable, "-c", FLOOD], str(tmp_path), dict(os.environ), 50, 200)
+    out = os.open(tmp_path / "terminal", os.O_WRONLY | os.O_CREAT, 0o600)
+    log = RotatingLog(tmp_path / "out.log", hold=LOG_HOLD)
+    scanner = Scanner(load_runtime("claude-code"), tz=ZoneInfo("UTC"))
+    fed: list[bytes] = []
+    feed = scanner.feed
+    scanner.feed = lambda data: fed.append(data) or feed(data)  # type: ignore[method-assign]
+    pty = PtySession(child, scanner, log, out)
+    events = []
+    try:
+        while not pty.eof:
+            ready, _, _ = select.select([pty.fd], [], [], min(pty.timeout(), 1.0))
+            readout = pty.read(bool(ready))
+            if readout is not None:
+                events += readout.events
+    finally:
+        log.close()
+        os.close(out)
+        child.finish(5.0)
+    limits = [e.raw for e in events if e.kind is EventKind.RATE_LIMIT]
+    expected = [f"You've hit your limit · resets {1 + i % 11}:{i % 60:02d}pm (UTC)" for i in range(NOTICES)]
+    assert limits == expected
+    # the premise: batches were cut into pieces, and some piece ended inside a notice
+    stream = b"".join(fed)
+    assert stream == (tmp_path / "terminal").read_bytes()
+    assert max(len(p) for p in fed) == SCAN_PIECE
+    ends, at = set(), 0
+    for piece in fed:
+        at += len(piece)
+        ends.add(at)
+    cut = 0
+    start = stream.find(b"You've hit")
+    while start >= 0:
+        end = stream.find(b"\n", start)
+        cut += any(start < e < end for e in ends)
+        start = stream.find(b"You've hit", end)
+    assert cut >= 5  # about one end in five falls inside a notice
