@@ -132,3 +132,29 @@ def test_a_second_watcher_on_the_same_text_never_loads_the_regex_engine(tmp_path
     assert third.returncode == 2
     assert "mine.toml" in third.stderr and "nested unbounded repetition" in third.stderr
     assert sorted(os.listdir(layout.state_dir(root))) == before  # nothing half-started
+
+
+def test_a_state_folder_that_is_a_link_is_neither_read_nor_written(tmp_path: Path) -> None:
+    path = _team_copy(tmp_path)
+    content = record_content(path.read_text(encoding="utf-8"))
+    outside = tmp_path / "outside"
+    (outside / "cache" / "descriptor-checks").mkdir(parents=True)
+    (outside / "cache" / "descriptor-checks" / "mine.toml").write_text(content)  # a record, but not ours
+    layout.state_dir(tmp_path).symlink_to(outside)
+    checks = DescriptorChecks(layout.state_dir(tmp_path))
+    assert not checks.passed("mine.toml", content)
+    (outside / "cache" / "descriptor-checks" / "mine.toml").unlink()
+    runtime = load_runtime("mine", tmp_path, checks=checks)
+    assert not any(isinstance(s.regex, LazyPattern) for s in _own(runtime, path))
+    assert list((outside / "cache" / "descriptor-checks").iterdir()) == []
+
+
+def test_a_read_only_record_is_read_and_never_written(tmp_path: Path) -> None:
+    path = _team_copy(tmp_path)
+    state = layout.state_dir(tmp_path)
+    state.mkdir()
+    load_runtime("mine", tmp_path, checks=DescriptorChecks(state, read_only=True))
+    assert not (state / "cache").exists()
+    load_runtime("mine", tmp_path, checks=DescriptorChecks(state))
+    again = load_runtime("mine", tmp_path, checks=DescriptorChecks(state, read_only=True))
+    assert all(isinstance(s.regex, LazyPattern) for s in _own(again, path))

@@ -98,7 +98,8 @@ def settings_for_agent(team: Team, agent: Agent, argv: list[str] | None = None,
                        runtime: Runtime | None = None, write_files: bool = True) -> WatchSettings:
     """Everything compose says about one agent, as watcher settings (`runtime`: already loaded).
     `write_files` False: the per-agent files under state/agent-scope/ are named, not written."""
-    runtime = runtime or load_runtime(agent.runtime, team.team_dir, checks=DescriptorChecks(team.state_dir))
+    runtime = runtime or load_runtime(agent.runtime, team.team_dir,
+                                      checks=DescriptorChecks(team.state_dir, read_only=not write_files))
     env = launch_env(runtime, agent.id, os.environ, agent.env)
     role_prompt = role_prompt_file(team.state_dir, agent, write_files)
     if role_prompt and runtime.launch.role_prompt_env:  # e.g. Gemini CLI: GEMINI_SYSTEM_MD=<file>

@@ -14,14 +14,28 @@ from .safefs import UnsafeState, private_dir, write_private
 
 
 class DescriptorChecks:
-    """`passed`/`note` on files under `state_dir`; `create`: whether noting may create state/ itself
-    (a watcher, which creates it anyway; not `validate`, which leaves a tree without one as it is)."""
+    """`passed`/`note` on files under `state_dir`. `create`: whether noting may create state/ itself
+    (a watcher, which creates it anyway; not `validate`, which leaves a tree without one as it is);
+    `read_only`: records are read, never written (settings worked out without writing files).
+    A state/ that is a symlink is neither read nor written here (`check_state_dir` judges it)."""
 
-    def __init__(self, state_dir: Path, *, create: bool = True) -> None:
+    def __init__(self, state_dir: Path, *, create: bool = True, read_only: bool = False) -> None:
         self.state_dir = state_dir
         self.create = create
+        self.read_only = read_only
+
+    def _state(self) -> bool | None:
+        """True: state/ is a folder; False: there is none; None: something else (a link)."""
+        try:
+            return stat.S_ISDIR(os.lstat(self.state_dir).st_mode) or None
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return None
 
     def passed(self, name: str, content: str) -> bool:
+        if not self._state():
+            return False
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a planted link or fifo: no record
         try:
             fd = os.open(layout.descriptor_check(self.state_dir, name), flags)
@@ -32,7 +46,8 @@ class DescriptorChecks:
 
     def note(self, name: str, content: str) -> None:
         """Best effort: a full disk or a read-only tree costs the next start the check, nothing more."""
-        if not self.create and not self.state_dir.is_dir():
+        state = self._state()
+        if self.read_only or state is None or (state is False and not self.create):
             return
         path = layout.descriptor_check(self.state_dir, name)
         with contextlib.suppress(OSError, UnsafeState):

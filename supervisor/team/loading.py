@@ -136,8 +136,8 @@ def launch_plan(team: Team, agent: Agent, loaded: dict[str, Runtime] | None = No
 
     cache = loaded if loaded is not None else {}
     if agent.runtime not in cache:
-        cache[agent.runtime] = load_runtime(agent.runtime, team.team_dir,
-                                            checks=DescriptorChecks(team.state_dir, create=False))
+        checks = DescriptorChecks(team.state_dir, create=False, read_only=not write_files)
+        cache[agent.runtime] = load_runtime(agent.runtime, team.team_dir, checks=checks)
     settings = settings_for_agent(team, agent, runtime=cache[agent.runtime], write_files=write_files)
     return list(settings.argv), dict(settings.env)
 
