@@ -68,3 +68,38 @@ def test_a_notice_across_a_pieces_end_is_read_whole_once(tmp_path: Path) -> None
         cut += any(start < e < end for e in ends)
         start = stream.find(b"You've hit", end)
     assert cut >= 5  # about one end in five falls inside a notice
+
+
+REDRAW = """
+import sys, time
+rows = (f"\\x1b[{r};1H\\x1b[2K  row {r} of a full-screen redraw, nothing else to see here" for r in range(1, 70))
+frame = "\\x1b[H" + "".join(rows)
+notice = "\\x1b[47;1H\\x1b[2K\\x1b[31mYou've hit your limit \\u00b7 resets 4:05pm (UTC)\\x1b[39m"
+cut = frame.rfind("\x1b[", 0, frame.rfind(";1H", 0, 4300))  # between two rows, past the first 4 KiB
+sys.stdout.buffer.write((frame[:cut] + notice + frame[cut:cut + 600]).encode())
+sys.stdout.flush()
+time.sleep(30)
+"""
+
+
+def test_a_redraw_larger_than_a_trickle_holding_a_limit_is_scanned_on_its_read(tmp_path: Path) -> None:
+    """A TUI's limit screen comes as one redraw of a few KB: it is scanned on the read that brought it
+    (the limit's words make it urgent), not SCAN_DELAY later on a timer turn."""
+    child = Child([sys.executable, "-c", REDRAW], str(tmp_path), dict(os.environ), 50, 200)
+    out = os.open(os.devnull, os.O_WRONLY)
+    log = RotatingLog(tmp_path / "out.log", hold=LOG_HOLD)
+    pty = PtySession(child, Scanner(load_runtime("claude-code"), tz=ZoneInfo("UTC")), log, out)
+    turns: list[tuple[bool, list]] = []  # (a read brought bytes, limit events)
+    try:
+        while not any(limits for _, limits in turns) and len(turns) < 50:
+            ready, _, _ = select.select([pty.fd], [], [], min(pty.timeout(), 5.0))
+            readout = pty.read(bool(ready), report=True)
+            if readout is not None:
+                turns.append((bool(ready), [e for e in readout.events if e.kind is EventKind.RATE_LIMIT]))
+    finally:
+        log.close()
+        os.close(out)
+        child.finish(5.0)
+    found = [(read, limits) for read, limits in turns if limits]
+    assert len(found) == 1 and found[0][0], turns
+    assert found[0][1][0].raw == "You've hit your limit · resets 4:05pm (UTC)"
