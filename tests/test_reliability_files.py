@@ -105,3 +105,31 @@ def test_a_rewritten_state_file_is_never_read_half_written(tmp_path):
     assert json.loads(path.read_text())["id"] == "299"
     assert [p.name for p in path.parent.iterdir()] == ["p-a.json"]  # no temporary file left beside it
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_fifo_planted_where_state_is_read_is_refused_without_waiting_for_a_writer(tmp_path):
+    """read_nofollow reads every file of ours under state/ (launch parts, sessions, spools, check
+    records): a fifo at the name is refused at once, never waited on (the reader would hang forever)."""
+    import threading
+
+    from teamctl_supervisor.store.safefs import read_nofollow
+
+    fifo = tmp_path / "state" / "cache" / "launch" / "p-a.json"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    result: list[object] = []
+
+    def read() -> None:
+        try:
+            result.append(read_nofollow(fifo))
+        except OSError as exc:
+            result.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "read_nofollow waited on a fifo"
+    assert isinstance(result[0], OSError) and "not a regular file" in str(result[0])
+    regular = tmp_path / "state" / "ok.json"
+    regular.write_bytes(b'{"a": 1}\n')
+    assert read_nofollow(regular) == b'{"a": 1}\n'

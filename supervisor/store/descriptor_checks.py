@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 from . import layout
-from .safefs import UnsafeState, private_dir, write_private
+from .safefs import UnsafeState, private_dir, read_nofollow, write_private
 
 
 class DescriptorChecks:
@@ -36,13 +36,10 @@ class DescriptorChecks:
     def passed(self, name: str, content: str) -> bool:
         if not self._state():
             return False
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a planted link or fifo: no record
-        try:
-            fd = os.open(layout.descriptor_check(self.state_dir, name), flags)
+        try:  # a planted link or fifo is refused: no record
+            return read_nofollow(layout.descriptor_check(self.state_dir, name)) == content.encode()
         except OSError:
             return False
-        with os.fdopen(fd, "rb") as fh:
-            return stat.S_ISREG(os.fstat(fd).st_mode) and fh.read() == content.encode()
 
     def note(self, name: str, content: str) -> None:
         """Best effort: a full disk or a read-only tree costs the next start the check, nothing more."""

@@ -126,7 +126,11 @@ def write_private(path: Path, text: str) -> None:
 
 
 def read_nofollow(path: Path) -> bytes:
-    """The file's bytes, refusing a symlink at the name (OSError ELOOP)."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
+    """The file's bytes, refusing a symlink at the name (OSError ELOOP) and anything but a regular
+    file (OSError EINVAL): a fifo planted at the name is opened without waiting for a writer and is
+    never read, so no caller blocks on it."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path}: not a regular file")
         return fh.read()
