@@ -177,10 +177,8 @@ class PtySession:
         self._unscanned.clear()
         self._unscanned_size = 0
         self.log.flush()  # the log catches up in the same turn: no wake-up of its own
-        if len(data) <= SCAN_PIECE:
-            return self.scanner.feed(data)
         events: list[Event] = []
-        for at in range(0, len(data), SCAN_PIECE):
+        for at in range(0, len(data), SCAN_PIECE):  # one piece, the bytes themselves, at a CLI's pace
             events += self.scanner.feed(data[at:at + SCAN_PIECE])
         return events
 
