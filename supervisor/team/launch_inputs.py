@@ -105,7 +105,7 @@ def read(team_dir: Path, agent_id: str, key: str | None) -> Team | None:
     now = tree_stamp(team.team_dir, [Path(f) for f, _ in stamp.get("files", [])], ())
     if now["files"] != stamp.get("files") or now["runtimes"] != stamp.get("runtimes"):
         return None
-    if not all(Path(r).is_file() for r in stamp.get("roles", [])):
+    if not all(os.path.isfile(r) for r in stamp.get("roles", [])):  # a stat each, no Path: N of them
         return None
     return team
 
