@@ -8,7 +8,6 @@ every watcher of the team writes, so a cap holds across watcher restarts and acr
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field
@@ -16,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ..core import toml_text
 from ..core.costs import Spend
 from ..core.descriptors.loader import DescriptorError, package_data_dir
 from ..core.lazy_dataclass import lazy_dataclass
@@ -50,8 +50,8 @@ def load_prices(team_dir: Path | None = None) -> dict[str, Price]:
         if not path.is_file():
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = toml_text.loads(path.read_text(encoding="utf-8"))
+        except (OSError, toml_text.TomlSyntaxError) as exc:
             raise DescriptorError(path, "", f"cannot read price table: {exc}") from exc
         models = data.get("models", {})
         if not isinstance(models, dict):

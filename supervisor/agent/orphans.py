@@ -40,22 +40,6 @@ def become_subreaper() -> None:
         pass
 
 
-def give_back_startup_memory() -> None:
-    """Start-up (click, compose, descriptors parsed from TOML) leaves freed heap behind; a watcher
-    then idles for hours, two hundred of them at once. Hand the free pages back to the system."""
-    if not sys.platform.startswith("linux"):
-        return
-    import gc
-
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _only_child_is(runtime_pid: int) -> bool:
     """Whether the runtime is our one child, read from /proc (each thread's `children` file) without
     importing psutil: the usual end of a session, which then costs no 25 ms import. False where

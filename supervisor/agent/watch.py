@@ -37,6 +37,7 @@ from .ptyspawn import SpawnError
 from .records import Records
 from .sessions import SessionKeeper
 from .settings import WatchSettings
+from .start_over import start_over
 from .turn_feed import TurnFeed, TurnPty, escalation_settings
 from .waiting import Clock, SystemClock, WaitEnd, countdown_line, time_with_zone, wait_until
 
@@ -178,7 +179,7 @@ class AgentWatch:
             ready = self._select(pty)
             if not (ready or self._startup_trimmed or self.reactor.busy()):  # first idle tick, not in `up`'s rush
                 self._startup_trimmed = True
-                orphans.give_back_startup_memory()
+                start_over()
             if self.stdin_fd in ready and self._keys_open:
                 self._forward_keys(pty.child)
             if self._wake_r in ready:

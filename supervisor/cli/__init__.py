@@ -38,6 +38,9 @@ def _watch_without_click(tokens: list[str]) -> int | None:
     params = parse(tokens)
     if params is None:
         return None
+    from ..agent import start_cache
+
+    start_cache.start(params["root"])  # before watch_run's imports build their records
     from .watch_run import WatchUsage, run_watch
 
     refused: list[WatchUsage] = []
@@ -50,6 +53,7 @@ def _watch_without_click(tokens: list[str]) -> int | None:
             return None
 
     status = run_guarded(_mailbox_said(watch))
+    start_cache.finish()  # a watcher that ends before its first idle turn keeps its start too
     return None if refused else status
 
 

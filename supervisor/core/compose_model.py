@@ -1,4 +1,4 @@
-"""The validated compose tree as frozen dataclasses, and where to find it.
+"""The validated compose tree as frozen dataclasses (where to find it: team_root.py).
 
 compose.py reads and checks the YAML; everything else in the supervisor only ever sees these types.
 """
@@ -14,9 +14,9 @@ from .errors import ComposeError as ComposeError  # defined in errors.py; import
 from .errors import UnknownAgentError
 from .lazy_dataclass import lazy_dataclass
 from .reactor.settings import DEFAULTS as REACTOR_DEFAULTS
-
-COMPOSE_FILE = "team-compose.yaml"
-TEAM_DIRNAME = ".team"
+from .team_root import COMPOSE_FILE as COMPOSE_FILE  # defined in team_root.py; imported from here too
+from .team_root import TEAM_DIRNAME as TEAM_DIRNAME
+from .team_root import find_root as find_root
 
 
 def did_you_mean(word: str, choices: Collection[str]) -> str:
@@ -265,38 +265,3 @@ class Team:
         """Hooks to run when `agent` hits a rate limit (its own list, else the team default)."""
         names = agent.on_rate_limit or self.rate_limits.default_on_hit
         return tuple(self.rate_limits.hook(n) for n in names)
-
-
-# --------------------------------------------------------------------------------------------------
-# Root discovery
-
-
-def _compose_dir(candidate: Path) -> Path | None:
-    """The dir holding team-compose.yaml for `candidate` (a .team dir, its parent, or a bare root)."""
-    if (candidate / COMPOSE_FILE).is_file():
-        return candidate.resolve()
-    if (candidate / TEAM_DIRNAME / COMPOSE_FILE).is_file():
-        return (candidate / TEAM_DIRNAME).resolve()
-    return None
-
-
-def find_root(explicit: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
-    """--root/-C wins, then TEAMCTL_ROOT, then the nearest `.team/team-compose.yaml` walking up from cwd.
-
-    Accepts either the `.team` dir, a dir containing `.team/`, or a dir directly holding
-    team-compose.yaml. Returns the directory that holds team-compose.yaml, or None. An explicit or
-    env root that holds no compose file gives None rather than silently falling back, so a typo in
-    `-C` never starts some other team.
-    """
-    cwd = Path(cwd)
-    for given in (explicit, env.get("TEAMCTL_ROOT") or None):
-        if given is not None and str(given) != "":
-            p = Path(given).expanduser()
-            return _compose_dir(p if p.is_absolute() else cwd / p)
-    here = cwd.resolve()
-    for d in (here, *here.parents):
-        if (d / TEAM_DIRNAME / COMPOSE_FILE).is_file():
-            return (d / TEAM_DIRNAME).resolve()
-        if (d / COMPOSE_FILE).is_file():
-            return d
-    return None

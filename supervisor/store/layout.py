@@ -17,6 +17,7 @@ opening a file goes through safefs (no symlink followed, 0700 / 0600).
       agent-scope/<agent>/    the role prompt and MCP config handed to the CLI
       cache/compose.json      the parsed compose files, keyed by their stamps
       cache/launch/<agent>.json  the agent's part of the loaded tree, for the watcher `up` starts
+      cache/start.<python>    compiled record methods and parsed TOML, for the next watchers' start
 
 `<agent>` is the agent's id with ":" as "-" (`agent_file_name`).
 """
@@ -113,6 +114,12 @@ def descriptor_check(state: Path, name: str) -> Path:
     """The text of a team's runtime descriptor `name` that passed the full check
     (store/descriptor_checks.py)."""
     return state / "cache" / "descriptor-checks" / name
+
+
+def start_cache(state: Path, interpreter: str) -> Path:
+    """What watchers' starts work out alike (compiled record methods, parsed TOML), for one
+    `interpreter` (its cache tag, as in __pycache__: cpython-311) (agent/start_cache.py)."""
+    return state / "cache" / f"start.{interpreter}"
 
 
 def launch_file(state: Path, log_name: str) -> Path:

@@ -109,15 +109,15 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
     raise OSError(errno.ELOOP, f"{path}: keeps being replaced by a link")
 
 
-def write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str | bytes) -> None:
     """Replace the file's content as one step: written beside it, then renamed over it, so a reader
     (another agent's watcher, `status`) or a kill never meets a half-written file. The rename
     replaces a planted link itself; nothing is written through it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text if isinstance(text, bytes) else text.encode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

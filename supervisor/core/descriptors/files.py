@@ -7,8 +7,9 @@ A team may replace a built-in in tests: code that needs the built-in folder read
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+from .. import toml_text
 
 BUILTIN_DIR = Path(__file__).parents[2] / "runtimes"
 
@@ -61,11 +62,11 @@ def _peek_aliases(path: Path) -> list[str]:
         return []
     head = text.split("\n[", 1)[0]
     try:
-        data = tomllib.loads(head)
-    except tomllib.TOMLDecodeError:
+        data = toml_text.loads(head)
+    except toml_text.TomlSyntaxError:
         try:
-            data = tomllib.loads(text)  # a top-level value spread over lines that start with "["
-        except tomllib.TOMLDecodeError:
+            data = toml_text.loads(text)  # a top-level value spread over lines that start with "["
+        except toml_text.TomlSyntaxError:
             data = {}
     aliases = data.get("aliases", [])
     found = [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []

@@ -13,11 +13,11 @@ checking a regex) and upstream_yaml.py (upstream teamctl's YAML format).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import toml_text
 from ..errors import DescriptorError
 from . import files as descriptor_files
 from .checked import CheckRecord, record_content
@@ -110,12 +110,12 @@ def load_descriptor(path: Path, *, generic: bool = False, lazy: bool | None = No
             if not lazy and checks is not None:
                 content = record_content(text)
                 lazy = checks.passed(path.name, content)
-        data = tomllib.loads(text)
+        data = toml_text.loads(text)
     except OSError as exc:
         raise DescriptorError(path, "", f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise DescriptorError(path, "", "not UTF-8 text") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except toml_text.TomlSyntaxError as exc:
         raise DescriptorError(path, "", f"TOML syntax: {exc}") from exc
     count = sum(len(v) for k in _SIGNATURE_TABLES if isinstance(v := data.get(k), list))
     if count > MAX_SIGNATURES:  # checked first: parsing that many would be the cost it guards against
