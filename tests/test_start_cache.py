@@ -55,7 +55,7 @@ def test_a_second_start_runs_the_kept_code_and_its_records_behave_the_same(team:
     start_cache.finish()
     assert "exec" not in vars(dataclasses)  # compiles as before once the start is over
     kept = marshal.loads(_kept(team).read_bytes().split(b"\n", 1)[1])["code"]
-    assert any("def __init__(self,source:" in text for text in kept)
+    assert any("def __init__(self,source:" in marshal.loads(entry)[0] for entry in kept.values())
 
     compiled: list[str] = []
     real_compile = compile
@@ -148,3 +148,50 @@ def test_the_next_watcher_of_the_team_works_out_nothing_the_first_one_kept(tmp_p
     assert not parsed
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_start_that_made_something_writes_what_it_used_and_made_not_the_rest(team: Path) -> None:
+    """The file is written anew, never unpacked again to merge: another start's entries this one did not
+    use are left out (the next start that needs them compiles and keeps them again). An entry whose
+    text is not the one asked for (the same length and CRC-32) is compiled, not run."""
+    start_cache.start(str(team))
+    _record()("x")
+    start_cache.finish()
+    path = _kept(team)
+    header, body = path.read_bytes().split(b"\n", 1)
+    kept = marshal.loads(body)
+    other = ("# another start's text\n", compile("pass", "<string>", "exec"))
+    kept["code"][(len(other[0]), 1)] = marshal.dumps(other)
+    path.write_bytes(header + b"\n" + marshal.dumps(kept))
+    path.chmod(0o600)
+
+    start_cache.start(str(team))
+    _record()("x")  # its methods: from the kept code
+
+    @lazy_dataclass(frozen=True)
+    class Fresh:
+        name: str
+
+    Fresh("new")  # compiled: this start made something
+    start_cache.finish()
+    code = start_cache._read(path)[0]
+    assert (len(other[0]), 1) not in code
+    assert set(kept["code"]) - {(len(other[0]), 1)} < set(code)  # what it used, and what it made
+
+
+def test_a_kept_entry_for_another_text_is_never_run(team: Path) -> None:
+    start_cache.start(str(team))
+    made = _record()("x")
+    start_cache.finish()
+    path = _kept(team)
+    header, body = path.read_bytes().split(b"\n", 1)
+    kept = marshal.loads(body)
+    for key, entry in kept["code"].items():  # each entry's code swapped for code that raises
+        text, _ = marshal.loads(entry)
+        kept["code"][key] = marshal.dumps((text + "# not this text\n", compile("1/0", "<string>", "exec")))
+    path.write_bytes(header + b"\n" + marshal.dumps(kept))
+    start_cache.start(str(team))
+    try:
+        assert repr(_record()("x")) == repr(made)
+    finally:
+        start_cache.finish()

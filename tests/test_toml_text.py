@@ -23,14 +23,14 @@ def test_a_kept_text_gives_tomllibs_value_as_a_fresh_copy() -> None:
     toml_text.learn({})
     first = toml_text.loads(PRICES)
     assert first == tomllib.loads(PRICES)
-    kept = toml_text.taught()
-    assert list(kept) == [PRICES]
+    used, kept = toml_text.taught()
+    assert used == {} and list(kept) == [PRICES]
     toml_text.learn(kept)
     again = toml_text.loads(PRICES)
     assert again == first and again is not first
     again["models"]["claude-x"]["input"] = 99.0  # a caller that changes its copy changes no one else's
     assert toml_text.loads(PRICES)["models"]["claude-x"]["input"] == 3.0
-    assert toml_text.taught() == {}  # nothing new: nothing to write back
+    assert toml_text.taught() == (kept, {})  # read from what was kept, nothing new
 
 
 def test_a_text_with_a_date_is_parsed_each_time_and_a_damaged_value_is_parsed_again() -> None:
@@ -38,7 +38,8 @@ def test_a_text_with_a_date_is_parsed_each_time_and_a_damaged_value_is_parsed_ag
     toml_text.learn({PRICES: b"\x00 not marshal"})
     assert toml_text.loads(dated)["when"] == datetime.datetime(2026, 12, 7, 10, tzinfo=datetime.UTC)
     assert toml_text.loads(PRICES) == tomllib.loads(PRICES)
-    assert dated not in toml_text.taught()
+    used, new = toml_text.taught()
+    assert dated not in new and PRICES in new and used == {}
 
 
 def test_a_text_that_is_not_toml_is_refused_with_tomllibs_message() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 _known: dict[str, bytes] = {}
 _new: dict[str, bytes] = {}
+_used: dict[str, bytes] = {}  # known texts this start read
 _learning: list[bool] = []
 
 
@@ -30,6 +31,7 @@ def loads(text: str) -> dict[str, Any]:
         except (EOFError, ValueError, TypeError):
             value = None
         if isinstance(value, dict):
+            _used[text] = kept
             return value
     import tomllib
 
@@ -51,10 +53,12 @@ def learn(known: dict[str, bytes]) -> None:
     _learning[:] = [True]
 
 
-def taught() -> dict[str, bytes]:
-    """The values of the texts first parsed since `learn`; everything kept is let go."""
-    new = dict(_new)
+def taught() -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The values of the known texts read since `learn`, and of those first parsed since; everything
+    kept is let go."""
+    used, new = dict(_used), dict(_new)
     _known.clear()
     _new.clear()
+    _used.clear()
     _learning.clear()
-    return new
+    return used, new
