@@ -81,7 +81,11 @@ def test_a_second_start_runs_the_kept_code_and_its_records_behave_the_same(team:
     assert dataclasses.replace(again, usd=2.0).usd == 2.0
 
 
-@pytest.mark.parametrize("spoil", ["others_may_write", "a_link", "another_python", "damaged", "not_a_table"])
+SPOILS = ["others_may_write", "a_link", "another_python", "damaged", "not_a_table"]
+SPOILS += ["another_users"] if os.geteuid() == 0 else []  # only root can give a file away
+
+
+@pytest.mark.parametrize("spoil", SPOILS)
 def test_a_file_not_ours_alone_or_not_this_pythons_is_never_read(team: Path, tmp_path: Path, spoil: str) -> None:
     start_cache.start(str(team))
     _record()("x")
@@ -91,6 +95,8 @@ def test_a_file_not_ours_alone_or_not_this_pythons_is_never_read(team: Path, tmp
     good = path.read_bytes()
     if spoil == "others_may_write":
         os.chmod(path, 0o666)
+    elif spoil == "another_users":
+        os.chown(path, 65534, 65534)
     elif spoil == "a_link":
         elsewhere = tmp_path / "planted"
         elsewhere.write_bytes(good)
