@@ -57,12 +57,13 @@ def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
     """`exec`, for `dataclasses`: its method text compiled once, as exec compiles a text."""
     if isinstance(source, str):
         key = (len(source), zlib.crc32(source.encode()))
-        code = _unpack(_kept.get(key), source)
+        entry = _kept.get(key)  # once: `finish` may clear the table from another thread meanwhile
+        code = _unpack(entry, source)
         if code is None:
             code = compile(source, "<string>", "exec", dont_inherit=True)
             _new[key] = _kept[key] = marshal.dumps((source, code))
-        else:
-            _taken[key] = _kept[key]
+        elif entry is not None:
+            _taken[key] = entry
         source = code
     exec(source, globals, locals)
 
