@@ -81,7 +81,7 @@ def test_a_second_start_runs_the_kept_code_and_its_records_behave_the_same(team:
     assert dataclasses.replace(again, usd=2.0).usd == 2.0
 
 
-SPOILS = ["others_may_write", "a_link", "another_python", "damaged", "not_a_table"]
+SPOILS = ["others_may_write", "a_link", "another_python", "damaged", "not_a_table", "too_big"]
 SPOILS += ["another_users"] if os.geteuid() == 0 else []  # only root can give a file away
 
 
@@ -105,6 +105,8 @@ def test_a_file_not_ours_alone_or_not_this_pythons_is_never_read(team: Path, tmp
         path.symlink_to(elsewhere)
     elif spoil == "another_python":
         path.write_bytes(good.replace(sys.version.encode(), b"3.99.0 (elsewhere)"))
+    elif spoil == "too_big":
+        path.write_bytes(good + b"\0" * (start_cache.MAX_BYTES + 1 - len(good)))  # marshal ignores the tail
     elif spoil == "damaged":
         path.write_bytes(good[: len(good) // 2])
     else:

@@ -27,7 +27,6 @@ import dataclasses
 import logging
 import marshal
 import os
-import stat
 import sys
 import zlib
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 from ..core import toml_text
 from ..core.team_root import find_root
 from ..store import layout
-from ..store.safefs import UnsafeState, private_dir, write_private
+from ..store.safefs import UnsafeState, private_dir, read_nofollow, real_folder, write_private
 
 #: What the file holds at most: far more than a start compiles and parses.
 MAX_BYTES = 4 << 20
@@ -93,19 +92,9 @@ def _read(path: Path) -> tuple[dict[tuple[int, int], bytes], dict[str, bytes]]:
     """The kept code and TOML values in `path`; nothing when it is not there, not ours alone, another
     interpreter's or damaged."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        data = read_nofollow(path, owned=True, limit=MAX_BYTES)
     except OSError:
         return {}, {}
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022 or st.st_size > MAX_BYTES:
-            return {}, {}
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError:
-        return {}, {}
-    finally:
-        os.close(fd)
     if not data.startswith(_HEADER):
         return {}, {}
     try:
@@ -117,14 +106,6 @@ def _read(path: Path) -> tuple[dict[tuple[int, int], bytes], dict[str, bytes]]:
     return _table(kept.get("code"), tuple), _table(kept.get("toml"), str)
 
 
-def _a_folder(state_dir: Path) -> bool:
-    """state/ is a folder, not a link to one (check_state_dir judges the rest)."""
-    try:
-        return stat.S_ISDIR(os.lstat(state_dir).st_mode)
-    except OSError:
-        return False
-
-
 def start(root: str | None) -> None:
     """Work the start out from what the watchers of the team found from `root` (as the watcher finds
     it) kept, until `finish`. Nothing for a watcher outside a team."""
@@ -132,7 +113,7 @@ def start(root: str | None) -> None:
     if team_dir is None or _state:
         return
     state_dir = layout.state_dir(team_dir)
-    code, toml = _read(_path(state_dir)) if _a_folder(state_dir) else ({}, {})
+    code, toml = _read(_path(state_dir)) if real_folder(state_dir) else ({}, {})
     _kept.update(code)
     toml_text.learn(toml)
     _state.append(state_dir)
@@ -152,7 +133,7 @@ def finish() -> None:
     _kept.clear()
     _new.clear()
     _taken.clear()
-    if not (new_code or made_toml) or not _a_folder(state_dir):
+    if not (new_code or made_toml) or not real_folder(state_dir):
         return  # state/ is made (and judged) by the watcher, not here
     path = _path(state_dir)
     with contextlib.suppress(OSError, UnsafeState, ValueError):

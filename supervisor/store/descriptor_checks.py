@@ -5,12 +5,10 @@ check spares every watcher it starts the same work. Read and written without fol
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 from pathlib import Path
 
 from . import layout
-from .safefs import UnsafeState, private_dir, read_nofollow, write_private
+from .safefs import UnsafeState, private_dir, read_nofollow, real_folder, write_private
 
 
 class DescriptorChecks:
@@ -24,17 +22,8 @@ class DescriptorChecks:
         self.create = create
         self.read_only = read_only
 
-    def _state(self) -> bool | None:
-        """True: state/ is a folder; False: there is none; None: something else (a link)."""
-        try:
-            return stat.S_ISDIR(os.lstat(self.state_dir).st_mode) or None
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return None
-
     def passed(self, name: str, content: str) -> bool:
-        if not self._state():
+        if not real_folder(self.state_dir):
             return False
         try:  # a planted link or fifo is refused: no record
             return read_nofollow(layout.descriptor_check(self.state_dir, name)) == content.encode()
@@ -43,7 +32,7 @@ class DescriptorChecks:
 
     def note(self, name: str, content: str) -> None:
         """Best effort: a full disk or a read-only tree costs the next start the check, nothing more."""
-        state = self._state()
+        state = real_folder(self.state_dir)
         if self.read_only or state is None or (state is False and not self.create):
             return
         path = layout.descriptor_check(self.state_dir, name)

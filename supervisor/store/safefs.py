@@ -125,12 +125,30 @@ def write_private(path: Path, text: str | bytes) -> None:
         raise
 
 
-def read_nofollow(path: Path) -> bytes:
+def read_nofollow(path: Path, *, owned: bool = False, limit: int | None = None) -> bytes:
     """The file's bytes, refusing a symlink at the name (OSError ELOOP) and anything but a regular
     file (OSError EINVAL): a fifo planted at the name is opened without waiting for a writer and is
-    never read, so no caller blocks on it."""
+    never read, so no caller blocks on it. `owned`: also refuse a file that is not the user's own or
+    that others may write (EPERM), for a file whose content runs; `limit`: one of more bytes (EFBIG)."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, f"{path}: not a regular file")
-        return fh.read()
+        if owned and (st.st_uid != os.geteuid() or st.st_mode & 0o022):
+            raise OSError(errno.EPERM, f"{path}: not yours alone")
+        data = fh.read() if limit is None else fh.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise OSError(errno.EFBIG, f"{path}: over {limit} bytes")
+        return data
+
+
+def real_folder(path: Path) -> bool | None:
+    """True: `path` is a folder; False: there is nothing there; None: something else (a symlink,
+    which is never followed, or a file)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode) or None
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
